@@ -1,0 +1,20 @@
+//! Domain identifiers, one type each, parsed once: a value of one of these types is valid by
+//! construction, so code downstream of [`crate::validate`] never checks them again.
+
+mod fiscal_code;
+mod iban;
+mod image;
+mod io_service_id;
+mod istat;
+mod names;
+mod quantity;
+mod station;
+
+pub use fiscal_code::{EntityFiscalCode, FiscalCodeError};
+pub use iban::{ItalianIban, IbanError};
+pub use image::{ImageError, ImageRef};
+pub use io_service_id::{IoServiceId, IoServiceIdError};
+pub use istat::{CadastralCode, CadastralCodeError, IstatCode, IstatCodeError};
+pub use names::{DnsLabel, EnvVarName, NameError, NamespaceName, check_label_key, check_label_value};
+pub use quantity::{Quantity, QuantityError};
+pub use station::{StationId, StationIdError};

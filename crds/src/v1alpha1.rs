@@ -1,0 +1,417 @@
+//! `tenancy.municipio.io/v1alpha1`: the `MunicipalityTenant` API.
+//!
+//! The schema carries what OpenAPI v3 can check on Kubernetes 1.20 and later (types, required
+//! fields, patterns, enums, bounds, list-map keys). Everything else (check digits, cross-field
+//! rules) lives in [`crate::validate`], which the CLI, the webhook and the controller share.
+
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// API group of every municipio kind.
+pub const GROUP: &str = "tenancy.municipio.io";
+
+/// What the municipality needs: its identity, environment, namespace, administrators, quota,
+/// network openings, pagoPA and IO connectors, and workloads.
+#[derive(CustomResource, Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[kube(
+    group = "tenancy.municipio.io",
+    version = "v1alpha1",
+    kind = "MunicipalityTenant",
+    plural = "municipalitytenants",
+    shortname = "mt",
+    category = "municipio",
+    status = "MunicipalityTenantStatus",
+    doc = "A municipality (Comune) hosted as a tenant of the regional cloud: its namespace, workloads, pagoPA and IO connectors, network isolation, quota and administrators.",
+    printcolumn(name = "ISTAT", type_ = "string", json_path = ".spec.municipality.istatCode", description = "ISTAT code of the municipality"),
+    printcolumn(name = "Environment", type_ = "string", json_path = ".spec.environment", description = "pagoPA / IO environment"),
+    printcolumn(name = "Namespace", type_ = "string", json_path = ".status.namespace", description = "Namespace of the tenant"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether the tenant is fully reconciled and its workloads available"),
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].message", description = "What the operator last reported", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MunicipalityTenantSpec {
+    /// Identity of the municipality (the "ente creditore" in pagoPA terms).
+    pub municipality: Municipality,
+
+    /// Platform environment whose pagoPA and IO endpoints the connectors use: `uat` (collaudo)
+    /// or `production`.
+    pub environment: Environment,
+
+    /// Namespace that holds the tenant's objects. Defaults to `comune-<metadata.name>`.
+    /// A DNS-1123 label, not `default` nor `kube-*`; immutable once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    pub namespace: Option<String>,
+
+    /// When true the operator stops changing anything for this tenant (no apply, no prune, no
+    /// deletion of children) and keeps reporting status.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub suspend: bool,
+
+    /// What happens to the namespace and its data when the tenant is deleted: `Delete` removes
+    /// them; `Retain` keeps the namespace (and everything in it) and only detaches it.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+
+    /// Users, groups or service accounts bound to the ClusterRole `admin` in the tenant namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub admins: Vec<Admin>,
+
+    /// Compute budget of the tenant namespace (a ResourceQuota and a LimitRange).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<Quota>,
+
+    /// Network isolation: by default a tenant namespace accepts traffic only from itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+
+    /// The pagoPA connector: configuration of the municipality as a creditor entity on pagoPA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagopa: Option<PagoPa>,
+
+    /// The IO connector: the municipality's services on the IO app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io: Option<Io>,
+
+    /// Applications run in the tenant namespace, one Deployment (and Service) each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub workloads: Vec<Workload>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Identity of the municipality.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Municipality {
+    /// Display name, e.g. `Comune di Modena`.
+    #[schemars(length(min = 1, max = 128))]
+    pub name: String,
+
+    /// ISTAT code of the municipality: 6 digits (3 of the province, 3 progressive), e.g. `036023`.
+    /// Immutable once set.
+    #[schemars(regex(pattern = r"^[0-9]{6}$"))]
+    pub istat_code: String,
+
+    /// Cadastral (Belfiore) code: one letter and three digits, e.g. `F257`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Z][0-9]{3}$"))]
+    pub cadastral_code: Option<String>,
+
+    /// Fiscal code of the entity: 11 digits, the last a check digit, e.g. `00221940364`.
+    /// Required when pagoPA or IO is enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{11}$"))]
+    pub fiscal_code: Option<String>,
+
+    /// Code of the entity in the IPA index (Indice della Pubblica Amministrazione), e.g. `c_f257`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9_]{1,20}$"))]
+    pub ipa_code: Option<String>,
+
+    /// Vehicle-plate code of the province, e.g. `MO`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Z]{2}$"))]
+    pub province: Option<String>,
+}
+
+/// Platform environment of the pagoPA and IO endpoints.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// The platforms' test (collaudo) environment.
+    Uat,
+    /// The live environment: real payments, real messages.
+    Production,
+}
+
+/// What happens to the tenant namespace when the tenant is deleted.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, Default, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete the namespace and everything in it.
+    #[default]
+    Delete,
+    /// Keep the namespace and its data; only the operator's ownership is removed.
+    Retain,
+}
+
+/// A subject bound to the ClusterRole `admin` in the tenant namespace.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Admin {
+    /// Kind of subject: `Group`, `User` or `ServiceAccount`.
+    pub kind: AdminKind,
+    /// Name of the group, user or service account.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Namespace of the service account; only (and then required) for `ServiceAccount`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: Option<String>,
+}
+
+/// Kind of an RBAC subject.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, JsonSchema)]
+pub enum AdminKind {
+    /// A group of users, as named by the cluster's authenticator.
+    Group,
+    /// A single user, as named by the cluster's authenticator.
+    User,
+    /// A Kubernetes service account (for automation such as a CI pipeline).
+    ServiceAccount,
+}
+
+/// Compute budget of the tenant namespace.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Quota {
+    /// Total CPU the namespace may request, e.g. `"8"` or `500m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "quantity_schema")]
+    pub cpu: Option<Quantity>,
+    /// Total memory the namespace may request, e.g. `16Gi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "quantity_schema")]
+    pub memory: Option<Quantity>,
+    /// Maximum number of pods in the namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub pods: Option<i32>,
+}
+
+/// Network isolation of the tenant namespace.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Network {
+    /// Namespace selectors whose pods may reach the workloads' ports (for example the ingress
+    /// controller's namespace). Each selector must select something specific: an empty selector
+    /// would open the tenant to every namespace and is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub ingress_from: Vec<LabelSelector>,
+}
+
+/// The municipality as a creditor entity (ente creditore) on pagoPA.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PagoPa {
+    /// Whether the pagoPA connector is deployed.
+    pub enabled: bool,
+    /// Fiscal code of the technological intermediary (broker, e.g. the region): 11 digits with
+    /// check digit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{11}$"))]
+    pub broker_fiscal_code: Option<String>,
+    /// Station of the broker that serves this municipality: `<brokerFiscalCode>_<2 digits>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{11}_[0-9]{2}$"))]
+    pub station_id: Option<String>,
+    /// Aux digit of the notice number (numero avviso), 0 to 3: it fixes how the IUV is built.
+    /// 3 means the IUV starts with the segregation code; 0 with the application code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 3))]
+    pub aux_digit: Option<u8>,
+    /// Segregation code assigned by PagoPA to this generation point: 2 digits. Required with aux
+    /// digit 3 and meaningless (so refused) with any other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{2}$"))]
+    pub segregation_code: Option<String>,
+    /// Application code: 2 digits. Required with aux digit 0 and refused with any other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{2}$"))]
+    pub application_code: Option<String>,
+    /// Accounts payments are credited to (Italian IBANs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["iban"]))]
+    pub ibans: Vec<IbanAccount>,
+    /// The pagoPA API subscription key(s), read from a Secret in the operator's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_key: Option<SubscriptionKeyRef>,
+}
+
+/// An account payments are credited to.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IbanAccount {
+    /// IBAN in electronic format (no spaces), e.g. `IT60X0542811101000000123456`.
+    #[schemars(regex(pattern = r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$"))]
+    pub iban: String,
+    /// What the account is for, e.g. `Tesoreria comunale`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 140))]
+    pub description: Option<String>,
+}
+
+/// Where the pagoPA subscription keys are: a Secret in the operator's namespace, bound to this
+/// tenant by the label `tenancy.municipio.io/tenant` or the annotation `tenancy.municipio.io/tenants`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionKeyRef {
+    /// Name of the Secret in the operator's namespace.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    pub secret_name: String,
+    /// Key of the primary subscription key in the Secret.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    pub primary_key: String,
+    /// Key of the secondary subscription key in the Secret (used during key rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    pub secondary_key: Option<String>,
+}
+
+/// The municipality's services on the IO app.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Io {
+    /// Whether the IO connector is deployed.
+    pub enabled: bool,
+    /// Services of the municipality on IO, each with its own API key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub services: Vec<IoService>,
+}
+
+/// One service of the municipality on IO (e.g. tributi, anagrafe).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IoService {
+    /// Short name of the service, a DNS-1123 label, e.g. `tributi`.
+    #[schemars(length(min = 1, max = 40), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    pub name: String,
+    /// Service id assigned by the IO back office: a ULID, 26 characters of Crockford base32.
+    #[schemars(regex(pattern = r"^[0-9A-Z]{26}$"))]
+    pub service_id: String,
+    /// Where the service's API key is: a Secret in the operator's namespace bound to this tenant.
+    pub api_key: SecretKeyRef,
+}
+
+/// A key of a Secret in the operator's namespace.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Name of the Secret in the operator's namespace.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    pub secret_name: String,
+    /// Key in the Secret.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    pub key: String,
+}
+
+/// An application of the municipality, run as a Deployment with a Service in front of it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Workload {
+    /// Name of the Deployment and Service: a DNS-1035 label of at most 40 characters.
+    #[schemars(length(min = 1, max = 40), regex(pattern = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"))]
+    pub name: String,
+    /// Container image with an explicit tag or digest, e.g. `registry.example/comuni/portale:2.3.1`.
+    #[schemars(length(min = 1, max = 512))]
+    pub image: String,
+    /// Number of replicas.
+    #[serde(default = "one")]
+    #[schemars(range(min = 0, max = 100))]
+    pub replicas: i32,
+    /// Port the container listens on; the Service exposes it under the same number.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// CPU and memory requests and limits of the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    /// Environment variables of the container. Names starting with `PAGOPA_`, `IO_` or
+    /// `MUNICIPIO_` are reserved for what the operator injects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 128), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub env: Vec<EnvVar>,
+    /// Connectors whose configuration and keys this workload receives (`pagopa`, `io`); each
+    /// must be enabled on the tenant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 2), extend("x-kubernetes-list-type" = "set"))]
+    pub connectors: Vec<Connector>,
+}
+
+fn one() -> i32 {
+    1
+}
+
+/// CPU and memory requests and limits of a container.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Resources {
+    /// What the container is guaranteed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<ComputeResources>,
+    /// The most the container may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<ComputeResources>,
+}
+
+/// An amount of CPU and memory.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComputeResources {
+    /// CPU, e.g. `100m` or `"1"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "quantity_schema")]
+    pub cpu: Option<Quantity>,
+    /// Memory, e.g. `128Mi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "quantity_schema")]
+    pub memory: Option<Quantity>,
+}
+
+/// An environment variable of a workload's container.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvVar {
+    /// Name: letters, digits and `_`, not starting with a digit.
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub name: String,
+    /// Value.
+    #[serde(default)]
+    #[schemars(length(max = 4096))]
+    pub value: String,
+}
+
+/// A connector a workload can receive.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Connector {
+    /// The pagoPA connector configuration and subscription key.
+    Pagopa,
+    /// The IO connector configuration and API keys.
+    Io,
+}
+
+/// What the operator observed and did; written by the operator only.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MunicipalityTenantStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The namespace the tenant lives in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// `Ready`, `Reconciling` and `Stalled`, each with the generation it was computed for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
+/// Kubernetes quantities are int-or-string; the upstream description is a page long, too much
+/// for `kubectl explain` on every field.
+fn quantity_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "A Kubernetes quantity: a number with an optional suffix (m, k, M, G, Ki, Mi, Gi, ...).",
+        "anyOf": [{"type": "integer"}, {"type": "string"}],
+        "x-kubernetes-int-or-string": true,
+    })
+}

@@ -1,0 +1,105 @@
+//! `municipio validate`: the `validate` rules of the crds crate run offline over manifest files,
+//! for a GitOps pipeline's pre-merge step. One line per problem:
+//! `<file>: <tenant name>: <field path>: <message>`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use kube::ResourceExt;
+use municipio_crds::MunicipalityTenant;
+use municipio_crds::identifiers::NamespaceName;
+
+use crate::manifests::{self, Document};
+
+const API_VERSION: &str = "tenancy.municipio.io/v1alpha1";
+const KIND: &str = "MunicipalityTenant";
+
+/// The outcome of a run: how many tenants were read and every problem found, in file order.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub tenants: usize,
+    pub problems: Vec<String>,
+}
+
+/// Validates every document of the given files and directories.
+pub fn validate_paths(paths: &[PathBuf]) -> Report {
+    let mut report = Report::default();
+    let files = match manifests::files(paths) {
+        Ok(files) => files,
+        Err(e) => {
+            report.problems.push(e.to_string());
+            return report;
+        }
+    };
+    let mut tenants = Vec::new();
+    for file in files {
+        match manifests::read(&file) {
+            Err(e) => report.problems.push(e.to_string()),
+            Ok(docs) if docs.is_empty() => report.problems.push(format!("{}: no manifest in this file", file.display())),
+            Ok(docs) => {
+                for doc in docs {
+                    match doc.map_err(|e| e.to_string()).and_then(tenant_of) {
+                        Ok(tenant) => tenants.push((file.clone(), tenant)),
+                        Err(problem) => report.problems.push(problem),
+                    }
+                }
+            }
+        }
+    }
+    report.tenants = tenants.len();
+    for (file, tenant) in &tenants {
+        if let Err(errors) = municipio_crds::validate(tenant) {
+            for e in errors {
+                report.problems.push(format!("{}: {}: {}: {}", file.display(), tenant.name_any(), e.path, e.problem));
+            }
+        }
+    }
+    report.problems.extend(conflicts(&tenants));
+    report
+}
+
+/// Reads a document as a MunicipalityTenant; a type error names the field, like the API server.
+fn tenant_of(doc: Document) -> Result<MunicipalityTenant, String> {
+    let file = doc.file.display();
+    let api_version = doc.value.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("");
+    let kind = doc.value.get("kind").and_then(|v| v.as_str()).unwrap_or("");
+    if api_version != API_VERSION || kind != KIND {
+        let what = if kind.is_empty() { "a document without a kind".to_owned() } else { format!("a {api_version} {kind}") };
+        return Err(format!("{file}: document {} is {what}, not a {API_VERSION} {KIND}", doc.index));
+    }
+    let name = doc
+        .value
+        .pointer("/metadata/name")
+        .and_then(|v| v.as_str())
+        .map_or_else(|| format!("document {}", doc.index), str::to_owned);
+    serde_path_to_error::deserialize::<_, MunicipalityTenant>(&doc.value)
+        .map_err(|e| format!("{file}: {name}: {}: {}", e.path(), e.inner()))
+}
+
+/// Rules across the tenants of one run: names, ISTAT codes and namespaces are one per
+/// municipality, as the webhook enforces in the cluster.
+fn conflicts(tenants: &[(PathBuf, MunicipalityTenant)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut seen: HashMap<(&str, String), (&Path, String)> = HashMap::new();
+    for (file, t) in tenants {
+        let name = t.name_any();
+        let namespace = t.spec.namespace.clone().unwrap_or_else(|| format!("{}{name}", NamespaceName::DEFAULT_PREFIX));
+        for (path, value) in [
+            ("metadata.name", name.clone()),
+            ("spec.municipality.istatCode", t.spec.municipality.istat_code.clone()),
+            ("spec.namespace", namespace),
+        ] {
+            match seen.get(&(path, value.clone())) {
+                Some((other_file, other)) => problems.push(format!(
+                    "{}: {name}: {path}: {value:?} is also used by tenant {other} ({}); each municipality needs its own",
+                    file.display(),
+                    other_file.display()
+                )),
+                None => {
+                    seen.insert((path, value), (file, name.clone()));
+                }
+            }
+        }
+    }
+    problems
+}
