@@ -15,6 +15,8 @@ pub const GROUP: &str = "tenancy.municipio.io";
 
 /// What the municipality needs: its identity, environment, namespace, administrators, quota,
 /// network openings, pagoPA and IO connectors, and workloads.
+// Each printer column repeats `type_ = ...`; clippy reads the repeats as duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
 #[kube(
     group = "tenancy.municipio.io",
@@ -25,12 +27,42 @@ pub const GROUP: &str = "tenancy.municipio.io";
     category = "municipio",
     status = "MunicipalityTenantStatus",
     doc = "A municipality (Comune) hosted as a tenant of the regional cloud: its namespace, workloads, pagoPA and IO connectors, network isolation, quota and administrators.",
-    printcolumn(name = "ISTAT", type_ = "string", json_path = ".spec.municipality.istatCode", description = "ISTAT code of the municipality"),
-    printcolumn(name = "Environment", type_ = "string", json_path = ".spec.environment", description = "pagoPA / IO environment"),
-    printcolumn(name = "Namespace", type_ = "string", json_path = ".status.namespace", description = "Namespace of the tenant"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether the tenant is fully reconciled and its workloads available"),
-    printcolumn(name = "Status", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].message", description = "What the operator last reported", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "ISTAT",
+        type_ = "string",
+        json_path = ".spec.municipality.istatCode",
+        description = "ISTAT code of the municipality"
+    ),
+    printcolumn(
+        name = "Environment",
+        type_ = "string",
+        json_path = ".spec.environment",
+        description = "pagoPA / IO environment"
+    ),
+    printcolumn(
+        name = "Namespace",
+        type_ = "string",
+        json_path = ".status.namespace",
+        description = "Namespace of the tenant"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
+        description = "Whether the tenant is fully reconciled and its workloads available"
+    ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].message",
+        description = "What the operator last reported",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MunicipalityTenantSpec {
@@ -44,7 +76,10 @@ pub struct MunicipalityTenantSpec {
     /// Namespace that holds the tenant's objects. Defaults to `comune-<metadata.name>`.
     /// A DNS-1123 label, not `default` nor `kube-*`; immutable once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
     pub namespace: Option<String>,
 
     /// When true the operator stops changing anything for this tenant (no apply, no prune, no
@@ -256,7 +291,10 @@ pub struct IbanAccount {
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionKeyRef {
     /// Name of the Secret in the operator's namespace.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub secret_name: String,
     /// Key of the primary subscription key in the Secret.
     #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
@@ -284,7 +322,10 @@ pub struct Io {
 #[serde(rename_all = "camelCase")]
 pub struct IoService {
     /// Short name of the service, a DNS-1123 label, e.g. `tributi`.
-    #[schemars(length(min = 1, max = 40), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 40),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
     pub name: String,
     /// Service id assigned by the IO back office: a ULID, 26 characters of Crockford base32.
     #[schemars(regex(pattern = r"^[0-9A-Z]{26}$"))]
@@ -298,7 +339,10 @@ pub struct IoService {
 #[serde(rename_all = "camelCase")]
 pub struct SecretKeyRef {
     /// Name of the Secret in the operator's namespace.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub secret_name: String,
     /// Key in the Secret.
     #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
@@ -310,7 +354,10 @@ pub struct SecretKeyRef {
 #[serde(rename_all = "camelCase")]
 pub struct Workload {
     /// Name of the Deployment and Service: a DNS-1035 label of at most 40 characters.
-    #[schemars(length(min = 1, max = 40), regex(pattern = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 40),
+        regex(pattern = r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+    )]
     pub name: String,
     /// Container image with an explicit tag or digest, e.g. `registry.example/comuni/portale:2.3.1`.
     #[schemars(length(min = 1, max = 512))]
@@ -372,16 +419,21 @@ pub struct ComputeResources {
 #[serde(rename_all = "camelCase")]
 pub struct EnvVar {
     /// Name: letters, digits and `_`, not starting with a digit.
-    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    #[schemars(
+        length(min = 1, max = 128),
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$")
+    )]
     pub name: String,
-    /// Value.
-    #[serde(default)]
+    /// Value; empty when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 4096))]
-    pub value: String,
+    pub value: Option<String>,
 }
 
 /// A connector a workload can receive.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Connector {
     /// The pagoPA connector configuration and subscription key.
@@ -406,12 +458,13 @@ pub struct MunicipalityTenantStatus {
     pub conditions: Vec<Condition>,
 }
 
-/// Kubernetes quantities are int-or-string; the upstream description is a page long, too much
-/// for `kubectl explain` on every field.
+/// Kubernetes quantities are int-or-string. Like Kubernetes' own types, the schema says so with
+/// `x-kubernetes-int-or-string` alone: an `anyOf` is refused by the OpenAPI v2 publisher of
+/// older API servers (and `kubectl explain` with it). The upstream description is a page long,
+/// too much for `kubectl explain` on every field.
 fn quantity_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "description": "A Kubernetes quantity: a number with an optional suffix (m, k, M, G, Ki, Mi, Gi, ...).",
-        "anyOf": [{"type": "integer"}, {"type": "string"}],
         "x-kubernetes-int-or-string": true,
     })
 }

@@ -12,13 +12,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::ResourceExt;
 
 use crate::identifiers::{
-    CadastralCode, CadastralCodeError, DnsLabel, EntityFiscalCode, EnvVarName, FiscalCodeError, IbanError,
-    ImageError, ImageRef, IoServiceId, IoServiceIdError, IstatCode, IstatCodeError, ItalianIban, NameError,
-    NamespaceName, Quantity, QuantityError, StationId, StationIdError, check_label_key, check_label_value,
+    CadastralCode, CadastralCodeError, DnsLabel, EntityFiscalCode, EnvVarName, FiscalCodeError,
+    IbanError, ImageError, ImageRef, IoServiceId, IoServiceIdError, IstatCode, IstatCodeError,
+    ItalianIban, NameError, NamespaceName, Quantity, QuantityError, StationId, StationIdError,
+    check_dns_subdomain, check_label_key, check_label_value,
 };
 use crate::v1alpha1::{
-    Admin, AdminKind, ComputeResources, Connector, DeletionPolicy, Environment, MunicipalityTenant, SecretKeyRef,
-    SubscriptionKeyRef,
+    Admin, AdminKind, ComputeResources, Connector, DeletionPolicy, Environment, MunicipalityTenant,
+    SecretKeyRef, SubscriptionKeyRef,
 };
 
 /// Where a value is in the manifest, written as users read it: `spec.pagopa.ibans[0].iban`.
@@ -85,7 +86,10 @@ pub enum Problem {
     #[error("{value:?} appears more than once (also at {first})")]
     Duplicate { value: String, first: FieldPath },
     #[error("station {station} belongs to broker {}, not to brokerFiscalCode {broker}", station.broker())]
-    StationOfAnotherBroker { station: StationId, broker: EntityFiscalCode },
+    StationOfAnotherBroker {
+        station: StationId,
+        broker: EntityFiscalCode,
+    },
     #[error("names connector {0:?}, which is not enabled on this tenant (spec.{0}.enabled)")]
     ConnectorNotEnabled(&'static str),
     #[error("request {request} is more than the limit {limit}")]
@@ -94,7 +98,9 @@ pub enum Problem {
     NotPositive,
     #[error("{value} is more than the allowed maximum {max}")]
     TooLarge { value: String, max: &'static str },
-    #[error("selects every namespace{0}: name at least one label that must be present (matchLabels, or an In or Exists expression)")]
+    #[error(
+        "selects every namespace{0}: name at least one label that must be present (matchLabels, or an In or Exists expression)"
+    )]
     OpenSelector(&'static str),
     #[error("{message}")]
     Invalid { rule: &'static str, message: String },
@@ -259,11 +265,19 @@ struct Problems(Vec<FieldError>);
 
 impl Problems {
     fn push(&mut self, path: FieldPath, problem: impl Into<Problem>) {
-        self.0.push(FieldError { path, problem: problem.into() });
+        self.0.push(FieldError {
+            path,
+            problem: problem.into(),
+        });
     }
 
     /// Parses `value` at `path`, recording the error; `None` when it did not parse.
-    fn parse<T, E>(&mut self, path: FieldPath, value: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Option<T>
+    fn parse<T, E>(
+        &mut self,
+        path: FieldPath,
+        value: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T>
     where
         E: Into<Problem>,
     {
@@ -278,13 +292,17 @@ impl Problems {
     }
 
     /// Reports every value after the first one seen.
-    fn unique<'a>(&mut self, items: impl IntoIterator<Item = (FieldPath, &'a str)>) {
-        let mut seen: Vec<(&str, FieldPath)> = Vec::new();
+    fn unique<S: AsRef<str>>(&mut self, items: impl IntoIterator<Item = (FieldPath, S)>) {
+        let mut seen: Vec<(S, FieldPath)> = Vec::new();
         for (path, value) in items {
-            match seen.iter().find(|(v, _)| *v == value) {
-                Some((_, first)) => {
-                    self.push(path, Problem::Duplicate { value: value.to_owned(), first: first.clone() })
-                }
+            match seen.iter().find(|(v, _)| v.as_ref() == value.as_ref()) {
+                Some((_, first)) => self.push(
+                    path,
+                    Problem::Duplicate {
+                        value: value.as_ref().to_owned(),
+                        first: first.clone(),
+                    },
+                ),
                 None => seen.push((value, path)),
             }
         }
@@ -297,9 +315,13 @@ pub fn validate(tenant: &MunicipalityTenant) -> Result<ValidTenant, Vec<FieldErr
     let spec = &tenant.spec;
     let root = FieldPath::new("spec");
 
-    let name = p.parse(FieldPath::new("metadata.name"), &tenant.name_any(), |s| DnsLabel::parse_max(s, 63));
+    let name = p.parse(FieldPath::new("metadata.name"), &tenant.name_any(), |s| {
+        DnsLabel::parse_max(s, 63)
+    });
     let namespace = match &spec.namespace {
         Some(ns) => p.parse_opt(root.child("namespace"), Some(ns)),
+        // A name that is not a label was reported above; say it once.
+        None if name.is_none() => None,
         None => {
             let default = format!("{}{}", NamespaceName::DEFAULT_PREFIX, tenant.name_any());
             // The user did not write the namespace, so name the field they did write.
@@ -318,9 +340,17 @@ pub fn validate(tenant: &MunicipalityTenant) -> Result<ValidTenant, Vec<FieldErr
     let municipality = municipality(&mut p, tenant, &root.child("municipality"));
     let admins = admins(&mut p, &spec.admins, &root.child("admins"));
     let quota = quota(&mut p, spec.quota.as_ref(), &root.child("quota"));
-    let ingress_from = spec.network.as_ref().map(|n| n.ingress_from.clone()).unwrap_or_default();
+    let ingress_from = spec
+        .network
+        .as_ref()
+        .map(|n| n.ingress_from.clone())
+        .unwrap_or_default();
     for (i, selector) in ingress_from.iter().enumerate() {
-        check_selector(&mut p, selector, &root.child("network").child("ingressFrom").index(i));
+        check_selector(
+            &mut p,
+            selector,
+            &root.child("network").child("ingressFrom").index(i),
+        );
     }
     let entity = municipality.as_ref().and_then(|m| m.fiscal_code.clone());
     let pagopa = pagopa(&mut p, tenant, entity.as_ref(), &root.child("pagopa"));
@@ -328,54 +358,87 @@ pub fn validate(tenant: &MunicipalityTenant) -> Result<ValidTenant, Vec<FieldErr
     let workloads = workloads(&mut p, tenant, &root.child("workloads"));
 
     match (name, namespace, municipality, quota, pagopa, io, workloads) {
-        (Some(name), Some(namespace), Some(municipality), Some(quota), Some(pagopa), Some(io), Some(workloads))
-            if p.0.is_empty() =>
-        {
-            Ok(ValidTenant {
-                name,
-                namespace,
-                municipality,
-                environment: spec.environment,
-                suspend: spec.suspend,
-                deletion_policy: spec.deletion_policy,
-                admins,
-                quota,
-                ingress_from,
-                pagopa,
-                io,
-                workloads,
-            })
-        }
+        (
+            Some(name),
+            Some(namespace),
+            Some(municipality),
+            Some(quota),
+            Some(pagopa),
+            Some(io),
+            Some(workloads),
+        ) if p.0.is_empty() => Ok(ValidTenant {
+            name,
+            namespace,
+            municipality,
+            environment: spec.environment,
+            suspend: spec.suspend,
+            deletion_policy: spec.deletion_policy,
+            admins,
+            quota,
+            ingress_from,
+            pagopa,
+            io,
+            workloads,
+        }),
         _ => Err(p.0),
     }
 }
 
-fn municipality(p: &mut Problems, tenant: &MunicipalityTenant, path: &FieldPath) -> Option<ValidMunicipality> {
+fn municipality(
+    p: &mut Problems,
+    tenant: &MunicipalityTenant,
+    path: &FieldPath,
+) -> Option<ValidMunicipality> {
     let m = &tenant.spec.municipality;
     let before = p.0.len();
     if m.name.trim().is_empty() {
         p.push(path.child("name"), Problem::Required("(a display name)"));
     } else if m.name.chars().any(char::is_control) {
-        p.push(path.child("name"), Problem::Forbidden("control characters (newlines, tabs) in a display name"));
+        p.push(
+            path.child("name"),
+            Problem::Forbidden("control characters (newlines, tabs) in a display name"),
+        );
     }
     let istat_code = p.parse_opt(path.child("istatCode"), Some(&m.istat_code));
     let cadastral_code = p.parse_opt(path.child("cadastralCode"), m.cadastral_code.as_deref());
-    let fiscal_code = p.parse_opt::<EntityFiscalCode>(path.child("fiscalCode"), m.fiscal_code.as_deref());
+    let fiscal_code =
+        p.parse_opt::<EntityFiscalCode>(path.child("fiscalCode"), m.fiscal_code.as_deref());
     let enabled = |c: Option<bool>| c.unwrap_or(false);
     let needs_fiscal_code = enabled(tenant.spec.pagopa.as_ref().map(|c| c.enabled))
         || enabled(tenant.spec.io.as_ref().map(|c| c.enabled));
     if m.fiscal_code.is_none() && needs_fiscal_code {
-        p.push(path.child("fiscalCode"), Problem::Required("when pagopa or io is enabled"));
+        p.push(
+            path.child("fiscalCode"),
+            Problem::Required("when pagopa or io is enabled"),
+        );
     }
     if let Some(ipa) = &m.ipa_code
-        && (ipa.is_empty() || ipa.len() > 20 || !ipa.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
+        && (ipa.is_empty()
+            || ipa.len() > 20
+            || !ipa
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
     {
-        p.push(path.child("ipaCode"), Problem::invalid("IpaCode", format!("{ipa:?} is not an IPA code (lowercase letters, digits and '_', at most 20)")));
+        p.push(
+            path.child("ipaCode"),
+            Problem::invalid(
+                "IpaCode",
+                format!(
+                    "{ipa:?} is not an IPA code (lowercase letters, digits and '_', at most 20)"
+                ),
+            ),
+        );
     }
     if let Some(province) = &m.province
         && (province.len() != 2 || !province.bytes().all(|b| b.is_ascii_uppercase()))
     {
-        p.push(path.child("province"), Problem::invalid("ProvinceCode", format!("{province:?} is not a province code (two capital letters, e.g. MO)")));
+        p.push(
+            path.child("province"),
+            Problem::invalid(
+                "ProvinceCode",
+                format!("{province:?} is not a province code (two capital letters, e.g. MO)"),
+            ),
+        );
     }
     (p.0.len() == before).then(|| ValidMunicipality {
         name: m.name.clone(),
@@ -390,20 +453,40 @@ fn municipality(p: &mut Problems, tenant: &MunicipalityTenant, path: &FieldPath)
 fn admins(p: &mut Problems, admins: &[Admin], path: &FieldPath) -> Vec<Admin> {
     for (i, admin) in admins.iter().enumerate() {
         let at = path.index(i);
-        if admin.name.is_empty() || admin.name.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            p.push(at.child("name"), Problem::invalid("SubjectName", format!("{:?} is not a subject name (no spaces or control characters)", admin.name)));
+        if admin.name.is_empty()
+            || admin
+                .name
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace())
+        {
+            p.push(
+                at.child("name"),
+                Problem::invalid(
+                    "SubjectName",
+                    format!(
+                        "{:?} is not a subject name (no spaces or control characters)",
+                        admin.name
+                    ),
+                ),
+            );
         }
         match admin.kind {
             AdminKind::ServiceAccount => match &admin.namespace {
-                None => p.push(at.child("namespace"), Problem::Required("for a ServiceAccount")),
+                None => p.push(
+                    at.child("namespace"),
+                    Problem::Required("for a ServiceAccount"),
+                ),
                 Some(ns) => {
                     p.parse(at.child("namespace"), ns, |s| DnsLabel::parse_max(s, 63));
-                    p.parse(at.child("name"), &admin.name, |s| DnsLabel::parse_max(s, 253));
+                    p.parse(at.child("name"), &admin.name, check_dns_subdomain);
                 }
             },
             AdminKind::Group | AdminKind::User => {
                 if admin.namespace.is_some() {
-                    p.push(at.child("namespace"), Problem::Forbidden("only a ServiceAccount has a namespace"));
+                    p.push(
+                        at.child("namespace"),
+                        Problem::Forbidden("only a ServiceAccount has a namespace"),
+                    );
                 }
                 if admin.name.starts_with("system:") {
                     p.push(at.child("name"), Problem::ReservedSubject("system:* users and groups (such as system:authenticated, every user of the cluster) cannot be tenant admins"));
@@ -411,21 +494,54 @@ fn admins(p: &mut Problems, admins: &[Admin], path: &FieldPath) -> Vec<Admin> {
             }
         }
     }
-    p.unique(admins.iter().enumerate().map(|(i, a)| (path.index(i).child("name"), a.name.as_str())));
+    // RBAC knows a subject by kind, namespace and name: a group and a user may share a name.
+    p.unique(admins.iter().enumerate().map(|(i, a)| {
+        let subject = format!(
+            "{:?} {}/{}",
+            a.kind,
+            a.namespace.as_deref().unwrap_or(""),
+            a.name
+        );
+        (path.index(i).child("name"), subject)
+    }));
     admins.to_vec()
 }
 
-fn quota(p: &mut Problems, quota: Option<&crate::v1alpha1::Quota>, path: &FieldPath) -> Option<ValidQuota> {
-    let Some(q) = quota else { return Some(ValidQuota::default()) };
+fn quota(
+    p: &mut Problems,
+    quota: Option<&crate::v1alpha1::Quota>,
+    path: &FieldPath,
+) -> Option<ValidQuota> {
+    let Some(q) = quota else {
+        return Some(ValidQuota::default());
+    };
     let before = p.0.len();
-    let cpu = bounded(p, path.child("cpu"), q.cpu.as_ref(), MAX_CPU_CORES, MAX_CPU_TEXT, true);
-    let memory = bounded(p, path.child("memory"), q.memory.as_ref(), MAX_MEMORY_BYTES, MAX_MEMORY_TEXT, true);
+    let cpu = bounded(
+        p,
+        path.child("cpu"),
+        q.cpu.as_ref(),
+        MAX_CPU_CORES,
+        MAX_CPU_TEXT,
+        true,
+    );
+    let memory = bounded(
+        p,
+        path.child("memory"),
+        q.memory.as_ref(),
+        MAX_MEMORY_BYTES,
+        MAX_MEMORY_TEXT,
+        true,
+    );
     if let Some(pods) = q.pods
         && pods < 1
     {
         p.push(path.child("pods"), Problem::NotPositive);
     }
-    (p.0.len() == before).then_some(ValidQuota { cpu, memory, pods: q.pods })
+    (p.0.len() == before).then_some(ValidQuota {
+        cpu,
+        memory,
+        pods: q.pods,
+    })
 }
 
 /// Parses a quantity and checks it against an upper bound (and zero, for quotas).
@@ -441,7 +557,13 @@ fn bounded(
     if positive && q.value() <= 0.0 {
         p.push(path, Problem::NotPositive);
     } else if q.value() > max {
-        p.push(path, Problem::TooLarge { value: q.to_string(), max: max_text });
+        p.push(
+            path,
+            Problem::TooLarge {
+                value: q.to_string(),
+                max: max_text,
+            },
+        );
     }
     Some(q)
 }
@@ -469,18 +591,29 @@ fn check_selector(p: &mut Problems, selector: &LabelSelector, path: &FieldPath) 
         match (e.operator.as_str(), values.is_empty()) {
             ("In", false) | ("Exists", true) => positive = true,
             ("NotIn", false) | ("DoesNotExist", true) => {}
-            ("In" | "NotIn", true) => p.push(at.child("values"), Problem::Required("for operator In and NotIn")),
-            ("Exists" | "DoesNotExist", false) => {
-                p.push(at.child("values"), Problem::Forbidden("operators Exists and DoesNotExist take no values"))
-            }
+            ("In" | "NotIn", true) => p.push(
+                at.child("values"),
+                Problem::Required("for operator In and NotIn"),
+            ),
+            ("Exists" | "DoesNotExist", false) => p.push(
+                at.child("values"),
+                Problem::Forbidden("operators Exists and DoesNotExist take no values"),
+            ),
             (other, _) => p.push(
                 at.child("operator"),
-                Problem::invalid("LabelSelector", format!("{other:?} is not one of In, NotIn, Exists, DoesNotExist")),
+                Problem::invalid(
+                    "LabelSelector",
+                    format!("{other:?} is not one of In, NotIn, Exists, DoesNotExist"),
+                ),
             ),
         }
     }
     if !positive {
-        let why = if labels.is_empty() && expressions.is_empty() { " (it is empty)" } else { " (it only excludes)" };
+        let why = if labels.is_empty() && expressions.is_empty() {
+            " (it is empty)"
+        } else {
+            " (it only excludes)"
+        };
         p.push(path.clone(), Problem::OpenSelector(why));
     }
 }
@@ -491,22 +624,30 @@ fn pagopa(
     entity: Option<&EntityFiscalCode>,
     path: &FieldPath,
 ) -> Option<Option<PagoPaConnector>> {
-    let Some(c) = &tenant.spec.pagopa else { return Some(None) };
+    let Some(c) = &tenant.spec.pagopa else {
+        return Some(None);
+    };
     let before = p.0.len();
     // Fields that are present are checked even when the connector is off: a wrong IBAN is
     // wrong whether or not it is used today.
-    let broker = p.parse_opt::<EntityFiscalCode>(path.child("brokerFiscalCode"), c.broker_fiscal_code.as_deref());
+    let broker = p.parse_opt::<EntityFiscalCode>(
+        path.child("brokerFiscalCode"),
+        c.broker_fiscal_code.as_deref(),
+    );
     let station = p.parse_opt::<StationId>(path.child("stationId"), c.station_id.as_deref());
     if let (Some(broker), Some(station)) = (&broker, &station)
         && station.broker() != broker
     {
         p.push(
             path.child("stationId"),
-            Problem::StationOfAnotherBroker { station: station.clone(), broker: broker.clone() },
+            Problem::StationOfAnotherBroker {
+                station: station.clone(),
+                broker: broker.clone(),
+            },
         );
     }
     let aux = aux_digit(p, c, path);
-    let ibans: Vec<ValidIban> = c
+    let ibans: Vec<(usize, ValidIban)> = c
         .ibans
         .iter()
         .enumerate()
@@ -515,20 +656,47 @@ fn pagopa(
             if let Some(d) = &account.description
                 && d.chars().any(char::is_control)
             {
-                p.push(at.child("description"), Problem::Forbidden("control characters in a description"));
+                p.push(
+                    at.child("description"),
+                    Problem::Forbidden("control characters in a description"),
+                );
             }
             let iban = p.parse_opt::<ItalianIban>(at.child("iban"), Some(&account.iban))?;
-            Some(ValidIban { iban, description: account.description.clone() })
+            Some((
+                i,
+                ValidIban {
+                    iban,
+                    description: account.description.clone(),
+                },
+            ))
         })
         .collect();
-    p.unique(c.ibans.iter().enumerate().map(|(i, a)| (path.child("ibans").index(i).child("iban"), a.iban.as_str())));
+    // Compared in electronic form, so that a lowercase copy is not a second account.
+    p.unique(ibans.iter().map(|(i, v)| {
+        (
+            path.child("ibans").index(*i).child("iban"),
+            v.iban.to_string(),
+        )
+    }));
+    let ibans: Vec<ValidIban> = ibans.into_iter().map(|(_, v)| v).collect();
+    if let Some(key) = &c.subscription_key {
+        let at = path.child("subscriptionKey");
+        check_secret_name(p, &key.secret_name, &at.child("secretName"));
+        check_secret_key(p, &key.primary_key, &at.child("primaryKey"));
+        if let Some(second) = &key.secondary_key {
+            check_secret_key(p, second, &at.child("secondaryKey"));
+        }
+    }
     if let Some(key) = &c.subscription_key
         && let Some(second) = &key.secondary_key
         && *second == key.primary_key
     {
         p.push(
             path.child("subscriptionKey").child("secondaryKey"),
-            Problem::Duplicate { value: second.clone(), first: path.child("subscriptionKey").child("primaryKey") },
+            Problem::Duplicate {
+                value: second.clone(),
+                first: path.child("subscriptionKey").child("primaryKey"),
+            },
         );
     }
     if !c.enabled {
@@ -564,25 +732,43 @@ fn aux_digit(p: &mut Problems, c: &crate::v1alpha1::PagoPa, path: &FieldPath) ->
         if v.len() == 2 && v.bytes().all(|b| b.is_ascii_digit()) {
             Some(v.to_owned())
         } else {
-            p.push(path.child(field), Problem::invalid("TwoDigits", format!("{v:?} must be exactly 2 digits")));
+            p.push(
+                path.child(field),
+                Problem::invalid("TwoDigits", format!("{v:?} must be exactly 2 digits")),
+            );
             None
         }
     };
-    let segregation = c.segregation_code.as_deref().and_then(|v| two_digits(p, "segregationCode", v));
-    let application = c.application_code.as_deref().and_then(|v| two_digits(p, "applicationCode", v));
+    let segregation = c
+        .segregation_code
+        .as_deref()
+        .and_then(|v| two_digits(p, "segregationCode", v));
+    let application = c
+        .application_code
+        .as_deref()
+        .and_then(|v| two_digits(p, "applicationCode", v));
     let digit = c.aux_digit?;
     if digit != 3 && c.segregation_code.is_some() {
-        p.push(path.child("segregationCode"), Problem::Forbidden("a segregation code has meaning only with auxDigit 3"));
+        p.push(
+            path.child("segregationCode"),
+            Problem::Forbidden("a segregation code has meaning only with auxDigit 3"),
+        );
     }
     if digit != 0 && c.application_code.is_some() {
-        p.push(path.child("applicationCode"), Problem::Forbidden("an application code has meaning only with auxDigit 0"));
+        p.push(
+            path.child("applicationCode"),
+            Problem::Forbidden("an application code has meaning only with auxDigit 0"),
+        );
     }
     match digit {
         0 => match application {
             Some(application_code) => Some(AuxDigit::Zero { application_code }),
             None => {
                 if c.application_code.is_none() {
-                    p.push(path.child("applicationCode"), Problem::Required("with auxDigit 0"));
+                    p.push(
+                        path.child("applicationCode"),
+                        Problem::Required("with auxDigit 0"),
+                    );
                 }
                 None
             }
@@ -593,13 +779,22 @@ fn aux_digit(p: &mut Problems, c: &crate::v1alpha1::PagoPa, path: &FieldPath) ->
             Some(segregation_code) => Some(AuxDigit::Three { segregation_code }),
             None => {
                 if c.segregation_code.is_none() {
-                    p.push(path.child("segregationCode"), Problem::Required("with auxDigit 3"));
+                    p.push(
+                        path.child("segregationCode"),
+                        Problem::Required("with auxDigit 3"),
+                    );
                 }
                 None
             }
         },
         _ => {
-            p.push(path.child("auxDigit"), Problem::TooLarge { value: digit.to_string(), max: "3" });
+            p.push(
+                path.child("auxDigit"),
+                Problem::TooLarge {
+                    value: digit.to_string(),
+                    max: "3",
+                },
+            );
             None
         }
     }
@@ -611,7 +806,9 @@ fn io(
     entity: Option<&EntityFiscalCode>,
     path: &FieldPath,
 ) -> Option<Option<IoConnector>> {
-    let Some(c) = &tenant.spec.io else { return Some(None) };
+    let Some(c) = &tenant.spec.io else {
+        return Some(None);
+    };
     let before = p.0.len();
     let services: Vec<ValidIoService> = c
         .services
@@ -622,38 +819,90 @@ fn io(
             let name = p.parse(at.child("name"), &s.name, |v| DnsLabel::parse_max(v, 40));
             let service_id = p.parse_opt::<IoServiceId>(at.child("serviceId"), Some(&s.service_id));
             check_secret_key_ref(p, &s.api_key, &at.child("apiKey"));
-            Some(ValidIoService { name: name?, service_id: service_id?, api_key: s.api_key.clone() })
+            Some(ValidIoService {
+                name: name?,
+                service_id: service_id?,
+                api_key: s.api_key.clone(),
+            })
         })
         .collect();
     let services_path = path.child("services");
-    p.unique(c.services.iter().enumerate().map(|(i, s)| (services_path.index(i).child("name"), s.name.as_str())));
-    p.unique(c.services.iter().enumerate().map(|(i, s)| (services_path.index(i).child("serviceId"), s.service_id.as_str())));
+    p.unique(
+        c.services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (services_path.index(i).child("name"), s.name.as_str())),
+    );
+    p.unique(c.services.iter().enumerate().map(|(i, s)| {
+        (
+            services_path.index(i).child("serviceId"),
+            s.service_id.as_str(),
+        )
+    }));
     if !c.enabled {
         return (p.0.len() == before).then_some(None);
     }
     if c.services.is_empty() {
-        p.push(services_path, Problem::Required("when io is enabled (at least one service)"));
+        p.push(
+            services_path,
+            Problem::Required("when io is enabled (at least one service)"),
+        );
     }
     if p.0.len() != before {
         return None;
     }
-    Some(Some(IoConnector { entity_fiscal_code: entity?.clone(), services }))
+    Some(Some(IoConnector {
+        entity_fiscal_code: entity?.clone(),
+        services,
+    }))
 }
 
 fn check_secret_key_ref(p: &mut Problems, r: &SecretKeyRef, path: &FieldPath) {
-    if r.secret_name.is_empty() || r.secret_name.len() > 253 || r.secret_name.split('.').any(|part| DnsLabel::parse_max(part, 63).is_err()) {
-        p.push(path.child("secretName"), Problem::invalid("SecretName", format!("{:?} is not a Secret name (a DNS subdomain)", r.secret_name)));
-    }
-    if r.key.is_empty() || r.key.len() > 253 || !r.key.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)) {
-        p.push(path.child("key"), Problem::invalid("SecretKey", format!("{:?} is not a Secret key (letters, digits, '-', '_', '.')", r.key)));
+    check_secret_name(p, &r.secret_name, &path.child("secretName"));
+    check_secret_key(p, &r.key, &path.child("key"));
+}
+
+fn check_secret_name(p: &mut Problems, name: &str, path: &FieldPath) {
+    if let Err(e) = check_dns_subdomain(name) {
+        p.push(
+            path.clone(),
+            Problem::invalid("SecretName", format!("Secret name {e}")),
+        );
     }
 }
 
-fn workloads(p: &mut Problems, tenant: &MunicipalityTenant, path: &FieldPath) -> Option<Vec<ValidWorkload>> {
+fn check_secret_key(p: &mut Problems, key: &str, path: &FieldPath) {
+    if key.is_empty()
+        || key.len() > 253
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    {
+        p.push(
+            path.clone(),
+            Problem::invalid(
+                "SecretKey",
+                format!("{key:?} is not a Secret key (letters, digits, '-', '_', '.')"),
+            ),
+        );
+    }
+}
+
+fn workloads(
+    p: &mut Problems,
+    tenant: &MunicipalityTenant,
+    path: &FieldPath,
+) -> Option<Vec<ValidWorkload>> {
     let before = p.0.len();
     let enabled: HashSet<Connector> = [
-        (Connector::Pagopa, tenant.spec.pagopa.as_ref().is_some_and(|c| c.enabled)),
-        (Connector::Io, tenant.spec.io.as_ref().is_some_and(|c| c.enabled)),
+        (
+            Connector::Pagopa,
+            tenant.spec.pagopa.as_ref().is_some_and(|c| c.enabled),
+        ),
+        (
+            Connector::Io,
+            tenant.spec.io.as_ref().is_some_and(|c| c.enabled),
+        ),
     ]
     .into_iter()
     .filter_map(|(c, on)| on.then_some(c))
@@ -661,17 +910,31 @@ fn workloads(p: &mut Problems, tenant: &MunicipalityTenant, path: &FieldPath) ->
     let mut out = Vec::new();
     for (i, w) in tenant.spec.workloads.iter().enumerate() {
         let at = path.index(i);
-        let name = p.parse(at.child("name"), &w.name, |s| DnsLabel::parse_dns1035(s, 40));
+        let name = p.parse(at.child("name"), &w.name, |s| {
+            DnsLabel::parse_dns1035(s, 40)
+        });
         let image = p.parse_opt::<ImageRef>(at.child("image"), Some(&w.image));
         if w.replicas < 0 {
-            p.push(at.child("replicas"), Problem::invalid("Replicas", format!("{} is negative", w.replicas)));
+            p.push(
+                at.child("replicas"),
+                Problem::invalid("Replicas", format!("{} is negative", w.replicas)),
+            );
         } else if w.replicas > 100 {
-            p.push(at.child("replicas"), Problem::TooLarge { value: w.replicas.to_string(), max: "100" });
+            p.push(
+                at.child("replicas"),
+                Problem::TooLarge {
+                    value: w.replicas.to_string(),
+                    max: "100",
+                },
+            );
         }
         let port = match u16::try_from(w.port) {
             Ok(port) if port > 0 => Some(port),
             _ => {
-                p.push(at.child("port"), Problem::invalid("Port", format!("{} is not a TCP port (1 to 65535)", w.port)));
+                p.push(
+                    at.child("port"),
+                    Problem::invalid("Port", format!("{} is not a TCP port (1 to 65535)", w.port)),
+                );
                 None
             }
         };
@@ -680,27 +943,65 @@ fn workloads(p: &mut Problems, tenant: &MunicipalityTenant, path: &FieldPath) ->
             .env
             .iter()
             .enumerate()
-            .filter_map(|(j, e)| Some((p.parse_opt::<EnvVarName>(at.child("env").index(j).child("name"), Some(&e.name))?, e.value.clone())))
+            .filter_map(|(j, e)| {
+                Some((
+                    p.parse_opt::<EnvVarName>(
+                        at.child("env").index(j).child("name"),
+                        Some(&e.name),
+                    )?,
+                    e.value.clone().unwrap_or_default(),
+                ))
+            })
             .collect();
-        p.unique(w.env.iter().enumerate().map(|(j, e)| (at.child("env").index(j).child("name"), e.name.as_str())));
+        p.unique(
+            w.env
+                .iter()
+                .enumerate()
+                .map(|(j, e)| (at.child("env").index(j).child("name"), e.name.as_str())),
+        );
         let mut connectors = BTreeSet::new();
+        let connector_paths = w.connectors.iter().enumerate().map(|(j, c)| {
+            let name = match c {
+                Connector::Pagopa => "pagopa",
+                Connector::Io => "io",
+            };
+            (at.child("connectors").index(j), name)
+        });
+        p.unique(connector_paths);
         for (j, c) in w.connectors.iter().enumerate() {
             if !enabled.contains(c) {
                 let name = match c {
                     Connector::Pagopa => "pagopa",
                     Connector::Io => "io",
                 };
-                p.push(at.child("connectors").index(j), Problem::ConnectorNotEnabled(name));
+                p.push(
+                    at.child("connectors").index(j),
+                    Problem::ConnectorNotEnabled(name),
+                );
             }
-            if !connectors.insert(*c) {
-                p.push(at.child("connectors").index(j), Problem::Duplicate { value: format!("{c:?}").to_lowercase(), first: at.child("connectors") });
-            }
+            connectors.insert(*c);
         }
         if let (Some(name), Some(image), Some(port)) = (name, image, port) {
-            out.push(ValidWorkload { name, image, replicas: w.replicas, port, requests, limits, env, connectors });
+            out.push(ValidWorkload {
+                name,
+                image,
+                replicas: w.replicas,
+                port,
+                requests,
+                limits,
+                env,
+                connectors,
+            });
         }
     }
-    p.unique(tenant.spec.workloads.iter().enumerate().map(|(i, w)| (path.index(i).child("name"), w.name.as_str())));
+    p.unique(
+        tenant
+            .spec
+            .workloads
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (path.index(i).child("name"), w.name.as_str())),
+    );
     (p.0.len() == before).then_some(out)
 }
 
@@ -711,8 +1012,22 @@ fn resources(
 ) -> (ValidCompute, ValidCompute) {
     let r = r.cloned().unwrap_or_default();
     let compute = |p: &mut Problems, c: Option<&ComputeResources>, at: FieldPath| ValidCompute {
-        cpu: bounded(p, at.child("cpu"), c.and_then(|c| c.cpu.as_ref()), MAX_CPU_CORES, MAX_CPU_TEXT, false),
-        memory: bounded(p, at.child("memory"), c.and_then(|c| c.memory.as_ref()), MAX_MEMORY_BYTES, MAX_MEMORY_TEXT, false),
+        cpu: bounded(
+            p,
+            at.child("cpu"),
+            c.and_then(|c| c.cpu.as_ref()),
+            MAX_CPU_CORES,
+            MAX_CPU_TEXT,
+            false,
+        ),
+        memory: bounded(
+            p,
+            at.child("memory"),
+            c.and_then(|c| c.memory.as_ref()),
+            MAX_MEMORY_BYTES,
+            MAX_MEMORY_TEXT,
+            false,
+        ),
     };
     let requests = compute(p, r.requests.as_ref(), path.child("requests"));
     let limits = compute(p, r.limits.as_ref(), path.child("limits"));
@@ -725,7 +1040,10 @@ fn resources(
         {
             p.push(
                 path.child("requests").child(resource),
-                Problem::RequestAboveLimit { request: request.to_string(), limit: limit.to_string() },
+                Problem::RequestAboveLimit {
+                    request: request.to_string(),
+                    limit: limit.to_string(),
+                },
             );
         }
     }

@@ -44,7 +44,11 @@ fn main() -> ExitCode {
                 eprintln!("{} tenant(s) valid", report.tenants);
                 ExitCode::SUCCESS
             } else {
-                eprintln!("{} problem(s) in {} tenant(s)", report.problems.len(), report.tenants);
+                eprintln!(
+                    "{} problem(s) in {} tenant(s)",
+                    report.problems.len(),
+                    report.tenants
+                );
                 ExitCode::FAILURE
             }
         }

@@ -20,9 +20,16 @@ pub struct Document {
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("{}: cannot read: {source}", file.display())]
-    Io { file: PathBuf, source: std::io::Error },
+    Io {
+        file: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: document {index} is not valid YAML: {message}", file.display())]
-    Yaml { file: PathBuf, index: usize, message: String },
+    Yaml {
+        file: PathBuf,
+        index: usize,
+        message: String,
+    },
 }
 
 /// Files of a directory that are not manifests even though they are YAML.
@@ -40,14 +47,22 @@ pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
         let mut stack = vec![path.clone()];
         let mut found = Vec::new();
         while let Some(dir) = stack.pop() {
-            let entries = fs::read_dir(&dir).map_err(|source| ReadError::Io { file: dir.clone(), source })?;
+            let entries = fs::read_dir(&dir).map_err(|source| ReadError::Io {
+                file: dir.clone(),
+                source,
+            })?;
             for entry in entries {
-                let entry = entry.map_err(|source| ReadError::Io { file: dir.clone(), source })?;
+                let entry = entry.map_err(|source| ReadError::Io {
+                    file: dir.clone(),
+                    source,
+                })?;
                 let p = entry.path();
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if p.is_dir() {
                     stack.push(p);
-                } else if (name.ends_with(".yaml") || name.ends_with(".yml")) && !NOT_MANIFESTS.contains(&name.as_str()) {
+                } else if (name.ends_with(".yaml") || name.ends_with(".yml"))
+                    && !NOT_MANIFESTS.contains(&name.as_str())
+                {
                     found.push(p);
                 }
             }
@@ -66,10 +81,16 @@ pub fn read(file: &Path) -> Result<Vec<Result<Document, ReadError>>, ReadError> 
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
-            .map_err(|source| ReadError::Io { file: file.to_owned(), source })?;
+            .map_err(|source| ReadError::Io {
+                file: file.to_owned(),
+                source,
+            })?;
         s
     } else {
-        fs::read_to_string(file).map_err(|source| ReadError::Io { file: file.to_owned(), source })?
+        fs::read_to_string(file).map_err(|source| ReadError::Io {
+            file: file.to_owned(),
+            source,
+        })?
     };
     Ok(parse_stream(file, &text))
 }
@@ -78,7 +99,11 @@ pub fn read(file: &Path) -> Result<Vec<Result<Document, ReadError>>, ReadError> 
 pub fn parse_stream(file: &Path, text: &str) -> Vec<Result<Document, ReadError>> {
     let mut out = Vec::new();
     for (index, de) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        let yaml_error = |message: String| ReadError::Yaml { file: file.to_owned(), index, message };
+        let yaml_error = |message: String| ReadError::Yaml {
+            file: file.to_owned(),
+            index,
+            message,
+        };
         let value = match serde_yaml_ng::Value::deserialize(de) {
             Ok(v) => v,
             Err(e) => {
@@ -90,8 +115,14 @@ pub fn parse_stream(file: &Path, text: &str) -> Vec<Result<Document, ReadError>>
             continue;
         }
         match serde_json::to_value(&value) {
-            Ok(value) => out.push(Ok(Document { file: file.to_owned(), index, value })),
-            Err(e) => out.push(Err(yaml_error(format!("cannot be represented as JSON: {e}")))),
+            Ok(value) => out.push(Ok(Document {
+                file: file.to_owned(),
+                index,
+                value,
+            })),
+            Err(e) => out.push(Err(yaml_error(format!(
+                "cannot be represented as JSON: {e}"
+            )))),
         }
     }
     out
@@ -105,7 +136,10 @@ mod tests {
     fn multi_document_streams_skip_empty_documents() {
         let docs = parse_stream(Path::new("x.yaml"), "---\na: 1\n---\n---\nb: 2\n");
         let values: Vec<_> = docs.into_iter().map(|d| d.unwrap().value).collect();
-        assert_eq!(values, [serde_json::json!({"a": 1}), serde_json::json!({"b": 2})]);
+        assert_eq!(
+            values,
+            [serde_json::json!({"a": 1}), serde_json::json!({"b": 2})]
+        );
     }
 
     #[test]
@@ -113,6 +147,9 @@ mod tests {
         let docs = parse_stream(Path::new("bad.yaml"), "a: 1\n---\nb: [unclosed\n");
         assert!(docs[0].is_ok());
         let err = docs[1].as_ref().unwrap_err().to_string();
-        assert!(err.starts_with("bad.yaml: document 1 is not valid YAML"), "{err}");
+        assert!(
+            err.starts_with("bad.yaml: document 1 is not valid YAML"),
+            "{err}"
+        );
     }
 }

@@ -35,7 +35,9 @@ pub fn validate_paths(paths: &[PathBuf]) -> Report {
     for file in files {
         match manifests::read(&file) {
             Err(e) => report.problems.push(e.to_string()),
-            Ok(docs) if docs.is_empty() => report.problems.push(format!("{}: no manifest in this file", file.display())),
+            Ok(docs) if docs.is_empty() => report
+                .problems
+                .push(format!("{}: no manifest in this file", file.display())),
             Ok(docs) => {
                 for doc in docs {
                     match doc.map_err(|e| e.to_string()).and_then(tenant_of) {
@@ -50,7 +52,13 @@ pub fn validate_paths(paths: &[PathBuf]) -> Report {
     for (file, tenant) in &tenants {
         if let Err(errors) = municipio_crds::validate(tenant) {
             for e in errors {
-                report.problems.push(format!("{}: {}: {}: {}", file.display(), tenant.name_any(), e.path, e.problem));
+                report.problems.push(format!(
+                    "{}: {}: {}: {}",
+                    file.display(),
+                    tenant.name_any(),
+                    e.path,
+                    e.problem
+                ));
             }
         }
     }
@@ -61,11 +69,22 @@ pub fn validate_paths(paths: &[PathBuf]) -> Report {
 /// Reads a document as a MunicipalityTenant; a type error names the field, like the API server.
 fn tenant_of(doc: Document) -> Result<MunicipalityTenant, String> {
     let file = doc.file.display();
-    let api_version = doc.value.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("");
+    let api_version = doc
+        .value
+        .get("apiVersion")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
     let kind = doc.value.get("kind").and_then(|v| v.as_str()).unwrap_or("");
     if api_version != API_VERSION || kind != KIND {
-        let what = if kind.is_empty() { "a document without a kind".to_owned() } else { format!("a {api_version} {kind}") };
-        return Err(format!("{file}: document {} is {what}, not a {API_VERSION} {KIND}", doc.index));
+        let what = if kind.is_empty() {
+            "a document without a kind".to_owned()
+        } else {
+            format!("a {api_version} {kind}")
+        };
+        return Err(format!(
+            "{file}: document {} is {what}, not a {API_VERSION} {KIND}",
+            doc.index
+        ));
     }
     let name = doc
         .value
@@ -83,10 +102,17 @@ fn conflicts(tenants: &[(PathBuf, MunicipalityTenant)]) -> Vec<String> {
     let mut seen: HashMap<(&str, String), (&Path, String)> = HashMap::new();
     for (file, t) in tenants {
         let name = t.name_any();
-        let namespace = t.spec.namespace.clone().unwrap_or_else(|| format!("{}{name}", NamespaceName::DEFAULT_PREFIX));
+        let namespace = t
+            .spec
+            .namespace
+            .clone()
+            .unwrap_or_else(|| format!("{}{name}", NamespaceName::DEFAULT_PREFIX));
         for (path, value) in [
             ("metadata.name", name.clone()),
-            ("spec.municipality.istatCode", t.spec.municipality.istat_code.clone()),
+            (
+                "spec.municipality.istatCode",
+                t.spec.municipality.istat_code.clone(),
+            ),
             ("spec.namespace", namespace),
         ] {
             match seen.get(&(path, value.clone())) {

@@ -50,7 +50,10 @@ impl FromStr for EntityFiscalCode {
         let digits: Vec<u8> = s.bytes().map(|b| b - b'0').collect();
         let expected = Self::check_digit(&digits[..10]);
         if digits[10] != expected {
-            return Err(FiscalCodeError::CheckDigit { expected, found: digits[10] });
+            return Err(FiscalCodeError::CheckDigit {
+                expected,
+                found: digits[10],
+            });
         }
         Ok(Self(s.to_owned()))
     }
@@ -78,7 +81,10 @@ mod tests {
     fn a_wrong_check_digit_is_refused_with_the_expected_one() {
         assert_eq!(
             "00221940365".parse::<EntityFiscalCode>(),
-            Err(FiscalCodeError::CheckDigit { expected: 4, found: 5 })
+            Err(FiscalCodeError::CheckDigit {
+                expected: 4,
+                found: 5
+            })
         );
     }
 
@@ -89,9 +95,19 @@ mod tests {
 
     #[test]
     fn wrong_shapes_are_refused() {
-        for code in ["", "0022194036", "002219403640", "0022194036X", "RSSMRA80A01F257X", "٠٠٢٢١٩٤٠٣٦٤"] {
+        for code in [
+            "",
+            "0022194036",
+            "002219403640",
+            "0022194036X",
+            "RSSMRA80A01F257X",
+            "٠٠٢٢١٩٤٠٣٦٤",
+        ] {
             assert!(
-                matches!(code.parse::<EntityFiscalCode>(), Err(FiscalCodeError::Format(_))),
+                matches!(
+                    code.parse::<EntityFiscalCode>(),
+                    Err(FiscalCodeError::Format(_))
+                ),
                 "{code}"
             );
         }

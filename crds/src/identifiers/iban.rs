@@ -52,7 +52,9 @@ impl FromStr for ItalianIban {
         // Only the electronic format: a printed IBAN with spaces in a manifest is a copy-paste
         // the user should see, not something to fix silently.
         if s.contains(char::is_whitespace) {
-            return Err(IbanError::Iso("must not contain spaces (electronic format)".into()));
+            return Err(IbanError::Iso(
+                "must not contain spaces (electronic format)".into(),
+            ));
         }
         let iban: Iban = s.parse().map_err(|e| {
             IbanError::Iso(match e {
@@ -65,7 +67,8 @@ impl FromStr for ItalianIban {
         }
         let bban = iban.bban_unchecked();
         let found = bban.chars().next().unwrap_or('?');
-        let expected = Self::cin(&bban[1..]).ok_or_else(|| IbanError::Iso("bad characters".into()))?;
+        let expected =
+            Self::cin(&bban[1..]).ok_or_else(|| IbanError::Iso("bad characters".into()))?;
         if found != expected {
             return Err(IbanError::Cin { expected, found });
         }
@@ -107,7 +110,10 @@ mod tests {
         let iban = with_iso_check_digits("IT", bban);
         assert_eq!(
             iban.parse::<ItalianIban>(),
-            Err(IbanError::Cin { expected: 'X', found: 'Y' })
+            Err(IbanError::Cin {
+                expected: 'X',
+                found: 'Y'
+            })
         );
     }
 
@@ -121,7 +127,12 @@ mod tests {
 
     #[test]
     fn printed_format_and_garbage_are_refused() {
-        for iban in ["IT60 X054 2811 1010 0000 0123 456", "", "IT", "IT60X05428111010000001234567"] {
+        for iban in [
+            "IT60 X054 2811 1010 0000 0123 456",
+            "",
+            "IT",
+            "IT60X05428111010000001234567",
+        ] {
             assert!(iban.parse::<ItalianIban>().is_err(), "{iban}");
         }
     }
@@ -131,7 +142,11 @@ mod tests {
         let mut rem: u32 = 0;
         for c in rearranged.chars() {
             let v = c.to_digit(36).unwrap();
-            rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+            rem = if v >= 10 {
+                (rem * 100 + v) % 97
+            } else {
+                (rem * 10 + v) % 97
+            };
         }
         format!("{country}{:02}{bban}", 98 - rem)
     }

@@ -11,7 +11,8 @@ static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
 });
 static PATH_COMPONENT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$").expect("valid regex"));
-static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").expect("valid regex"));
+static TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").expect("valid regex"));
 static DIGEST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}$").expect("valid regex")
 });
@@ -53,7 +54,9 @@ impl FromStr for ImageRef {
             if let Some(hex) = digest.strip_prefix("sha256:")
                 && (hex.len() != 64 || hex.bytes().any(|b| b.is_ascii_uppercase()))
             {
-                return Err(ImageError::Format("a sha256 digest is 64 lowercase hex digits"));
+                return Err(ImageError::Format(
+                    "a sha256 digest is 64 lowercase hex digits",
+                ));
             }
         }
         // A ':' after the last '/' starts the tag; one before it is a registry port.
@@ -65,16 +68,22 @@ impl FromStr for ImageRef {
         if let Some(tag) = tag
             && !TAG.is_match(tag)
         {
-            return Err(ImageError::Format("the tag must be letters, digits, '_', '.' and '-' (at most 128)"));
+            return Err(ImageError::Format(
+                "the tag must be letters, digits, '_', '.' and '-' (at most 128)",
+            ));
         }
         if name.is_empty() || name.len() > 255 {
-            return Err(ImageError::Format("the repository name must have 1 to 255 characters"));
+            return Err(ImageError::Format(
+                "the repository name must have 1 to 255 characters",
+            ));
         }
         let mut components: Vec<&str> = name.split('/').collect();
         let first = components[0];
         if components.len() > 1 && (first.contains(['.', ':']) || first == "localhost") {
             if !DOMAIN.is_match(first) {
-                return Err(ImageError::Format("the registry must be a host name with an optional port"));
+                return Err(ImageError::Format(
+                    "the registry must be a host name with an optional port",
+                ));
             }
             components.remove(0);
         }
@@ -122,7 +131,10 @@ mod tests {
             "registry.example/portale".parse::<ImageRef>(),
             Err(ImageError::Unpinned("registry.example/portale".into()))
         );
-        assert!(matches!("localhost:5000/portale".parse::<ImageRef>(), Err(ImageError::Unpinned(_))));
+        assert!(matches!(
+            "localhost:5000/portale".parse::<ImageRef>(),
+            Err(ImageError::Unpinned(_))
+        ));
     }
 
     #[test]
@@ -139,7 +151,10 @@ mod tests {
             "registry.example//portale:1",
             "pοrtale:1", // Greek omicron
         ] {
-            assert!(matches!(image.parse::<ImageRef>(), Err(ImageError::Format(_))), "{image:?}");
+            assert!(
+                matches!(image.parse::<ImageRef>(), Err(ImageError::Format(_))),
+                "{image:?}"
+            );
         }
     }
 }

@@ -31,10 +31,9 @@ impl FromStr for IoServiceId {
         if n != 26 {
             return Err(IoServiceIdError::Length(n));
         }
-        if let Some(c) = s
-            .chars()
-            .find(|c| !(c.is_ascii_digit() || c.is_ascii_uppercase()) || matches!(c, 'I' | 'L' | 'O' | 'U'))
-        {
+        if let Some(c) = s.chars().find(|c| {
+            !(c.is_ascii_digit() || c.is_ascii_uppercase()) || matches!(c, 'I' | 'L' | 'O' | 'U')
+        }) {
             return Err(IoServiceIdError::Character(c));
         }
         let first = s.chars().next().unwrap_or('0');
@@ -63,7 +62,10 @@ mod tests {
 
     #[test]
     fn other_shapes_are_refused() {
-        assert_eq!("01EYNQ".parse::<IoServiceId>(), Err(IoServiceIdError::Length(6)));
+        assert_eq!(
+            "01EYNQ".parse::<IoServiceId>(),
+            Err(IoServiceIdError::Length(6))
+        );
         assert_eq!(
             "01EYNQ0864HKYR1Q9PXPJ18W7I".parse::<IoServiceId>(),
             Err(IoServiceIdError::Character('I'))

@@ -89,17 +89,35 @@ mod tests {
     #[test]
     fn bad_istat_codes() {
         for code in ["36023", "0360230", "03602A", "", "+36023"] {
-            assert!(matches!(code.parse::<IstatCode>(), Err(IstatCodeError::Format(_))), "{code}");
+            assert!(
+                matches!(code.parse::<IstatCode>(), Err(IstatCodeError::Format(_))),
+                "{code}"
+            );
         }
-        assert!(matches!("000123".parse::<IstatCode>(), Err(IstatCodeError::ZeroPart(_))));
-        assert!(matches!("036000".parse::<IstatCode>(), Err(IstatCodeError::ZeroPart(_))));
+        assert!(matches!(
+            "000123".parse::<IstatCode>(),
+            Err(IstatCodeError::ZeroPart(_))
+        ));
+        assert!(matches!(
+            "036000".parse::<IstatCode>(),
+            Err(IstatCodeError::ZeroPart(_))
+        ));
     }
 
     #[test]
     fn bad_cadastral_codes() {
         for code in ["f257", "F25", "F2577", "1257", "FF57"] {
-            assert!(matches!(code.parse::<CadastralCode>(), Err(CadastralCodeError::Format(_))), "{code}");
+            assert!(
+                matches!(
+                    code.parse::<CadastralCode>(),
+                    Err(CadastralCodeError::Format(_))
+                ),
+                "{code}"
+            );
         }
-        assert!(matches!("Z404".parse::<CadastralCode>(), Err(CadastralCodeError::Foreign(_))));
+        assert!(matches!(
+            "Z404".parse::<CadastralCode>(),
+            Err(CadastralCodeError::Foreign(_))
+        ));
     }
 }

@@ -11,10 +11,13 @@ mod quantity;
 mod station;
 
 pub use fiscal_code::{EntityFiscalCode, FiscalCodeError};
-pub use iban::{ItalianIban, IbanError};
+pub use iban::{IbanError, ItalianIban};
 pub use image::{ImageError, ImageRef};
 pub use io_service_id::{IoServiceId, IoServiceIdError};
 pub use istat::{CadastralCode, CadastralCodeError, IstatCode, IstatCodeError};
-pub use names::{DnsLabel, EnvVarName, NameError, NamespaceName, check_label_key, check_label_value};
+pub use names::{
+    DnsLabel, EnvVarName, NameError, NamespaceName, check_dns_subdomain, check_label_key,
+    check_label_value,
+};
 pub use quantity::{Quantity, QuantityError};
 pub use station::{StationId, StationIdError};

@@ -4,13 +4,17 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-static DNS_LABEL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").expect("valid regex"));
-static LABEL_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$").expect("valid regex"));
-static DNS_SUBDOMAIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("valid regex")
+static DNS_LABEL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").expect("valid regex"));
+static LABEL_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$").expect("valid regex")
 });
-static ENV_VAR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").expect("valid regex"));
+static DNS_SUBDOMAIN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+        .expect("valid regex")
+});
+static ENV_VAR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").expect("valid regex"));
 
 /// Names and values that are not a well-formed name of their kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,17 +23,27 @@ pub enum NameError {
     TooLong { max: usize, len: usize },
     #[error("must not be empty")]
     Empty,
-    #[error("{0:?} is not a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)")]
+    #[error(
+        "{0:?} is not a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)"
+    )]
     NotDnsLabel(String),
+    #[error("{0:?} is not a DNS subdomain (lowercase letters, digits, '-' and '.')")]
+    NotDnsSubdomain(String),
     #[error("{0:?} must start with a letter")]
     StartsWithDigit(String),
     #[error("{name:?} is reserved: {why}")]
     Reserved { name: String, why: &'static str },
-    #[error("{0:?} is not a valid label key (an optional DNS subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.')")]
+    #[error(
+        "{0:?} is not a valid label key (an optional DNS subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.')"
+    )]
     NotLabelKey(String),
-    #[error("{0:?} is not a valid label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)")]
+    #[error(
+        "{0:?} is not a valid label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)"
+    )]
     NotLabelValue(String),
-    #[error("{0:?} is not a valid environment variable name (letters, digits and '_', not starting with a digit)")]
+    #[error(
+        "{0:?} is not a valid environment variable name (letters, digits and '_', not starting with a digit)"
+    )]
     NotEnvVarName(String),
 }
 
@@ -52,6 +66,25 @@ pub fn check_label_key(key: &str) -> Result<(), NameError> {
         Ok(())
     } else {
         Err(NameError::NotLabelKey(shorten(key)))
+    }
+}
+
+/// Checks a DNS subdomain (names of Secrets, service accounts): at most 253 characters, dot-separated
+/// DNS-1123 labels.
+pub fn check_dns_subdomain(name: &str) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if name.len() > 253 {
+        return Err(NameError::TooLong {
+            max: 253,
+            len: name.len(),
+        });
+    }
+    if DNS_SUBDOMAIN.is_match(name) {
+        Ok(())
+    } else {
+        Err(NameError::NotDnsSubdomain(shorten(name)))
     }
 }
 
@@ -124,12 +157,17 @@ impl FromStr for NamespaceName {
         let label = DnsLabel::parse_max(s, 63)?;
         let why = match s {
             "default" => Some("the cluster's default namespace is shared by everyone"),
-            "kube-system" | "kube-public" | "kube-node-lease" => Some("it belongs to Kubernetes itself"),
+            "kube-system" | "kube-public" | "kube-node-lease" => {
+                Some("it belongs to Kubernetes itself")
+            }
             _ if s.starts_with("kube-") => Some("kube-* namespaces are reserved for Kubernetes"),
             _ => None,
         };
         match why {
-            Some(why) => Err(NameError::Reserved { name: s.to_owned(), why }),
+            Some(why) => Err(NameError::Reserved {
+                name: s.to_owned(),
+                why,
+            }),
             None => Ok(Self(label)),
         }
     }
@@ -163,7 +201,10 @@ impl FromStr for EnvVarName {
             return Err(NameError::Empty);
         }
         if s.len() > 128 {
-            return Err(NameError::TooLong { max: 128, len: s.len() });
+            return Err(NameError::TooLong {
+                max: 128,
+                len: s.len(),
+            });
         }
         if !ENV_VAR.is_match(s) {
             return Err(NameError::NotEnvVarName(shorten(s)));
@@ -191,21 +232,44 @@ mod tests {
             "a".repeat(64).parse::<NamespaceName>(),
             Err(NameError::TooLong { max: 63, len: 64 })
         );
-        for reserved in ["default", "kube-system", "kube-public", "kube-node-lease", "kube-anything"] {
+        for reserved in [
+            "default",
+            "kube-system",
+            "kube-public",
+            "kube-node-lease",
+            "kube-anything",
+        ] {
             assert!(
-                matches!(reserved.parse::<NamespaceName>(), Err(NameError::Reserved { .. })),
+                matches!(
+                    reserved.parse::<NamespaceName>(),
+                    Err(NameError::Reserved { .. })
+                ),
                 "{reserved}"
             );
         }
-        for bad in ["Comune", "comune_modena", "-comune", "comune-", "comune.modena", "comune\nmodena", "сomune"] {
-            assert!(matches!(bad.parse::<NamespaceName>(), Err(NameError::NotDnsLabel(_))), "{bad:?}");
+        for bad in [
+            "Comune",
+            "comune_modena",
+            "-comune",
+            "comune-",
+            "comune.modena",
+            "comune\nmodena",
+            "сomune",
+        ] {
+            assert!(
+                matches!(bad.parse::<NamespaceName>(), Err(NameError::NotDnsLabel(_))),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn dns1035_labels_start_with_a_letter() {
         assert!(DnsLabel::parse_dns1035("portale", 40).is_ok());
-        assert!(matches!(DnsLabel::parse_dns1035("1portale", 40), Err(NameError::StartsWithDigit(_))));
+        assert!(matches!(
+            DnsLabel::parse_dns1035("1portale", 40),
+            Err(NameError::StartsWithDigit(_))
+        ));
     }
 
     #[test]
@@ -229,7 +293,13 @@ mod tests {
             assert!(bad.parse::<EnvVarName>().is_err(), "{bad:?}");
         }
         for reserved in ["PAGOPA_STATION_ID", "IO_API_KEY", "municipio_tenant"] {
-            assert!(matches!(reserved.parse::<EnvVarName>(), Err(NameError::Reserved { .. })), "{reserved}");
+            assert!(
+                matches!(
+                    reserved.parse::<EnvVarName>(),
+                    Err(NameError::Reserved { .. })
+                ),
+                "{reserved}"
+            );
         }
     }
 }

@@ -20,7 +20,9 @@ pub struct Quantity {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QuantityError {
-    #[error("{0:?} is not a Kubernetes quantity (a number with an optional suffix such as m, Mi, Gi)")]
+    #[error(
+        "{0:?} is not a Kubernetes quantity (a number with an optional suffix such as m, Mi, Gi)"
+    )]
     Format(String),
     #[error("{0:?} is negative")]
     Negative(String),
@@ -44,7 +46,9 @@ impl FromStr for Quantity {
         let caps = QUANTITY
             .captures(s)
             .ok_or_else(|| QuantityError::Format(s.chars().take(32).collect()))?;
-        let number: f64 = caps[2].parse().map_err(|_| QuantityError::Format(s.to_owned()))?;
+        let number: f64 = caps[2]
+            .parse()
+            .map_err(|_| QuantityError::Format(s.to_owned()))?;
         let multiplier = match caps.get(3).map(|m| m.as_str()) {
             None => 1.0,
             Some("m") => 1e-3,
@@ -60,13 +64,26 @@ impl FromStr for Quantity {
             Some("Ti") => 1024f64.powi(4),
             Some("Pi") => 1024f64.powi(5),
             Some("Ei") => 1024f64.powi(6),
-            Some(exp) => 10f64.powi(exp[1..].parse::<i32>().map_err(|_| QuantityError::Format(s.to_owned()))?),
+            Some(exp) => 10f64.powi(
+                exp[1..]
+                    .parse::<i32>()
+                    .map_err(|_| QuantityError::Format(s.to_owned()))?,
+            ),
         };
-        let value = number * multiplier;
+        // Zero stays zero whatever the exponent (0 x 10^400 would be NaN in floating point);
+        // a huge exponent is +infinity, which every upper bound refuses.
+        let value = if number == 0.0 {
+            0.0
+        } else {
+            number * multiplier
+        };
         if &caps[1] == "-" && value != 0.0 {
             return Err(QuantityError::Negative(s.to_owned()));
         }
-        Ok(Self { text: s.to_owned(), value })
+        Ok(Self {
+            text: s.to_owned(),
+            value,
+        })
     }
 }
 
@@ -92,13 +109,21 @@ mod tests {
         assert_eq!(v("128Mi"), 128.0 * 1024.0 * 1024.0);
         assert_eq!(v("1G"), 1e9);
         assert_eq!(v("1e3"), 1000.0);
+        assert_eq!(v("0e400"), 0.0);
+        assert_eq!(v("1e400"), f64::INFINITY);
     }
 
     #[test]
     fn bad_quantities() {
         for bad in ["", "abc", "1 Gi", "1gi", "1GB", "--1", "1.2.3", "Mi"] {
-            assert!(matches!(bad.parse::<Quantity>(), Err(QuantityError::Format(_))), "{bad:?}");
+            assert!(
+                matches!(bad.parse::<Quantity>(), Err(QuantityError::Format(_))),
+                "{bad:?}"
+            );
         }
-        assert!(matches!("-1".parse::<Quantity>(), Err(QuantityError::Negative(_))));
+        assert!(matches!(
+            "-1".parse::<Quantity>(),
+            Err(QuantityError::Negative(_))
+        ));
     }
 }

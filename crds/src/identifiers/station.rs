@@ -35,7 +35,10 @@ impl FromStr for StationId {
             return Err(format());
         }
         let broker = broker.parse().map_err(StationIdError::Broker)?;
-        Ok(Self { broker, number: number.parse().map_err(|_| format())? })
+        Ok(Self {
+            broker,
+            number: number.parse().map_err(|_| format())?,
+        })
     }
 }
 
@@ -58,9 +61,18 @@ mod tests {
 
     #[test]
     fn refuses_bad_shapes_and_bad_brokers() {
-        for s in ["80050050154", "80050050154_1", "80050050154_001", "80050050154-01", "_01"] {
+        for s in [
+            "80050050154",
+            "80050050154_1",
+            "80050050154_001",
+            "80050050154-01",
+            "_01",
+        ] {
             assert!(s.parse::<StationId>().is_err(), "{s}");
         }
-        assert!(matches!("80050050155_01".parse::<StationId>(), Err(StationIdError::Broker(_))));
+        assert!(matches!(
+            "80050050155_01".parse::<StationId>(),
+            Err(StationIdError::Broker(_))
+        ));
     }
 }

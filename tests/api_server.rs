@@ -1,0 +1,220 @@
+//! Tests against a real API server (the control plane of `tests/control-plane`): the CRD, the
+//! examples and the invalid manifests as Kubernetes itself sees them.
+
+mod support;
+
+use std::path::Path;
+
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use municipio_crds::MunicipalityTenant;
+use municipio_operator::manifests;
+use support::{client, expectations, install_crd, kubectl, unique_name, yaml_files};
+
+fn tenants_api(client: &kube::Client) -> Api<DynamicObject> {
+    Api::all_with(
+        client.clone(),
+        &ApiResource::erase::<MunicipalityTenant>(&()),
+    )
+}
+
+fn documents(path: &Path) -> Vec<DynamicObject> {
+    manifests::read(path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|d| {
+            serde_json::from_value(d.unwrap_or_else(|e| panic!("{e}")).value).expect("an object")
+        })
+        .collect()
+}
+
+/// Server-side dry run: the API server runs its whole admission chain and schema validation,
+/// and stores nothing.
+async fn dry_run_create(
+    api: &Api<DynamicObject>,
+    obj: &DynamicObject,
+) -> Result<DynamicObject, kube::Error> {
+    api.create(
+        &PostParams {
+            dry_run: true,
+            ..Default::default()
+        },
+        obj,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_crd_installs_and_becomes_established() {
+    let client = client().await;
+    install_crd(&client).await;
+    let resources = kubectl(&[
+        "api-resources",
+        "--api-group=tenancy.municipio.io",
+        "--no-headers",
+    ]);
+    let fields: Vec<&str> = resources.split_whitespace().collect();
+    assert_eq!(
+        fields,
+        [
+            "municipalitytenants",
+            "mt",
+            "tenancy.municipio.io/v1alpha1",
+            "false",
+            "MunicipalityTenant"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn kubectl_explain_documents_the_fields() {
+    let client = client().await;
+    install_crd(&client).await;
+    let explained = kubectl(&["explain", "municipalitytenant.spec.pagopa"]);
+    for field in [
+        "brokerFiscalCode",
+        "stationId",
+        "auxDigit",
+        "segregationCode",
+        "ibans",
+        "subscriptionKey",
+    ] {
+        assert!(
+            explained.contains(field),
+            "{field} missing from:\n{explained}"
+        );
+    }
+    assert!(
+        explained.contains("<broker fiscal code>_<2 digits>")
+            || explained.contains("<brokerFiscalCode>_<2 digits>"),
+        "{explained}"
+    );
+}
+
+#[tokio::test]
+async fn every_example_is_accepted_by_the_api_server() {
+    let client = client().await;
+    install_crd(&client).await;
+    let api = tenants_api(&client);
+    for file in yaml_files("examples") {
+        for obj in documents(&file) {
+            if let Err(e) = dry_run_create(&api, &obj).await {
+                panic!("{}: refused by the API server: {e}", file.display());
+            }
+        }
+    }
+}
+
+/// Each file names, in `# expect: ...` lines, the field path the API server's message must name.
+#[tokio::test]
+async fn schema_invalid_manifests_are_refused_naming_the_field() {
+    let client = client().await;
+    install_crd(&client).await;
+    let api = tenants_api(&client);
+    for file in yaml_files("tests/manifests/schema-invalid") {
+        let obj = documents(&file).pop().expect("one document");
+        match dry_run_create(&api, &obj).await {
+            Ok(_) => panic!(
+                "{}: accepted, but the schema must refuse it",
+                file.display()
+            ),
+            Err(kube::Error::Api(status)) => {
+                assert_eq!(status.code, 422, "{}: {status:?}", file.display());
+                for expected in expectations(&file) {
+                    assert!(
+                        status.message.contains(&expected),
+                        "{}: {expected:?} not named in {:?}",
+                        file.display(),
+                        status.message
+                    );
+                }
+            }
+            Err(e) => panic!("{}: {e}", file.display()),
+        }
+    }
+}
+
+/// The semantic rules need `validate` (and the webhook): the schema alone lets these through.
+/// If one of them is refused here, it belongs in the schema-invalid set instead.
+#[tokio::test]
+async fn semantically_invalid_manifests_pass_the_schema() {
+    let client = client().await;
+    install_crd(&client).await;
+    let api = tenants_api(&client);
+    for file in yaml_files("tests/manifests/semantic-invalid") {
+        for obj in documents(&file) {
+            if let Err(e) = dry_run_create(&api, &obj).await {
+                panic!("{}: the schema already refuses it: {e}", file.display());
+            }
+        }
+    }
+}
+
+/// `kubectl get mt` shows the printer columns, and the status subresource carries what the
+/// operator will write.
+#[tokio::test]
+async fn kubectl_get_shows_the_columns_and_the_status() {
+    let client = client().await;
+    install_crd(&client).await;
+    let api = tenants_api(&client);
+    let name = unique_name("columns");
+    let mut obj = documents(&support::repo_root().join("examples/lombardia/cassano-d-adda.yaml"))
+        .pop()
+        .unwrap();
+    obj.metadata.name = Some(name.clone());
+    api.create(&PostParams::default(), &obj)
+        .await
+        .expect("created");
+
+    let status = serde_json::json!({
+        "apiVersion": "tenancy.municipio.io/v1alpha1",
+        "kind": "MunicipalityTenant",
+        "status": {
+            "observedGeneration": 1,
+            "namespace": format!("comune-{name}"),
+            "conditions": [{
+                "type": "Ready", "status": "True", "reason": "Reconciled", "message": "all children applied",
+                "observedGeneration": 1, "lastTransitionTime": "2026-11-23T12:00:00Z"
+            }]
+        }
+    });
+    api.patch_status(
+        &name,
+        &PatchParams::apply("municipio-tests"),
+        &Patch::Apply(&status),
+    )
+    .await
+    .expect("status written");
+
+    let table = kubectl(&["get", "mt", &name, "-o", "wide"]);
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "ISTAT",
+            "ENVIRONMENT",
+            "NAMESPACE",
+            "READY",
+            "STATUS",
+            "AGE"
+        ]
+    );
+    let row = lines.next().unwrap();
+    for value in [
+        name.as_str(),
+        "015059",
+        "uat",
+        &format!("comune-{name}"),
+        "True",
+        "all children applied",
+    ] {
+        assert!(row.contains(value), "{value} missing from {row}");
+    }
+    // `spec` is not writable through the status subresource, and status not through the object.
+    let stored = api.get(&name).await.unwrap();
+    assert_eq!(stored.metadata.generation, Some(1));
+    api.delete(&name, &DeleteParams::default())
+        .await
+        .expect("deleted");
+}

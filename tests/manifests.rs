@@ -1,0 +1,174 @@
+//! The examples and the invalid manifests under `tests/manifests/`, through the `validate`
+//! rules and through the `municipio` binary as a GitOps pipeline would run it. No cluster.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use municipio_crds::MunicipalityTenant;
+use municipio_operator::{manifests, validate_files};
+use support::{expectations, repo_root, yaml_files};
+
+fn tenants_of(path: &Path) -> Vec<MunicipalityTenant> {
+    manifests::read(path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|doc| {
+            serde_json::from_value(doc.unwrap_or_else(|e| panic!("{e}")).value)
+                .expect("a MunicipalityTenant")
+        })
+        .collect()
+}
+
+#[test]
+fn every_example_passes_validate() {
+    for file in yaml_files("examples") {
+        for tenant in tenants_of(&file) {
+            if let Err(errors) = municipio_crds::validate(&tenant) {
+                panic!("{}: {errors:#?}", file.display());
+            }
+        }
+    }
+    let report = validate_files::validate_paths(&[repo_root().join("examples")]);
+    assert_eq!(report.problems, Vec::<String>::new());
+    assert!(
+        report.tenants >= 6,
+        "Modena and a handful of Lombard municipalities"
+    );
+}
+
+/// Each file names, in `# expect: <field path> <rule>` lines, every problem it must be refused for.
+#[test]
+fn semantically_invalid_manifests_fail_with_the_expected_path_and_rule() {
+    for file in yaml_files("tests/manifests/semantic-invalid") {
+        let tenants = tenants_of(&file);
+        assert_eq!(tenants.len(), 1, "{}", file.display());
+        let errors = municipio_crds::validate(&tenants[0]).expect_err(&file.display().to_string());
+        let found: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{} {}", e.path, e.problem.rule()))
+            .collect();
+        for expected in expectations(&file) {
+            assert!(
+                found.contains(&expected),
+                "{}: expected {expected:?}, got {found:#?}",
+                file.display()
+            );
+        }
+    }
+}
+
+fn municipio(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_municipio"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_validate_command_exits_0_on_the_examples() {
+    let examples = repo_root().join("examples");
+    let (code, stdout, stderr) = municipio(&["validate", "-f", examples.to_str().unwrap()]);
+    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
+}
+
+#[test]
+fn the_validate_command_prints_one_line_per_problem_with_file_name_and_path() {
+    let file = repo_root().join("tests/manifests/semantic-invalid/several-problems.yaml");
+    let (code, stdout, _) = municipio(&["validate", "-f", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let prefix = format!("{}: semantic-several-problems: ", file.display());
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    for (line, path) in lines.iter().zip([
+        "spec.municipality.fiscalCode: ",
+        "spec.pagopa.ibans[0].iban: ",
+        "spec.workloads[0].image: ",
+    ]) {
+        assert!(line.starts_with(&format!("{prefix}{path}")), "{line}");
+    }
+}
+
+#[test]
+fn the_validate_command_names_the_file_of_a_broken_or_foreign_document() {
+    let dir = std::env::temp_dir().join(support::unique_name("validate-cli"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("broken.yaml"), "spec: [unclosed\n").unwrap();
+    std::fs::write(
+        dir.join("configmap.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("wrong-type.yaml"),
+        "apiVersion: tenancy.municipio.io/v1alpha1\nkind: MunicipalityTenant\nmetadata: {name: t}\nspec:\n  municipality: {name: X, istatCode: \"036023\"}\n  environment: uat\n  workloads: [{name: w, image: 'x:1', port: eighty}]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        "resources: [configmap.yaml]\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = municipio(&["validate", "-f", dir.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, 1, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "one line per file, kustomization.yaml left out: {stdout}"
+    );
+    assert!(
+        lines[0].contains("broken.yaml: document 0 is not valid YAML"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("configmap.yaml: document 0 is a v1 ConfigMap, not a"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].contains("wrong-type.yaml: t: spec.workloads[0].port: invalid type"),
+        "{}",
+        lines[2]
+    );
+}
+
+#[test]
+fn the_validate_command_reports_two_tenants_for_one_municipality() {
+    let dir = repo_root().join("examples");
+    let copy = std::env::temp_dir().join(support::unique_name("validate-dup"));
+    std::fs::create_dir_all(&copy).unwrap();
+    let modena = std::fs::read_to_string(dir.join("modena.yaml")).unwrap();
+    std::fs::write(copy.join("a.yaml"), &modena).unwrap();
+    std::fs::write(
+        copy.join("b.yaml"),
+        modena
+            .replace("name: modena", "name: modena-bis")
+            .replace("namespace: comune-modena", "namespace: comune-modena-bis"),
+    )
+    .unwrap();
+    let (code, stdout, _) = municipio(&["validate", "-f", copy.to_str().unwrap()]);
+    std::fs::remove_dir_all(&copy).unwrap();
+    assert_eq!(code, 1);
+    assert!(stdout.contains("b.yaml: modena-bis: spec.municipality.istatCode: \"036023\" is also used by tenant modena"), "{stdout}");
+}
+
+#[test]
+fn the_crd_command_prints_the_committed_crd() {
+    let (code, stdout, _) = municipio(&["crd"]);
+    assert_eq!(code, 0);
+    let committed =
+        std::fs::read_to_string(repo_root().join("crds/municipalitytenant.yaml")).unwrap();
+    assert!(
+        stdout == committed,
+        "crds/municipalitytenant.yaml differs from `municipio crd`"
+    );
+}

@@ -1,0 +1,164 @@
+//! Test support: a client for the test control plane, and helpers shared by the tests that
+//! talk to a real API server.
+//!
+//! The control plane comes from `tests/control-plane up` (idempotent, so every test process
+//! may call it), or from `KUBECONFIG` when `USE_EXISTING_CLUSTER=true`. A control plane that
+//! cannot be had is a test failure, never a skip.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::wait::{await_condition, conditions};
+use kube::{Client, Config};
+use tokio::sync::OnceCell;
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("operator/ has a parent")
+        .to_owned()
+}
+
+/// Path of the kubeconfig of the control plane the tests use, starting it when needed.
+pub fn kubeconfig() -> PathBuf {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        if std::env::var("USE_EXISTING_CLUSTER").as_deref() == Ok("true") {
+            return std::env::var_os("KUBECONFIG")
+                .map(PathBuf::from)
+                .expect("USE_EXISTING_CLUSTER=true needs KUBECONFIG");
+        }
+        let script = repo_root().join("tests/control-plane");
+        let out = Command::new(&script)
+            .arg("up")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "`tests/control-plane up` failed; the tests need a real API server:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        PathBuf::from(
+            stdout
+                .lines()
+                .last()
+                .expect("`up` prints the kubeconfig path last")
+                .trim(),
+        )
+    })
+    .clone()
+}
+
+/// A client authenticated as the kubeconfig's current user (the admin, on the test control plane).
+pub async fn client() -> Client {
+    let kubeconfig = Kubeconfig::read_from(kubeconfig()).expect("the kubeconfig is readable");
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("the kubeconfig is valid");
+    Client::try_from(config).expect("a client can be built")
+}
+
+/// Installs the committed CRD with server-side apply and waits until it is Established; once
+/// per test process.
+pub async fn install_crd(client: &Client) {
+    static INSTALLED: OnceCell<()> = OnceCell::const_new();
+    INSTALLED
+        .get_or_init(|| async {
+            let text = std::fs::read_to_string(repo_root().join("crds/municipalitytenant.yaml"))
+                .expect("crds/municipalitytenant.yaml is readable");
+            let crd: CustomResourceDefinition =
+                serde_yaml_ng::from_str(&text).expect("the committed CRD parses");
+            let name = crd.metadata.name.clone().expect("the CRD has a name");
+            let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+            api.patch(
+                &name,
+                &PatchParams::apply("municipio-tests").force(),
+                &Patch::Apply(&crd),
+            )
+            .await
+            .expect("the API server accepts the CRD");
+            tokio::time::timeout(
+                Duration::from_secs(60),
+                await_condition(api, &name, conditions::is_crd_established()),
+            )
+            .await
+            .expect("the CRD becomes Established within a minute")
+            .expect("watching the CRD works");
+        })
+        .await;
+}
+
+/// A name no other test (or earlier run) uses, so tests can run in parallel on one cluster.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{:x}{:x}",
+        std::process::id(),
+        nanos & 0xffff,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Runs `kubectl` against the test control plane and returns its standard output; panics with
+/// its standard error when it fails.
+pub fn kubectl(args: &[&str]) -> String {
+    let out = Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig())
+        .output()
+        .expect("kubectl is installed");
+    assert!(
+        out.status.success(),
+        "kubectl {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The YAML files of a directory of the repository, sorted.
+pub fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    let mut stack = vec![repo_root().join(dir)];
+    let mut files = Vec::new();
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let path = entry.expect("readable directory").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    assert!(!files.is_empty(), "no YAML files under {dir}");
+    files
+}
+
+/// What a test manifest says it must be refused for: its `# expect: ...` comment lines.
+pub fn expectations(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let expected: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# expect: "))
+        .map(|s| s.trim().to_owned())
+        .collect();
+    assert!(
+        !expected.is_empty(),
+        "{} has no `# expect: ...` line",
+        path.display()
+    );
+    expected
+}
