@@ -172,3 +172,14 @@ fn the_crd_command_prints_the_committed_crd() {
         "crds/municipalitytenant.yaml differs from `municipio crd`"
     );
 }
+
+/// The CRD must be valid for current clusters too, not only for the 1.20 test API server.
+#[test]
+fn the_crd_is_valid_for_kubernetes_1_33_and_1_37() {
+    let crd = repo_root().join("crds/municipalitytenant.yaml");
+    for version in ["1.33", "1.37"] {
+        let (ok, output) = support::kubernetes_validate(version, std::slice::from_ref(&crd));
+        assert!(ok, "against {version}: {output}");
+        assert!(output.contains("passed"), "against {version}: {output}");
+    }
+}

@@ -1,14 +1,43 @@
 //! The CustomResourceDefinition, generated from the types. `crds/municipalitytenant.yaml` is
 //! this output, committed; a test fails when the two differ.
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+};
 use kube::CustomResourceExt;
 
 use crate::MunicipalityTenant;
 
 /// The CRD object, as the operator would apply it.
 pub fn crd() -> CustomResourceDefinition {
-    MunicipalityTenant::crd()
+    let mut crd = MunicipalityTenant::crd();
+    for version in &mut crd.spec.versions {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            drop_nullable(schema);
+        }
+    }
+    crd
+}
+
+/// Optional fields are left out when unset (`skip_serializing_if`), never sent as `null`, so
+/// the schema need not allow `null`. kube-derive marks every `Option` `nullable`, and API
+/// servers up to 1.20 then publish such a field to OpenAPI v2 without its type or properties,
+/// which leaves `kubectl explain spec.pagopa` with nothing to show.
+fn drop_nullable(schema: &mut JSONSchemaProps) {
+    schema.nullable = None;
+    for child in schema.properties.iter_mut().flat_map(|p| p.values_mut()) {
+        drop_nullable(child);
+    }
+    if let Some(JSONSchemaPropsOrArray::Schema(items)) = schema.items.as_mut() {
+        drop_nullable(items);
+    }
+    if let Some(JSONSchemaPropsOrBool::Schema(extra)) = schema.additional_properties.as_mut() {
+        drop_nullable(extra);
+    }
 }
 
 /// The CRD as YAML, as `municipio crd` prints it.
@@ -61,6 +90,15 @@ mod tests {
         if let Some(items) = schema.get("items") {
             walk(items, &format!("{path}[]"), missing);
         }
+    }
+
+    #[test]
+    fn no_field_is_nullable() {
+        let yaml = crd_yaml();
+        assert!(
+            !yaml.contains("nullable"),
+            "a nullable field hides its schema from kubectl explain on 1.20"
+        );
     }
 
     #[test]

@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 /// API group of every municipio kind.
 pub const GROUP: &str = "tenancy.municipio.io";
 
+// Patterns shared by several fields, as Kubernetes defines them.
+const DNS_LABEL: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+const DNS_SUBDOMAIN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+const SECRET_KEY: &str = r"^[-._a-zA-Z0-9]+$";
+
 /// What the municipality needs: its identity, environment, namespace, administrators, quota,
 /// network openings, pagoPA and IO connectors, and workloads.
 // Each printer column repeats `type_ = ...`; clippy reads the repeats as duplicated attributes.
@@ -78,7 +83,7 @@ pub struct MunicipalityTenantSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 63),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+        regex(pattern = DNS_LABEL)
     )]
     pub namespace: Option<String>,
 
@@ -293,15 +298,15 @@ pub struct SubscriptionKeyRef {
     /// Name of the Secret in the operator's namespace.
     #[schemars(
         length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+        regex(pattern = DNS_SUBDOMAIN)
     )]
     pub secret_name: String,
     /// Key of the primary subscription key in the Secret.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    #[schemars(length(min = 1, max = 253), regex(pattern = SECRET_KEY))]
     pub primary_key: String,
     /// Key of the secondary subscription key in the Secret (used during key rotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    #[schemars(length(min = 1, max = 253), regex(pattern = SECRET_KEY))]
     pub secondary_key: Option<String>,
 }
 
@@ -324,7 +329,7 @@ pub struct IoService {
     /// Short name of the service, a DNS-1123 label, e.g. `tributi`.
     #[schemars(
         length(min = 1, max = 40),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+        regex(pattern = DNS_LABEL)
     )]
     pub name: String,
     /// Service id assigned by the IO back office: a ULID, 26 characters of Crockford base32.
@@ -341,11 +346,11 @@ pub struct SecretKeyRef {
     /// Name of the Secret in the operator's namespace.
     #[schemars(
         length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+        regex(pattern = DNS_SUBDOMAIN)
     )]
     pub secret_name: String,
     /// Key in the Secret.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    #[schemars(length(min = 1, max = 253), regex(pattern = SECRET_KEY))]
     pub key: String,
 }
 

@@ -114,18 +114,21 @@ pub fn unique_name(prefix: &str) -> String {
 /// Runs `kubectl` against the test control plane and returns its standard output; panics with
 /// its standard error when it fails.
 pub fn kubectl(args: &[&str]) -> String {
+    try_kubectl(args).unwrap_or_else(|stderr| panic!("kubectl {} failed: {stderr}", args.join(" ")))
+}
+
+/// Runs `kubectl` against the test control plane: its standard output, or its standard error.
+pub fn try_kubectl(args: &[&str]) -> Result<String, String> {
     let out = Command::new("kubectl")
         .args(args)
         .env("KUBECONFIG", kubeconfig())
         .output()
         .expect("kubectl is installed");
-    assert!(
-        out.status.success(),
-        "kubectl {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
 }
 
 /// The YAML files of a directory of the repository, sorted.
@@ -161,4 +164,54 @@ pub fn expectations(path: &Path) -> Vec<String> {
         path.display()
     );
     expected
+}
+
+/// Runs `kubernetes-validate --strict` against the schemas of a Kubernetes version (for
+/// example "1.33") and returns whether it passed, with its output. The tool is installed by
+/// `tests/python-tools` on first use.
+pub fn kubernetes_validate(version: &str, files: &[PathBuf]) -> (bool, String) {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let bin = BIN.get_or_init(|| {
+        let out = Command::new(repo_root().join("tests/python-tools"))
+            .output()
+            .expect("tests/python-tools runs");
+        assert!(
+            out.status.success(),
+            "tests/python-tools failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        PathBuf::from(
+            stdout
+                .lines()
+                .last()
+                .expect("prints the bin directory")
+                .trim(),
+        )
+    });
+    let out = Command::new(bin.join("kubernetes-validate"))
+        .args(["--strict", "--kubernetes-version", version])
+        .args(files)
+        .output()
+        .expect("kubernetes-validate runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success() && !text.contains("ERROR"), text)
+}
+
+/// The audit log of the test control plane (one JSON object per line), or `None` on an
+/// existing cluster, whose audit log the tests cannot read.
+pub fn audit_log() -> Option<PathBuf> {
+    if std::env::var("USE_EXISTING_CLUSTER").as_deref() == Ok("true") {
+        return None;
+    }
+    Some(
+        kubeconfig()
+            .parent()
+            .expect("the state directory")
+            .join("audit.log"),
+    )
 }
