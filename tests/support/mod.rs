@@ -35,26 +35,33 @@ pub fn kubeconfig() -> PathBuf {
                 .map(PathBuf::from)
                 .expect("USE_EXISTING_CLUSTER=true needs KUBECONFIG");
         }
-        let script = repo_root().join("tests/control-plane");
-        let out = Command::new(&script)
-            .arg("up")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "`tests/control-plane up` failed; the tests need a real API server:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        PathBuf::from(
-            stdout
-                .lines()
-                .last()
-                .expect("`up` prints the kubeconfig path last")
-                .trim(),
+        script_path(
+            "tests/control-plane",
+            &["up"],
+            "the tests need a real API server",
         )
     })
     .clone()
+}
+
+/// Runs one of the repository's setup scripts, which print a path as their last line.
+fn script_path(script: &str, args: &[&str], why: &str) -> PathBuf {
+    let out = Command::new(repo_root().join(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "`{script} {}` failed; {why}:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("{script} printed nothing"));
+    PathBuf::from(last.trim())
 }
 
 /// A client authenticated as the kubeconfig's current user (the admin, on the test control plane).
@@ -171,24 +178,8 @@ pub fn expectations(path: &Path) -> Vec<String> {
 /// `tests/python-tools` on first use.
 pub fn kubernetes_validate(version: &str, files: &[PathBuf]) -> (bool, String) {
     static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let bin = BIN.get_or_init(|| {
-        let out = Command::new(repo_root().join("tests/python-tools"))
-            .output()
-            .expect("tests/python-tools runs");
-        assert!(
-            out.status.success(),
-            "tests/python-tools failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        PathBuf::from(
-            stdout
-                .lines()
-                .last()
-                .expect("prints the bin directory")
-                .trim(),
-        )
-    });
+    let bin =
+        BIN.get_or_init(|| script_path("tests/python-tools", &[], "kubernetes-validate is needed"));
     let out = Command::new(bin.join("kubernetes-validate"))
         .args(["--strict", "--kubernetes-version", version])
         .args(files)
