@@ -367,13 +367,16 @@ pub struct Workload {
     /// Container image with an explicit tag or digest, e.g. `registry.example/comuni/portale:2.3.1`.
     #[schemars(length(min = 1, max = 512))]
     pub image: String,
-    /// Number of replicas.
-    #[serde(default = "one")]
+    /// Number of replicas. Left out, the operator does not own the field: the Deployment starts
+    /// with one replica and an autoscaler (or a person) may change it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100))]
-    pub replicas: i32,
-    /// Port the container listens on; the Service exposes it under the same number.
+    pub replicas: Option<i32>,
+    /// Port the container listens on; a Service exposes it under the same number. Left out, the
+    /// workload gets no Service and no ingress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 65535))]
-    pub port: i32,
+    pub port: Option<i32>,
     /// CPU and memory requests and limits of the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
@@ -387,10 +390,6 @@ pub struct Workload {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 2), extend("x-kubernetes-list-type" = "set"))]
     pub connectors: Vec<Connector>,
-}
-
-fn one() -> i32 {
-    1
 }
 
 /// CPU and memory requests and limits of a container.

@@ -239,8 +239,10 @@ pub struct ValidIoService {
 pub struct ValidWorkload {
     pub name: DnsLabel,
     pub image: ImageRef,
-    pub replicas: i32,
-    pub port: u16,
+    /// `None`: the operator leaves the field to others (an autoscaler).
+    pub replicas: Option<i32>,
+    /// `None`: no Service, no ingress.
+    pub port: Option<u16>,
     pub requests: ValidCompute,
     pub limits: ValidCompute,
     pub env: Vec<(EnvVarName, String)>,
@@ -914,26 +916,33 @@ fn workloads(
             DnsLabel::parse_dns1035(s, 40)
         });
         let image = p.parse_opt::<ImageRef>(at.child("image"), Some(&w.image));
-        if w.replicas < 0 {
-            p.push(
+        match w.replicas {
+            Some(r) if r < 0 => p.push(
                 at.child("replicas"),
-                Problem::invalid("Replicas", format!("{} is negative", w.replicas)),
-            );
-        } else if w.replicas > 100 {
-            p.push(
+                Problem::invalid("Replicas", format!("{r} is negative")),
+            ),
+            Some(r) if r > 100 => p.push(
                 at.child("replicas"),
                 Problem::TooLarge {
-                    value: w.replicas.to_string(),
+                    value: r.to_string(),
                     max: "100",
                 },
-            );
+            ),
+            _ => {}
         }
-        let port = match u16::try_from(w.port) {
-            Ok(port) if port > 0 => Some(port),
-            _ => {
+        let port = match w.port.map(u16::try_from) {
+            None => Some(None),
+            Some(Ok(port)) if port > 0 => Some(Some(port)),
+            Some(_) => {
                 p.push(
                     at.child("port"),
-                    Problem::invalid("Port", format!("{} is not a TCP port (1 to 65535)", w.port)),
+                    Problem::invalid(
+                        "Port",
+                        format!(
+                            "{} is not a TCP port (1 to 65535)",
+                            w.port.unwrap_or_default()
+                        ),
+                    ),
                 );
                 None
             }

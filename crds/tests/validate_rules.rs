@@ -217,8 +217,8 @@ fn modena_example_is_valid_and_typed() {
         w.image.as_str(),
         "registry.regione.example/comuni/portale:2.3.1"
     );
-    assert_eq!(w.replicas, 2);
-    assert_eq!(w.port, 8080);
+    assert_eq!(w.replicas, Some(2));
+    assert_eq!(w.port, Some(8080));
     assert_eq!(w.requests.cpu.as_ref().map(|c| c.value()), Some(0.1));
     assert_eq!(w.limits.memory.as_ref().map(|c| c.as_str()), Some("256Mi"));
     assert_eq!(w.env.len(), 1);
@@ -1337,9 +1337,9 @@ fn quota_has_an_upper_bound() {
 #[test]
 fn replicas_between_0_and_100() {
     let mut t = modena();
-    portale(&mut t).replicas = -1;
+    portale(&mut t).replicas = Some(-1);
     assert_one(&t, "spec.workloads[0].replicas", "Replicas");
-    portale(&mut t).replicas = 101;
+    portale(&mut t).replicas = Some(101);
     let problem = assert_one(&t, "spec.workloads[0].replicas", "TooLarge");
     assert_eq!(
         problem,
@@ -1349,8 +1349,8 @@ fn replicas_between_0_and_100() {
         }
     );
     for fine in [0, 1, 100] {
-        portale(&mut t).replicas = fine;
-        assert_eq!(assert_valid(&t).workloads[0].replicas, fine);
+        portale(&mut t).replicas = Some(fine);
+        assert_eq!(assert_valid(&t).workloads[0].replicas, Some(fine));
     }
 }
 
@@ -1358,13 +1358,16 @@ fn replicas_between_0_and_100() {
 fn port_between_1_and_65535() {
     for bad in [0, 65536, -1, i32::MAX] {
         let mut t = modena();
-        portale(&mut t).port = bad;
+        portale(&mut t).port = Some(bad);
         assert_one(&t, "spec.workloads[0].port", "Port");
     }
     for fine in [1, 65535] {
         let mut t = modena();
-        portale(&mut t).port = fine;
-        assert_eq!(i32::from(assert_valid(&t).workloads[0].port), fine);
+        portale(&mut t).port = Some(fine);
+        assert_eq!(
+            assert_valid(&t).workloads[0].port.map(i32::from),
+            Some(fine)
+        );
     }
 }
 
@@ -1623,8 +1626,8 @@ fn every_problem_is_reported_at_once() {
     io(&mut t).services[1].service_id = "01EYNQ".to_owned();
     let w = portale(&mut t);
     w.image = "registry.regione.example/comuni/portale".to_owned();
-    w.replicas = 101;
-    w.port = 0;
+    w.replicas = Some(101);
+    w.port = Some(0);
     w.env.push(env("PAGOPA_KEY"));
 
     assert_problems(
@@ -1652,4 +1655,14 @@ fn every_problem_is_reported_at_once() {
         let text = e.to_string();
         assert!(text.starts_with(&format!("{}: ", e.path)), "{text}");
     }
+}
+
+#[test]
+fn replicas_and_port_left_out_stay_unset() {
+    let mut t = modena();
+    portale(&mut t).replicas = None;
+    portale(&mut t).port = None;
+    let valid = assert_valid(&t);
+    assert_eq!(valid.workloads[0].replicas, None, "an autoscaler may own replicas");
+    assert_eq!(valid.workloads[0].port, None, "no Service without a port");
 }
