@@ -236,3 +236,91 @@ async fn kubectl_get_shows_the_columns_and_the_status() {
         .await
         .expect("deleted");
 }
+
+/// Everything the build step makes is accepted by the real API server through server-side
+/// apply: the namespace for real (owned by a real tenant), the rest as a dry run in it. A field
+/// the server does not know would be refused here.
+#[tokio::test]
+async fn the_built_children_are_accepted_by_the_api_server() {
+    use k8s_openapi::NamespaceResourceScope;
+    use municipio_operator::build::{self, ConnectorKeys, Owner};
+    use municipio_operator::config::OperatorConfig;
+
+    async fn dry_apply<K>(client: &kube::Client, ns: &str, obj: &K)
+    where
+        K: kube::Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::Serialize
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api: Api<K> = Api::namespaced(client.clone(), ns);
+        let name = obj.meta().name.clone().unwrap();
+        let params = PatchParams {
+            dry_run: true,
+            ..PatchParams::apply("municipio").force()
+        };
+        if let Err(e) = api.patch(&name, &params, &Patch::Apply(obj)).await {
+            panic!("{} {name} refused: {e}", K::kind(&()));
+        }
+    }
+
+    let client = client().await;
+    install_crd(&client).await;
+    let name = unique_name("built");
+    let mut tenant: MunicipalityTenant = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(support::repo_root().join("examples/modena.yaml")).unwrap(),
+    )
+    .unwrap();
+    tenant.metadata.name = Some(name.clone());
+    tenant.spec.namespace = Some(name.clone());
+    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    let created = tenants
+        .create(&PostParams::default(), &tenant)
+        .await
+        .expect("tenant created");
+    let valid = municipio_crds::validate(&created).expect("valid");
+    let config = OperatorConfig::defaults();
+    let keys = ConnectorKeys::placeholders(&valid, &config.operator_namespace);
+    let children = build::build(&valid, &Owner::of(&created), &config, &keys);
+
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    namespaces
+        .patch(
+            &name,
+            &PatchParams::apply("municipio").force(),
+            &Patch::Apply(&children.namespace),
+        )
+        .await
+        .expect("namespace applied");
+    let ns = name.as_str();
+    for o in children.resource_quota.iter() {
+        dry_apply(&client, ns, o).await;
+    }
+    for o in children.limit_range.iter() {
+        dry_apply(&client, ns, o).await;
+    }
+    for o in children.role_binding.iter() {
+        dry_apply(&client, ns, o).await;
+    }
+    for o in &children.network_policies {
+        dry_apply(&client, ns, o).await;
+    }
+    for o in &children.config_maps {
+        dry_apply(&client, ns, o).await;
+    }
+    for o in &children.secrets {
+        dry_apply(&client, ns, o).await;
+    }
+    for o in &children.services {
+        dry_apply(&client, ns, o).await;
+    }
+    for o in &children.deployments {
+        dry_apply(&client, ns, o).await;
+    }
+    assert_eq!(children.to_values().len(), 16, "every kind was tried");
+    tenants
+        .delete(&name, &DeleteParams::default())
+        .await
+        .expect("tenant deleted");
+}

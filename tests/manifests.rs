@@ -183,3 +183,68 @@ fn the_crd_is_valid_for_kubernetes_1_33_and_1_37() {
         assert!(output.contains("passed"), "against {version}: {output}");
     }
 }
+
+/// `municipio render` of each example, compared with the reviewed output under `tests/render/`
+/// (regenerate with MUNICIPIO_UPDATE_GOLDEN=1 and review the diff).
+#[test]
+fn render_prints_what_was_reviewed_for_every_example() {
+    let update = std::env::var("MUNICIPIO_UPDATE_GOLDEN").as_deref() == Ok("1");
+    for file in yaml_files("examples") {
+        let (code, stdout, stderr) = municipio(&["render", "-f", file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{}: {stderr}", file.display());
+        let golden = repo_root()
+            .join("tests/render")
+            .join(file.file_name().unwrap());
+        if update {
+            std::fs::write(&golden, &stdout).unwrap();
+        }
+        let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+        assert!(
+            stdout == expected,
+            "{} renders differently from {}",
+            file.display(),
+            golden.display()
+        );
+        for doc in manifests::parse_stream(&golden, &stdout) {
+            let object = doc.expect("render prints YAML").value;
+            if object["kind"] == "Secret" {
+                assert!(
+                    object.get("data").is_none(),
+                    "no Secret value is printed: {object}"
+                );
+                assert!(object["stringData"].as_object().is_some_and(|d| {
+                    d.values()
+                        .all(|v| v == "<set in the cluster from a source Secret>")
+                }));
+            }
+        }
+    }
+}
+
+/// What the controller applies must be valid for current clusters, not only for the 1.20 test
+/// API server.
+#[test]
+fn rendered_objects_are_valid_for_kubernetes_1_33_and_1_37() {
+    let files = yaml_files("tests/render");
+    for version in ["1.33", "1.37"] {
+        let (ok, output) = support::kubernetes_validate(version, &files);
+        assert!(ok, "against {version}: {output}");
+    }
+}
+
+#[test]
+fn render_refuses_an_invalid_tenant_like_validate() {
+    let file = repo_root().join("tests/manifests/semantic-invalid/iban-cin.yaml");
+    let (code, stdout, _) = municipio(&["render", "-f", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains(
+            "semantic-iban-cin: spec.pagopa.ibans[0].iban: IBAN national check character"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("apiVersion"),
+        "nothing is rendered: {stdout}"
+    );
+}

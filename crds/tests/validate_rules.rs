@@ -1663,6 +1663,9 @@ fn replicas_and_port_left_out_stay_unset() {
     portale(&mut t).replicas = None;
     portale(&mut t).port = None;
     let valid = assert_valid(&t);
-    assert_eq!(valid.workloads[0].replicas, None, "an autoscaler may own replicas");
+    assert_eq!(
+        valid.workloads[0].replicas, None,
+        "an autoscaler may own replicas"
+    );
     assert_eq!(valid.workloads[0].port, None, "no Service without a port");
 }

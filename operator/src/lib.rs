@@ -1,4 +1,8 @@
 //! The municipio operator: command-line entry points and, in later modules, the controller.
 
+pub mod build;
+pub mod config;
 pub mod manifests;
+pub mod render;
 pub mod validate_files;
+pub mod yaml;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use municipio_operator::config::OperatorArgs;
 
 /// municipio: runs Italian municipalities (Comuni) as tenants of a regional Kubernetes cloud.
 #[derive(Parser)]
@@ -26,6 +27,17 @@ enum Command {
         #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
         paths: Vec<PathBuf>,
     },
+    /// Print, without a cluster, the objects the controller would apply for each tenant.
+    ///
+    /// The same builder code as the controller; Secret values are shown as the source Secret
+    /// they would be copied from. Invalid tenants are reported like `validate` (exit 1).
+    Render {
+        /// Files or directories (searched for *.yaml and *.yml); `-` reads standard input.
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        operator: Box<OperatorArgs>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -34,6 +46,21 @@ fn main() -> ExitCode {
         Command::Crd => {
             print!("{}", municipio_crds::crd::crd_yaml());
             ExitCode::SUCCESS
+        }
+        Command::Render { paths, operator } => {
+            match municipio_operator::render::render_paths(&paths, &operator.config()) {
+                Ok(stream) => {
+                    print!("{stream}");
+                    ExitCode::SUCCESS
+                }
+                Err(problems) => {
+                    for line in &problems {
+                        println!("{line}");
+                    }
+                    eprintln!("{} problem(s): nothing rendered", problems.len());
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Validate { paths } => {
             let report = municipio_operator::validate_files::validate_paths(&paths);

@@ -1,0 +1,96 @@
+//! `municipio render`: the objects the controller would apply for each tenant, built by the
+//! same code, printed as one YAML stream for review in a GitOps pull request. Secret values are
+//! known only in the cluster: each is shown as the source it would be copied from.
+
+use std::path::PathBuf;
+
+use municipio_crds::MunicipalityTenant;
+
+use crate::build::{self, ConnectorKeys, Owner};
+use crate::config::OperatorConfig;
+use crate::manifests;
+
+/// The rendered stream, or the problems that stop it (the same lines as `municipio validate`).
+pub fn render_paths(paths: &[PathBuf], config: &OperatorConfig) -> Result<String, Vec<String>> {
+    let files = manifests::files(paths).map_err(|e| vec![e.to_string()])?;
+    let mut out = String::new();
+    let mut problems = Vec::new();
+    for file in files {
+        let docs = manifests::read(&file).map_err(|e| vec![e.to_string()])?;
+        for doc in docs {
+            let doc = match doc {
+                Ok(doc) => doc,
+                Err(e) => {
+                    problems.push(e.to_string());
+                    continue;
+                }
+            };
+            let tenant: MunicipalityTenant = match serde_path_to_error::deserialize(&doc.value) {
+                Ok(t) => t,
+                Err(e) => {
+                    problems.push(format!(
+                        "{}: document {}: {}: {}",
+                        file.display(),
+                        doc.index,
+                        e.path(),
+                        e.inner()
+                    ));
+                    continue;
+                }
+            };
+            match municipio_crds::validate(&tenant) {
+                Err(errors) => problems.extend(errors.iter().map(|e| {
+                    format!(
+                        "{}: {}: {}: {}",
+                        file.display(),
+                        tenant.metadata.name.as_deref().unwrap_or(""),
+                        e.path,
+                        e.problem
+                    )
+                })),
+                Ok(valid) => {
+                    let keys = ConnectorKeys::placeholders(&valid, &config.operator_namespace);
+                    let children = build::build(&valid, &Owner::of(&tenant), config, &keys);
+                    let objects = children.to_values();
+                    out.push_str(&format!(
+                        "# tenant {}: {} objects\n",
+                        valid.name,
+                        objects.len()
+                    ));
+                    for object in objects {
+                        out.push_str("---\n");
+                        out.push_str(&crate::yaml::to_yaml(&redact(object)));
+                    }
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Shows a Secret's placeholders as readable `stringData` rather than base64 `data`.
+fn redact(mut object: serde_json::Value) -> serde_json::Value {
+    if object["kind"] == "Secret"
+        && let Some(data) = object.as_object_mut().and_then(|o| o.remove("data"))
+    {
+        let shown: serde_json::Map<String, serde_json::Value> = data
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| {
+                (
+                    k.clone(),
+                    serde_json::Value::String(
+                        "<set in the cluster from a source Secret>".to_owned(),
+                    ),
+                )
+            })
+            .collect();
+        object["stringData"] = serde_json::Value::Object(shown);
+    }
+    object
+}
