@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod config;
+pub mod dereference;
 pub mod manifests;
 pub mod render;
 pub mod validate_files;
