@@ -132,11 +132,21 @@ pub fn connector_keys(
             .secondary_key
             .as_deref()
             .map(|s| lookup(format!("{field}.secondaryKey"), &k.secret_name, s));
-        if let (Some(primary), Some(secondary)) =
-            (primary, secondary.unwrap_or(Some(SecretValue(Vec::new()))))
-        {
-            let secondary = k.secondary_key.as_ref().map(|_| secondary);
-            keys.pagopa = Some(PagoPaKeys { primary, secondary });
+        // A secondary key that is named must be found; one that is not named is simply absent.
+        match (primary, secondary) {
+            (Some(primary), None) => {
+                keys.pagopa = Some(PagoPaKeys {
+                    primary,
+                    secondary: None,
+                })
+            }
+            (Some(primary), Some(Some(secondary))) => {
+                keys.pagopa = Some(PagoPaKeys {
+                    primary,
+                    secondary: Some(secondary),
+                })
+            }
+            _ => {}
         }
     }
     if let Some(io) = &tenant.io {
