@@ -17,12 +17,18 @@ fn tenants_api(client: &kube::Client) -> Api<DynamicObject> {
     )
 }
 
+/// The documents of a file, each renamed to a name of this test's own: the examples may also
+/// be applied to the same control plane (`tests/control-plane demo`).
 fn documents(path: &Path) -> Vec<DynamicObject> {
     manifests::read(path)
         .unwrap_or_else(|e| panic!("{e}"))
         .into_iter()
         .map(|d| {
-            serde_json::from_value(d.unwrap_or_else(|e| panic!("{e}")).value).expect("an object")
+            let mut obj: DynamicObject =
+                serde_json::from_value(d.unwrap_or_else(|e| panic!("{e}")).value)
+                    .expect("an object");
+            obj.metadata.name = Some(unique_name(obj.metadata.name.as_deref().unwrap_or("doc")));
+            obj
         })
         .collect()
 }

@@ -456,10 +456,29 @@ pub struct MunicipalityTenantStatus {
     /// The namespace the tenant lives in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// Replicas and available replicas of each workload's Deployment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub workloads: Vec<WorkloadStatus>,
+    /// How many objects the operator applied for this tenant in its last pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_objects: Option<i32>,
     /// `Ready`, `Reconciling` and `Stalled`, each with the generation it was computed for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+}
+
+/// Availability of one workload.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadStatus {
+    /// Name of the workload.
+    pub name: String,
+    /// Replicas the Deployment wants.
+    pub replicas: i32,
+    /// Replicas that are available.
+    pub available: i32,
 }
 
 /// Kubernetes quantities are int-or-string. Like Kubernetes' own types, the schema says so with

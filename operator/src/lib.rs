@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod config;
+pub mod controller;
 pub mod dereference;
 pub mod manifests;
 pub mod render;

@@ -27,6 +27,17 @@ enum Command {
         #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
         paths: Vec<PathBuf>,
     },
+    /// Run the controller (kubeconfig from the cluster, KUBECONFIG or ~/.kube/config).
+    Run {
+        #[command(flatten)]
+        operator: Box<OperatorArgs>,
+        /// Manage only the tenants with these labels (a label selector, e.g. `shard=north`).
+        #[arg(long, env = "MUNICIPIO_TENANT_SELECTOR")]
+        tenant_selector: Option<String>,
+        /// Log format.
+        #[arg(long, env = "MUNICIPIO_LOG_FORMAT", value_enum, default_value = "text")]
+        log_format: LogFormat,
+    },
     /// Print, without a cluster, the objects the controller would apply for each tenant.
     ///
     /// The same builder code as the controller; Secret values are shown as the source Secret
@@ -40,9 +51,54 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn run(
+    operator: &OperatorArgs,
+    tenant_selector: Option<String>,
+    log_format: LogFormat,
+) -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MUNICIPIO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match kube::Client::try_default().await {
+            Ok(client) => {
+                municipio_operator::controller::run(client, operator.config(), tenant_selector)
+                    .await;
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("cannot reach Kubernetes: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run {
+            operator,
+            tenant_selector,
+            log_format,
+        } => run(&operator, tenant_selector, log_format),
         Command::Crd => {
             print!("{}", municipio_crds::crd::crd_yaml());
             ExitCode::SUCCESS

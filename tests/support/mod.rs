@@ -206,3 +206,41 @@ pub fn audit_log() -> Option<PathBuf> {
             .join("audit.log"),
     )
 }
+
+/// A `municipio run` process for one test: it manages only the tenants labelled
+/// `municipio.io/test-run: <run>` and reads source Secrets from its own namespace, so tests
+/// run side by side on one control plane. Killed when dropped.
+pub struct Operator {
+    child: std::process::Child,
+    pub run: String,
+    pub namespace: String,
+}
+
+pub const TEST_RUN_LABEL: &str = "municipio.io/test-run";
+
+impl Operator {
+    pub fn start(run: &str, operator_namespace: &str) -> Self {
+        let log = std::fs::File::create(std::env::temp_dir().join(format!("{run}.operator.log")))
+            .expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_municipio"))
+            .args(["run", "--operator-namespace", operator_namespace])
+            .args(["--tenant-selector", &format!("{TEST_RUN_LABEL}={run}")])
+            .env("KUBECONFIG", kubeconfig())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("the operator starts");
+        Self {
+            child,
+            run: run.to_owned(),
+            namespace: operator_namespace.to_owned(),
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

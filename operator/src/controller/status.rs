@@ -1,0 +1,199 @@
+//! Status: what the reconcile found, as conditions with kstatus polarity (`Ready` true when
+//! good; `Reconciling` and `Stalled` true when not). Pure and deterministic: the same outcome
+//! and previous status give the same status, and a condition's `lastTransitionTime` moves only
+//! when its status does, so an unchanged tenant is never written (and never re-triggered).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use municipio_crds::MunicipalityTenantStatus;
+use municipio_crds::v1alpha1::WorkloadStatus;
+
+/// Where the tenant stands after a reconcile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every child applied and every Deployment available.
+    Ready,
+    /// Applied; waiting for the cluster (Deployments rolling out).
+    Progressing {
+        reason: &'static str,
+        message: String,
+    },
+    /// Cannot go on until something outside the spec changes (a source Secret appears); the
+    /// operator retries by itself.
+    Blocked {
+        reason: &'static str,
+        message: String,
+    },
+    /// Cannot go on until the spec (or a foreign object) changes: retrying would not help.
+    Stalled {
+        reason: &'static str,
+        message: String,
+    },
+    /// `spec.suspend`: nothing written.
+    Suspended,
+}
+
+/// What status describes besides the outcome.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Observed {
+    pub generation: Option<i64>,
+    pub namespace: Option<String>,
+    pub workloads: Vec<WorkloadStatus>,
+    pub managed_objects: Option<i32>,
+}
+
+pub fn status(
+    previous: Option<&MunicipalityTenantStatus>,
+    observed: Observed,
+    outcome: &Outcome,
+    now: &Time,
+) -> MunicipalityTenantStatus {
+    let (ready, reconciling, stalled) = match outcome {
+        Outcome::Ready => (
+            (
+                "True",
+                "Ready",
+                "All objects applied and every workload available".to_owned(),
+            ),
+            ("False", "Ready", "Nothing in progress".to_owned()),
+            ("False", "Ready", "Nothing blocks progress".to_owned()),
+        ),
+        Outcome::Progressing { reason, message } => (
+            ("False", *reason, message.clone()),
+            ("True", *reason, message.clone()),
+            ("False", *reason, "Nothing blocks progress".to_owned()),
+        ),
+        Outcome::Blocked { reason, message } => (
+            ("False", *reason, message.clone()),
+            ("False", *reason, "Nothing in progress".to_owned()),
+            (
+                "False",
+                *reason,
+                "Not stalled: the operator retries by itself".to_owned(),
+            ),
+        ),
+        Outcome::Stalled { reason, message } => (
+            ("False", *reason, message.clone()),
+            ("False", *reason, "Nothing in progress".to_owned()),
+            ("True", *reason, message.clone()),
+        ),
+        Outcome::Suspended => {
+            let message = "spec.suspend is true: the operator changes nothing".to_owned();
+            (
+                ("False", "Suspended", message.clone()),
+                ("False", "Suspended", "Nothing in progress".to_owned()),
+                ("False", "Suspended", "Nothing blocks progress".to_owned()),
+            )
+        }
+    };
+    let conditions = [
+        ("Ready", ready),
+        ("Reconciling", reconciling),
+        ("Stalled", stalled),
+    ]
+    .into_iter()
+    .map(|(type_, (status, reason, message))| {
+        let before = previous.and_then(|p| p.conditions.iter().find(|c| c.type_ == type_));
+        let last_transition_time = match before {
+            Some(b) if b.status == status => b.last_transition_time.clone(),
+            _ => now.clone(),
+        };
+        Condition {
+            type_: type_.to_owned(),
+            status: status.to_owned(),
+            reason: reason.to_owned(),
+            message,
+            observed_generation: observed.generation,
+            last_transition_time,
+        }
+    })
+    .collect();
+    MunicipalityTenantStatus {
+        observed_generation: observed.generation,
+        namespace: observed.namespace,
+        workloads: observed.workloads,
+        managed_objects: observed.managed_objects,
+        conditions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn at(s: i64) -> Time {
+        Time(Timestamp::from_second(s).unwrap())
+    }
+
+    fn observed(generation: i64) -> Observed {
+        Observed {
+            generation: Some(generation),
+            namespace: Some("comune-x".into()),
+            ..Observed::default()
+        }
+    }
+
+    fn condition<'a>(s: &'a MunicipalityTenantStatus, t: &str) -> &'a Condition {
+        s.conditions.iter().find(|c| c.type_ == t).unwrap()
+    }
+
+    #[test]
+    fn ready_is_written_on_the_first_pass_with_kstatus_polarity() {
+        let progressing = Outcome::Progressing {
+            reason: "Progressing",
+            message: "waiting for portale".into(),
+        };
+        let s = status(None, observed(1), &progressing, &at(10));
+        assert_eq!(condition(&s, "Ready").status, "False");
+        assert_eq!(condition(&s, "Reconciling").status, "True");
+        assert_eq!(condition(&s, "Stalled").status, "False");
+        assert!(
+            s.conditions
+                .iter()
+                .all(|c| c.observed_generation == Some(1))
+        );
+        let s = status(
+            None,
+            observed(1),
+            &Outcome::Stalled {
+                reason: "InvalidSpec",
+                message: "spec.x: bad".into(),
+            },
+            &at(10),
+        );
+        assert_eq!(
+            (
+                condition(&s, "Ready").status.as_str(),
+                condition(&s, "Stalled").status.as_str()
+            ),
+            ("False", "True")
+        );
+        assert_eq!(condition(&s, "Stalled").message, "spec.x: bad");
+    }
+
+    #[test]
+    fn an_unchanged_outcome_gives_an_identical_status() {
+        let first = status(None, observed(1), &Outcome::Ready, &at(10));
+        let again = status(Some(&first), observed(1), &Outcome::Ready, &at(99));
+        assert_eq!(first, again, "no write, no new transition time");
+    }
+
+    #[test]
+    fn transition_times_move_only_with_the_status() {
+        let progressing = Outcome::Progressing {
+            reason: "Progressing",
+            message: "a".into(),
+        };
+        let first = status(None, observed(1), &progressing, &at(10));
+        let other_message = Outcome::Progressing {
+            reason: "Progressing",
+            message: "b".into(),
+        };
+        let second = status(Some(&first), observed(1), &other_message, &at(20));
+        assert_eq!(condition(&second, "Ready").last_transition_time, at(10));
+        let third = status(Some(&second), observed(2), &Outcome::Ready, &at(30));
+        assert_eq!(condition(&third, "Ready").last_transition_time, at(30));
+        assert_eq!(condition(&third, "Stalled").last_transition_time, at(10));
+        assert_eq!(third.observed_generation, Some(2));
+    }
+}

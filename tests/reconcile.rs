@@ -1,0 +1,309 @@
+//! The controller against the real API server: `municipio run` as a process, tenants applied
+//! as a user would, and what the cluster then holds.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use kube::api::{Api, PostParams};
+use kube::runtime::wait::await_condition;
+use municipio_crds::MunicipalityTenant;
+use support::{Operator, TEST_RUN_LABEL, client, install_crd, kubectl, unique_name};
+
+async fn namespace(client: &kube::Client, name: &str) {
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("namespace created");
+}
+
+async fn source_secret(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    bound_to: &str,
+    data: &[(&str, &str)],
+) {
+    let secret = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(BTreeMap::from([(
+                "tenancy.municipio.io/tenant".to_owned(),
+                bound_to.to_owned(),
+            )])),
+            ..Default::default()
+        },
+        data: Some(
+            data.iter()
+                .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("secret created");
+}
+
+/// Modena's example under a fresh name, namespace and test-run label, naming Secrets `<name>-pagopa`
+/// and `<name>-io`.
+fn tenant(name: &str, run: &str) -> MunicipalityTenant {
+    let text = std::fs::read_to_string(support::repo_root().join("examples/modena.yaml")).unwrap();
+    let mut t: MunicipalityTenant = serde_yaml_ng::from_str(&text).unwrap();
+    t.metadata.name = Some(name.to_owned());
+    t.metadata.labels = Some(BTreeMap::from([(
+        TEST_RUN_LABEL.to_owned(),
+        run.to_owned(),
+    )]));
+    t.spec.namespace = Some(name.to_owned());
+    t.spec
+        .pagopa
+        .as_mut()
+        .unwrap()
+        .subscription_key
+        .as_mut()
+        .unwrap()
+        .secret_name = format!("{name}-pagopa");
+    for s in &mut t.spec.io.as_mut().unwrap().services {
+        s.api_key.secret_name = format!("{name}-io");
+    }
+    t
+}
+
+async fn keys_for(client: &kube::Client, operator: &Operator, name: &str, bound_to: &str) {
+    source_secret(
+        client,
+        &operator.namespace,
+        &format!("{name}-pagopa"),
+        bound_to,
+        &[("primary", "P1"), ("secondary", "P2")],
+    )
+    .await;
+    let io = [
+        ("tributi", "a"),
+        ("anagrafe-cie", "b"),
+        ("elettorale", "c"),
+        ("polizia-locale", "d"),
+    ];
+    source_secret(
+        client,
+        &operator.namespace,
+        &format!("{name}-io"),
+        bound_to,
+        &io,
+    )
+    .await;
+}
+
+/// Waits until the tenant's condition `type_` has `status` and, if given, `reason`.
+async fn condition(
+    client: &kube::Client,
+    name: &str,
+    type_: &str,
+    status: &str,
+    reason: Option<&str>,
+) -> MunicipalityTenant {
+    let api: Api<MunicipalityTenant> = Api::all(client.clone());
+    let matches = |t: Option<&MunicipalityTenant>| {
+        t.and_then(|t| t.status.as_ref()).is_some_and(|s| {
+            s.conditions.iter().any(|c| {
+                c.type_ == type_ && c.status == status && reason.is_none_or(|r| c.reason == r)
+            })
+        })
+    };
+    match tokio::time::timeout(
+        Duration::from_secs(120),
+        await_condition(api.clone(), name, matches),
+    )
+    .await
+    {
+        Ok(Ok(Some(t))) => t,
+        other => {
+            let now = api.get(name).await.ok().and_then(|t| t.status);
+            panic!(
+                "{name}: {type_}={status} ({reason:?}) not reached: {other:?}; status now: {now:#?}"
+            )
+        }
+    }
+}
+
+async fn setup() -> (kube::Client, Operator) {
+    let client = client().await;
+    install_crd(&client).await;
+    let run = unique_name("run");
+    let operator_ns = format!("{run}-system");
+    namespace(&client, &operator_ns).await;
+    (client.clone(), Operator::start(&run, &operator_ns))
+}
+
+#[tokio::test]
+async fn a_tenant_gets_its_children_and_becomes_ready() {
+    let (client, operator) = setup().await;
+    let name = unique_name("ready");
+    keys_for(&client, &operator, &name, &name).await;
+    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    tenants
+        .create(&PostParams::default(), &tenant(&name, &operator.run))
+        .await
+        .expect("tenant created");
+
+    let t = condition(&client, &name, "Ready", "True", Some("Ready")).await;
+    let status = t.status.unwrap();
+    assert_eq!(status.observed_generation, t.metadata.generation);
+    assert_eq!(status.namespace.as_deref(), Some(name.as_str()));
+    assert_eq!(status.managed_objects, Some(16));
+    assert_eq!(
+        (status.workloads[0].replicas, status.workloads[0].available),
+        (2, 2)
+    );
+    // kubectl and GitOps tools read the same condition.
+    kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        &format!("mt/{name}"),
+        "--timeout=30s",
+    ]);
+
+    let cm = Api::<ConfigMap>::namespaced(client.clone(), &name)
+        .get("pagopa-connector")
+        .await
+        .unwrap();
+    assert_eq!(cm.data.unwrap()["PAGOPA_STATION_ID"], "80050050154_01");
+    let secret = Api::<Secret>::namespaced(client.clone(), &name)
+        .get("pagopa-connector")
+        .await
+        .unwrap();
+    assert_eq!(secret.data.unwrap()["PAGOPA_SUBSCRIPTION_KEY"].0, b"P1");
+    let d = Api::<Deployment>::namespaced(client.clone(), &name)
+        .get("portale")
+        .await
+        .unwrap();
+    let managers: Vec<_> = d
+        .metadata
+        .managed_fields
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert!(
+        managers.contains(&"municipio".to_owned()),
+        "server-side apply under one field manager: {managers:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_spec_is_stalled_naming_the_field() {
+    let (client, operator) = setup().await;
+    let name = unique_name("invalid");
+    let mut t = tenant(&name, &operator.run);
+    t.spec.pagopa.as_mut().unwrap().ibans[0].iban = "IT61X0542811101000000123456".to_owned();
+    Api::<MunicipalityTenant>::all(client.clone())
+        .create(&PostParams::default(), &t)
+        .await
+        .unwrap();
+    let t = condition(&client, &name, "Stalled", "True", Some("InvalidSpec")).await;
+    let ready = t
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.status, "False");
+    assert!(
+        ready
+            .message
+            .contains("spec.pagopa.ibans[0].iban: IBAN is not a valid IBAN"),
+        "{}",
+        ready.message
+    );
+    assert!(
+        Api::<Namespace>::all(client)
+            .get_opt(&name)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing was created"
+    );
+}
+
+#[tokio::test]
+async fn another_tenants_source_secret_gives_nothing() {
+    let (client, operator) = setup().await;
+    let name = unique_name("thief");
+    keys_for(&client, &operator, &name, "someone-else").await;
+    Api::<MunicipalityTenant>::all(client.clone())
+        .create(&PostParams::default(), &tenant(&name, &operator.run))
+        .await
+        .unwrap();
+    let t = condition(
+        &client,
+        &name,
+        "Ready",
+        "False",
+        Some("SourceSecretNotBound"),
+    )
+    .await;
+    let ready = t
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert!(
+        ready.message.contains(&format!(
+            "Secret {}/{name}-pagopa is not bound to tenant {name}",
+            operator.namespace
+        )),
+        "{}",
+        ready.message
+    );
+    assert!(
+        Api::<Namespace>::all(client)
+            .get_opt(&name)
+            .await
+            .unwrap()
+            .is_none(),
+        "no child, no key copied"
+    );
+}
+
+#[tokio::test]
+async fn a_foreign_namespace_is_left_untouched() {
+    let (client, operator) = setup().await;
+    let name = unique_name("foreign");
+    namespace(&client, &name).await;
+    let before = Api::<Namespace>::all(client.clone())
+        .get(&name)
+        .await
+        .unwrap();
+    keys_for(&client, &operator, &name, &name).await;
+    Api::<MunicipalityTenant>::all(client.clone())
+        .create(&PostParams::default(), &tenant(&name, &operator.run))
+        .await
+        .unwrap();
+    condition(&client, &name, "Stalled", "True", Some("NamespaceConflict")).await;
+    let after = Api::<Namespace>::all(client.clone())
+        .get(&name)
+        .await
+        .unwrap();
+    assert_eq!(
+        before.metadata.resource_version, after.metadata.resource_version,
+        "not a byte changed"
+    );
+    assert!(
+        Api::<ConfigMap>::namespaced(client, &name)
+            .get_opt("pagopa-connector")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
