@@ -111,10 +111,16 @@ async fn condition(
     reason: Option<&str>,
 ) -> MunicipalityTenant {
     let api: Api<MunicipalityTenant> = Api::all(client.clone());
+    // Only a condition computed for the current generation counts.
     let matches = |t: Option<&MunicipalityTenant>| {
-        t.and_then(|t| t.status.as_ref()).is_some_and(|s| {
-            s.conditions.iter().any(|c| {
-                c.type_ == type_ && c.status == status && reason.is_none_or(|r| c.reason == r)
+        t.is_some_and(|t| {
+            t.status.as_ref().is_some_and(|s| {
+                s.conditions.iter().any(|c| {
+                    c.type_ == type_
+                        && c.status == status
+                        && reason.is_none_or(|r| c.reason == r)
+                        && c.observed_generation == t.metadata.generation
+                })
             })
         })
     };
@@ -305,5 +311,178 @@ async fn a_foreign_namespace_is_left_untouched() {
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+/// Polls `check` until it holds (the controller reacts to watch events; no fixed sleeps).
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..240 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("{what}: not within 60 s");
+}
+
+async fn ready_tenant(client: &kube::Client, operator: &Operator, prefix: &str) -> String {
+    let name = unique_name(prefix);
+    keys_for(client, operator, &name, &name).await;
+    Api::<MunicipalityTenant>::all(client.clone())
+        .create(&PostParams::default(), &tenant(&name, &operator.run))
+        .await
+        .unwrap();
+    condition(client, &name, "Ready", "True", Some("Ready")).await;
+    name
+}
+
+#[tokio::test]
+async fn drift_is_put_back() {
+    let (client, operator) = setup().await;
+    let name = ready_tenant(&client, &operator, "drift").await;
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &name);
+    config_maps
+        .delete("pagopa-connector", &Default::default())
+        .await
+        .unwrap();
+    eventually("a deleted ConfigMap comes back", || async {
+        config_maps
+            .get_opt("pagopa-connector")
+            .await
+            .unwrap()
+            .is_some_and(|c| c.metadata.deletion_timestamp.is_none())
+    })
+    .await;
+
+    // Another field manager changes a field the operator owns: it is put back.
+    kubectl(&[
+        "-n",
+        &name,
+        "set",
+        "image",
+        "deployment/portale",
+        "portale=registry.example/other:9.9.9",
+    ]);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &name);
+    eventually("the image is put back", || async {
+        let d = deployments.get("portale").await.unwrap();
+        d.spec.unwrap().template.spec.unwrap().containers[0]
+            .image
+            .as_deref()
+            == Some("registry.regione.example/comuni/portale:2.3.1")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_spec_change_moves_the_children_and_prunes_what_is_gone() {
+    let (client, operator) = setup().await;
+    let name = ready_tenant(&client, &operator, "change").await;
+    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    let mut t = tenants.get(&name).await.unwrap();
+    let mut second = t.spec.workloads[0].clone();
+    second.name = "sportello".into();
+    second.port = Some(9000);
+    second.connectors = vec![];
+    t.spec.workloads = vec![second];
+    t.spec.io.as_mut().unwrap().enabled = false;
+    t.metadata.managed_fields = None;
+    tenants
+        .replace(&name, &PostParams::default(), &t)
+        .await
+        .unwrap();
+
+    let t = condition(&client, &name, "Ready", "True", Some("Ready")).await;
+    assert_eq!(t.status.as_ref().unwrap().observed_generation, Some(2));
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &name);
+    assert!(deployments.get_opt("sportello").await.unwrap().is_some());
+    eventually(
+        "the removed workload and the disabled connector are pruned",
+        || async {
+            let gone = |o: Option<()>| o.is_none();
+            gone(deployments.get_opt("portale").await.unwrap().map(|_| ()))
+                && gone(
+                    Api::<k8s_openapi::api::core::v1::Service>::namespaced(client.clone(), &name)
+                        .get_opt("portale")
+                        .await
+                        .unwrap()
+                        .map(|_| ()),
+                )
+                && gone(
+                    Api::<ConfigMap>::namespaced(client.clone(), &name)
+                        .get_opt("io-connector")
+                        .await
+                        .unwrap()
+                        .map(|_| ()),
+                )
+                && gone(
+                    Api::<Secret>::namespaced(client.clone(), &name)
+                        .get_opt("io-connector")
+                        .await
+                        .unwrap()
+                        .map(|_| ()),
+                )
+                && gone(
+                    Api::<k8s_openapi::api::networking::v1::NetworkPolicy>::namespaced(
+                        client.clone(),
+                        &name,
+                    )
+                    .get_opt("ingress-portale")
+                    .await
+                    .unwrap()
+                    .map(|_| ()),
+                )
+        },
+    )
+    .await;
+    assert!(
+        Api::<ConfigMap>::namespaced(client.clone(), &name)
+            .get_opt("pagopa-connector")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn rotating_a_source_key_updates_the_tenant_secret_and_rolls_the_pods() {
+    let (client, operator) = setup().await;
+    let name = ready_tenant(&client, &operator, "rotate").await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &name);
+    let hash = |d: Deployment| {
+        d.spec
+            .unwrap()
+            .template
+            .metadata
+            .unwrap()
+            .annotations
+            .unwrap()["tenancy.municipio.io/config-hash"]
+            .clone()
+    };
+    let before = hash(deployments.get("portale").await.unwrap());
+    let sources: Api<Secret> = Api::namespaced(client.clone(), &operator.namespace);
+    let patch = serde_json::json!({"stringData": {"primary": "P1-rotated"}});
+    sources
+        .patch(
+            &format!("{name}-pagopa"),
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &name);
+    eventually("the tenant Secret holds the new key", || async {
+        secrets.get("pagopa-connector").await.unwrap().data.unwrap()["PAGOPA_SUBSCRIPTION_KEY"].0
+            == b"P1-rotated"
+    })
+    .await;
+    assert_ne!(
+        hash(deployments.get("portale").await.unwrap()),
+        before,
+        "the pod template changed: the pods roll"
     );
 }

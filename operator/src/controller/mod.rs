@@ -2,6 +2,7 @@
 //! pipeline for each tenant: validate → dereference → build → apply → status.
 
 pub mod apply;
+pub mod prune;
 pub mod status;
 
 use std::sync::Arc;
@@ -9,9 +10,14 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, LimitRange, Namespace, ResourceQuota, Secret, Service,
+};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -63,8 +69,9 @@ pub async fn run(client: Client, config: OperatorConfig, tenant_selector: Option
         selector = tenant_selector.as_deref().unwrap_or(""),
         "municipio controller starting"
     );
-    Controller::new(tenants, tenant_watch)
+    let controller = Controller::new(tenants, tenant_watch)
         // Children point at their tenant by label: one key per tenant, whatever the namespace.
+        // Deployments in full, for their availability.
         .watches(
             Api::<Deployment>::all(client.clone()),
             watcher::Config::default().labels(&managed),
@@ -72,7 +79,17 @@ pub async fn run(client: Client, config: OperatorConfig, tenant_selector: Option
         )
         .watches(source_secrets, watcher::Config::default(), |s| {
             bound_tenants(&s)
-        })
+        });
+    // Every other child kind by metadata only (small memory). Tenant Secrets are not watched,
+    // since the operator may not read Secrets cluster-wide: the periodic resync catches them.
+    let controller = watch_children::<Namespace>(controller, &client, &managed);
+    let controller = watch_children::<ResourceQuota>(controller, &client, &managed);
+    let controller = watch_children::<LimitRange>(controller, &client, &managed);
+    let controller = watch_children::<RoleBinding>(controller, &client, &managed);
+    let controller = watch_children::<NetworkPolicy>(controller, &client, &managed);
+    let controller = watch_children::<ConfigMap>(controller, &client, &managed);
+    let controller = watch_children::<Service>(controller, &client, &managed);
+    controller
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -86,6 +103,27 @@ pub async fn run(client: Client, config: OperatorConfig, tenant_selector: Option
             }
         })
         .await;
+}
+
+/// Watches one child kind by metadata and maps each object to its tenant by label.
+fn watch_children<K>(
+    controller: Controller<MunicipalityTenant>,
+    client: &Client,
+    managed: &str,
+) -> Controller<MunicipalityTenant>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let api: Api<PartialObjectMeta<K>> = Api::all(client.clone());
+    controller.watches(api, watcher::Config::default().labels(managed), |o| {
+        o.labels().get(TENANT_LABEL).map(|t| ObjectRef::new(t))
+    })
 }
 
 /// The tenants a source Secret is bound to, so that a new or rotated key reaches them at once.
@@ -208,6 +246,10 @@ async fn pipeline(
 
     let children = build::build(&valid, &owner, &ctx.config, &keys);
     let applied = apply::apply(&ctx.client, &children).await?;
+    let pruned = prune::prune(&ctx.client, &owner, &children).await?;
+    if pruned > 0 {
+        info!(pruned, "deleted children no longer desired");
+    }
     observed.managed_objects = i32::try_from(applied.objects).ok();
     observed.workloads = applied.deployments.iter().map(workload_status).collect();
     let waiting: Vec<String> = applied
