@@ -486,3 +486,93 @@ async fn rotating_a_source_key_updates_the_tenant_secret_and_rolls_the_pods() {
         "the pod template changed: the pods roll"
     );
 }
+
+#[tokio::test]
+async fn suspend_stops_writes_and_says_so() {
+    let (client, operator) = setup().await;
+    let name = ready_tenant(&client, &operator, "suspend").await;
+    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    let patch = serde_json::json!({"spec": {"suspend": true, "workloads": [{"name": "portale", "image": "registry.regione.example/comuni/portale:2.3.1", "replicas": 3, "port": 8080, "connectors": ["pagopa", "io"]}]}});
+    tenants
+        .patch(
+            &name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    // Status for the new generation says Suspended: that reconcile ran, and wrote no child.
+    condition(&client, &name, "Ready", "False", Some("Suspended")).await;
+    let d = Api::<Deployment>::namespaced(client.clone(), &name)
+        .get("portale")
+        .await
+        .unwrap();
+    assert_eq!(
+        d.spec.unwrap().replicas,
+        Some(2),
+        "the suspended change was not applied"
+    );
+}
+
+#[tokio::test]
+async fn deletion_follows_the_deletion_policy() {
+    let (client, operator) = setup().await;
+    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+
+    // Retain (the example's policy): the namespace and its content stay, detached.
+    let kept = ready_tenant(&client, &operator, "retain").await;
+    tenants.delete(&kept, &Default::default()).await.unwrap();
+    eventually("the Retain tenant is gone", || async {
+        tenants.get_opt(&kept).await.unwrap().is_none()
+    })
+    .await;
+    let ns = namespaces.get(&kept).await.unwrap();
+    assert!(ns.metadata.deletion_timestamp.is_none());
+    assert!(ns.metadata.owner_references.unwrap_or_default().is_empty());
+    assert_eq!(
+        ns.metadata.labels.unwrap()["tenancy.municipio.io/retained"],
+        "true"
+    );
+    let cm = Api::<ConfigMap>::namespaced(client.clone(), &kept)
+        .get("pagopa-connector")
+        .await
+        .unwrap();
+    assert!(
+        cm.metadata.owner_references.unwrap_or_default().is_empty(),
+        "the content stays too"
+    );
+    assert!(
+        Api::<Deployment>::namespaced(client.clone(), &kept)
+            .get_opt("portale")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Delete: the children go with the tenant.
+    let gone = unique_name("delete");
+    keys_for(&client, &operator, &gone, &gone).await;
+    let mut t = tenant(&gone, &operator.run);
+    t.spec.deletion_policy = municipio_crds::v1alpha1::DeletionPolicy::Delete;
+    tenants.create(&PostParams::default(), &t).await.unwrap();
+    condition(&client, &gone, "Ready", "True", Some("Ready")).await;
+    tenants.delete(&gone, &Default::default()).await.unwrap();
+    eventually(
+        "the namespace of a Delete tenant is being deleted",
+        || async {
+            namespaces
+                .get_opt(&gone)
+                .await
+                .unwrap()
+                .is_none_or(|ns| ns.metadata.deletion_timestamp.is_some())
+        },
+    )
+    .await;
+    // The garbage collector has acted by now; the retained namespace is still untouched.
+    let ns = namespaces.get(&kept).await.unwrap();
+    assert!(
+        ns.metadata.deletion_timestamp.is_none(),
+        "a retained namespace is never deleted"
+    );
+}

@@ -2,6 +2,7 @@
 //! pipeline for each tenant: validate → dereference → build → apply → status.
 
 pub mod apply;
+pub mod cleanup;
 pub mod prune;
 pub mod status;
 
@@ -19,6 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::finalizer::{Event, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
@@ -39,10 +41,15 @@ const RESYNC: Duration = Duration::from_secs(300);
 /// triggers it sooner).
 const BLOCKED_RETRY: Duration = Duration::from_secs(60);
 
+/// The finalizer that lets cleanup run before a tenant goes (see [`cleanup`]).
+pub const FINALIZER: &str = "tenancy.municipio.io/cleanup";
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    #[error("{0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 }
 
 /// Shared by every reconcile.
@@ -159,17 +166,24 @@ fn error_policy(tenant: Arc<MunicipalityTenant>, error: &Error, _ctx: Arc<Contex
 
 async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result<Action, Error> {
     let span = info_span!("reconcile", tenant = %tenant.name_any());
-    async move {
-        if tenant.metadata.deletion_timestamp.is_some() {
-            // Children go with the tenant through their ownerReferences.
-            return Ok(Action::await_change());
+    let api: Api<MunicipalityTenant> = Api::all(ctx.client.clone());
+    finalizer(&api, FINALIZER, tenant, |event| async {
+        match event {
+            Event::Apply(tenant) => {
+                let (outcome, observed, action) = pipeline(&tenant, &ctx).await?;
+                write_status(&ctx.client, &tenant, observed, &outcome).await?;
+                Ok(action)
+            }
+            Event::Cleanup(tenant) => {
+                cleanup::cleanup(&ctx.client, &tenant).await?;
+                info!(policy = ?tenant.spec.deletion_policy, "tenant deleted");
+                Ok(Action::await_change())
+            }
         }
-        let (outcome, observed, action) = pipeline(&tenant, &ctx).await?;
-        write_status(&ctx.client, &tenant, observed, &outcome).await?;
-        Ok(action)
-    }
+    })
     .instrument(span)
     .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
 }
 
 /// Validate → namespace check → dereference → build → apply, as far as the tenant allows.

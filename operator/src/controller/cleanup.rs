@@ -1,0 +1,117 @@
+//! Cleanup, when a tenant is deleted. With `deletionPolicy: Delete` there is nothing to do: the
+//! children carry the tenant's ownerReference and the garbage collector removes them. With
+//! `Retain`, the namespace and every child in it are detached first (ownerReferences removed,
+//! label `tenancy.municipio.io/retained: "true"`), so the collector leaves them alone.
+//! Idempotent, and a missing object is not an error: cleanup never holds deletion forever.
+
+use std::fmt::Debug;
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, LimitRange, Namespace, ResourceQuota, Secret, Service,
+};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::{Client, Resource, ResourceExt};
+use municipio_crds::MunicipalityTenant;
+use municipio_crds::identifiers::NamespaceName;
+use municipio_crds::v1alpha1::{Connector, DeletionPolicy};
+use serde::de::DeserializeOwned;
+
+use crate::build::config_map::object_name;
+use crate::build::metadata::{MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL};
+
+/// On objects kept after their tenant was deleted.
+pub const RETAINED_LABEL: &str = "tenancy.municipio.io/retained";
+
+fn detach_patch() -> Patch<serde_json::Value> {
+    Patch::Merge(
+        serde_json::json!({"metadata": {"ownerReferences": null, "labels": {RETAINED_LABEL: "true"}}}),
+    )
+}
+
+fn tolerate_missing(result: Result<impl Sized, kube::Error>) -> Result<(), kube::Error> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn detach_kind<K>(
+    client: &Client,
+    namespace: &str,
+    selector: &str,
+    uid: &str,
+) -> Result<(), kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    for object in api
+        .list_metadata(&ListParams::default().labels(selector))
+        .await?
+        .items
+    {
+        if object.owner_references().iter().any(|r| r.uid == uid) {
+            tolerate_missing(
+                api.patch(&object.name_any(), &PatchParams::default(), &detach_patch())
+                    .await,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn cleanup(client: &Client, tenant: &MunicipalityTenant) -> Result<(), kube::Error> {
+    if tenant.spec.deletion_policy == DeletionPolicy::Delete {
+        return Ok(());
+    }
+    let uid = tenant.uid().unwrap_or_default();
+    let name = tenant.name_any();
+    let ns = tenant
+        .status
+        .as_ref()
+        .and_then(|s| s.namespace.clone())
+        .or_else(|| tenant.spec.namespace.clone())
+        .unwrap_or_else(|| format!("{}{name}", NamespaceName::DEFAULT_PREFIX));
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    // Only a namespace this tenant created is ours to keep (a foreign one was never touched).
+    let Some(namespace) = namespaces.get_opt(&ns).await? else {
+        return Ok(());
+    };
+    if !namespace.owner_references().iter().any(|r| r.uid == uid) {
+        return Ok(());
+    }
+    let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY},{TENANT_LABEL}={name}");
+    detach_kind::<Deployment>(client, &ns, &selector, &uid).await?;
+    detach_kind::<Service>(client, &ns, &selector, &uid).await?;
+    detach_kind::<ConfigMap>(client, &ns, &selector, &uid).await?;
+    detach_kind::<NetworkPolicy>(client, &ns, &selector, &uid).await?;
+    detach_kind::<RoleBinding>(client, &ns, &selector, &uid).await?;
+    detach_kind::<LimitRange>(client, &ns, &selector, &uid).await?;
+    detach_kind::<ResourceQuota>(client, &ns, &selector, &uid).await?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    for connector in [Connector::Pagopa, Connector::Io] {
+        tolerate_missing(
+            secrets
+                .patch(
+                    &object_name(connector),
+                    &PatchParams::default(),
+                    &detach_patch(),
+                )
+                .await,
+        )?;
+    }
+    // The namespace last: until now, a failure leaves everything owned and retried.
+    tolerate_missing(
+        namespaces
+            .patch(&ns, &PatchParams::default(), &detach_patch())
+            .await,
+    )
+}
