@@ -576,3 +576,56 @@ async fn deletion_follows_the_deletion_policy() {
         "a retained namespace is never deleted"
     );
 }
+
+/// Writes the operator made to a tenant, its namespace and everything in it, by the audit log.
+fn operator_writes(audit_log: &std::path::Path, tenant: &str) -> usize {
+    let text = std::fs::read_to_string(audit_log).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| {
+            e.pointer("/user/username").and_then(|u| u.as_str()) == Some(support::OPERATOR_USER)
+        })
+        .filter(|e| {
+            let o = &e["objectRef"];
+            o["namespace"] == tenant || o["name"] == tenant
+        })
+        .count()
+}
+
+/// Once converged, the operator only reads: no write for 30 s, and none after a restart.
+#[tokio::test]
+async fn a_converged_tenant_costs_no_writes_not_even_after_a_restart() {
+    let Some(audit_log) = support::audit_log() else {
+        return; // USE_EXISTING_CLUSTER: its audit log is not ours to read.
+    };
+    let (client, operator) = setup().await;
+    let name = ready_tenant(&client, &operator, "quiet").await;
+    let converged = operator_writes(&audit_log, &name);
+    assert!(
+        converged >= 16,
+        "the operator's own writes are counted: {converged}"
+    );
+    // Reconciles still in flight (the Deployment settling) must not write either.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(
+        operator_writes(&audit_log, &name),
+        converged,
+        "writes after convergence"
+    );
+
+    let (run, namespace) = (operator.run.clone(), operator.namespace.clone());
+    drop(operator);
+    let restarted = Operator::start(&run, &namespace);
+    eventually("the restarted operator reconciles the tenant", || async {
+        restarted
+            .log()
+            .lines()
+            .any(|l| l.contains("reconciled") && l.contains(&name))
+    })
+    .await;
+    assert_eq!(
+        operator_writes(&audit_log, &name),
+        converged,
+        "writes after a restart"
+    );
+}

@@ -218,14 +218,38 @@ pub struct Operator {
 
 pub const TEST_RUN_LABEL: &str = "municipio.io/test-run";
 
+/// The user the operator runs as on the test control plane, so the audit log can tell its
+/// writes from the tests'. Until the chart's RBAC exists it is bound to cluster-admin here.
+pub const OPERATOR_USER: &str = "municipio-operator";
+
+fn operator_kubeconfig() -> PathBuf {
+    let own = kubeconfig()
+        .parent()
+        .expect("state directory")
+        .join("operator.kubeconfig");
+    if audit_log().is_some() && own.exists() {
+        // Idempotent: "already exists" from a parallel test is fine.
+        let _ = try_kubectl(&[
+            "create",
+            "clusterrolebinding",
+            "municipio-tests-operator",
+            "--clusterrole=cluster-admin",
+            &format!("--user={OPERATOR_USER}"),
+        ]);
+        own
+    } else {
+        kubeconfig()
+    }
+}
+
 impl Operator {
     pub fn start(run: &str, operator_namespace: &str) -> Self {
-        let log = std::fs::File::create(std::env::temp_dir().join(format!("{run}.operator.log")))
-            .expect("log file");
+        let log = std::fs::File::create(Self::log_path(run)).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_municipio"))
             .args(["run", "--operator-namespace", operator_namespace])
             .args(["--tenant-selector", &format!("{TEST_RUN_LABEL}={run}")])
-            .env("KUBECONFIG", kubeconfig())
+            .env("KUBECONFIG", operator_kubeconfig())
+            .env("MUNICIPIO_LOG", "info,municipio_operator=debug")
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
             .spawn()
@@ -235,6 +259,15 @@ impl Operator {
             run: run.to_owned(),
             namespace: operator_namespace.to_owned(),
         }
+    }
+
+    pub fn log_path(run: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("{run}.operator.log"))
+    }
+
+    /// The operator's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(Self::log_path(&self.run)).unwrap_or_default()
     }
 }
 

@@ -10,6 +10,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::build::Children;
 
@@ -21,6 +22,37 @@ fn params() -> PatchParams {
     PatchParams::apply(FIELD_MANAGER).force()
 }
 
+/// Whether `live` already holds every field of `desired` with the same value (extra fields,
+/// such as the server's defaults and other managers' fields, do not count). Lists must match
+/// element by element.
+pub fn contains(live: &Value, desired: &Value) -> bool {
+    match (live, desired) {
+        (Value::Object(l), Value::Object(d)) => d
+            .iter()
+            .all(|(k, v)| l.get(k).is_some_and(|lv| contains(lv, v))),
+        (Value::Array(l), Value::Array(d)) => {
+            l.len() == d.len() && l.iter().zip(d).all(|(lv, dv)| contains(lv, dv))
+        }
+        _ => live == desired,
+    }
+}
+
+/// Applies `obj` unless the live object already is as desired: a converged tenant costs reads,
+/// never writes (a server-side apply that changes nothing is still a write request).
+async fn apply_one<K>(api: Api<K>, obj: &K) -> Result<K, kube::Error>
+where
+    K: Resource + Clone + Serialize + DeserializeOwned + Debug,
+{
+    let name = obj.name_any();
+    if let Some(live) = api.get_opt(&name).await? {
+        let as_json = |o: &K| serde_json::to_value(o).unwrap_or(Value::Null);
+        if contains(&as_json(&live), &as_json(obj)) {
+            return Ok(live);
+        }
+    }
+    api.patch(&name, &params(), &Patch::Apply(obj)).await
+}
+
 async fn cluster<K>(client: &Client, obj: &K) -> Result<K, kube::Error>
 where
     K: Resource<Scope = ClusterResourceScope, DynamicType = ()>
@@ -29,9 +61,7 @@ where
         + DeserializeOwned
         + Debug,
 {
-    Api::<K>::all(client.clone())
-        .patch(&obj.name_any(), &params(), &Patch::Apply(obj))
-        .await
+    apply_one(Api::<K>::all(client.clone()), obj).await
 }
 
 async fn namespaced<K>(client: &Client, obj: &K) -> Result<K, kube::Error>
@@ -43,9 +73,7 @@ where
         + Debug,
 {
     let ns = obj.namespace().unwrap_or_default();
-    Api::<K>::namespaced(client.clone(), &ns)
-        .patch(&obj.name_any(), &params(), &Patch::Apply(obj))
-        .await
+    apply_one(Api::<K>::namespaced(client.clone(), &ns), obj).await
 }
 
 /// What apply returns: the live Deployments, and how many objects were applied.
@@ -109,4 +137,26 @@ pub async fn apply(client: &Client, children: &Children) -> Result<Applied, kube
         deployments: live,
         objects,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains;
+    use serde_json::json;
+
+    #[test]
+    fn extra_live_fields_do_not_matter_but_changed_or_missing_ones_do() {
+        let desired = json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "spec": {"ports": [{"port": 80}]}});
+        let live = json!({"metadata": {"name": "a", "uid": "u", "labels": {"x": "1", "y": "2"}}, "spec": {"ports": [{"port": 80, "protocol": "TCP"}], "type": "ClusterIP"}});
+        assert!(contains(&live, &desired));
+        let drifted = json!({"metadata": {"name": "a", "labels": {"x": "2"}}, "spec": {"ports": [{"port": 80}]}});
+        assert!(!contains(&drifted, &desired));
+        let missing = json!({"metadata": {"name": "a"}, "spec": {"ports": [{"port": 80}]}});
+        assert!(!contains(&missing, &desired));
+        let more_items = json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "spec": {"ports": [{"port": 80}, {"port": 81}]}});
+        assert!(
+            !contains(&more_items, &desired),
+            "a list is the operator's whole"
+        );
+    }
 }
