@@ -28,6 +28,11 @@ fn documents(path: &Path) -> Vec<DynamicObject> {
                 serde_json::from_value(d.unwrap_or_else(|e| panic!("{e}")).value)
                     .expect("an object");
             obj.metadata.name = Some(unique_name(obj.metadata.name.as_deref().unwrap_or("doc")));
+            // No operator acts on these (the demo's skips test tenants; tests select their run).
+            obj.metadata
+                .labels
+                .get_or_insert_default()
+                .insert(support::TEST_RUN_LABEL.to_owned(), "none".to_owned());
             obj
         })
         .collect()
@@ -279,6 +284,7 @@ async fn the_built_children_are_accepted_by_the_api_server() {
     )
     .unwrap();
     tenant.metadata.name = Some(name.clone());
+    tenant.metadata.labels = Some([(support::TEST_RUN_LABEL.to_owned(), "none".to_owned())].into());
     tenant.spec.namespace = Some(name.clone());
     let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
     let created = tenants
