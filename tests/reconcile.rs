@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
-use kube::api::{Api, PostParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::await_condition;
 use municipio_crds::MunicipalityTenant;
 use support::{Operator, TEST_RUN_LABEL, client, install_crd, kubectl, unique_name};
@@ -140,6 +140,23 @@ async fn condition(
     }
 }
 
+/// The (type, reason) of the Events recorded about tenant `name`. A cluster-scoped object's
+/// events live in the `default` namespace.
+async fn tenant_events(client: &kube::Client, name: &str) -> Vec<(String, String)> {
+    Api::<Event>::namespaced(client.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .expect("events are listed")
+        .items
+        .into_iter()
+        .filter(|e| {
+            let r = &e.involved_object;
+            r.kind.as_deref() == Some("MunicipalityTenant") && r.name.as_deref() == Some(name)
+        })
+        .map(|e| (e.type_.unwrap_or_default(), e.reason.unwrap_or_default()))
+        .collect()
+}
+
 async fn setup() -> (kube::Client, Operator) {
     let client = client().await;
     install_crd(&client).await;
@@ -176,6 +193,25 @@ async fn a_tenant_gets_its_children_and_becomes_ready() {
         &format!("mt/{name}"),
         "--timeout=30s",
     ]);
+    let pagopa = &status.connectors[0];
+    assert_eq!(
+        (pagopa.keys, pagopa.source_secrets.clone()),
+        (2, vec![format!("{name}-pagopa")]),
+        "keys counted and their sources named"
+    );
+    assert_eq!(status.connectors[1].keys, 4);
+    // The transitions are told as Events on the tenant: progressing first, then ready.
+    eventually("a Normal Ready event", || async {
+        tenant_events(&client, &name)
+            .await
+            .contains(&("Normal".to_owned(), "Ready".to_owned()))
+    })
+    .await;
+    assert!(
+        tenant_events(&client, &name)
+            .await
+            .contains(&("Normal".to_owned(), "WorkloadsProgressing".to_owned()))
+    );
 
     let cm = Api::<ConfigMap>::namespaced(client.clone(), &name)
         .get("pagopa-connector")
@@ -231,13 +267,19 @@ async fn an_invalid_spec_is_stalled_naming_the_field() {
         ready.message
     );
     assert!(
-        Api::<Namespace>::all(client)
+        Api::<Namespace>::all(client.clone())
             .get_opt(&name)
             .await
             .unwrap()
             .is_none(),
         "nothing was created"
     );
+    eventually("a Warning InvalidSpec event", || async {
+        tenant_events(&client, &name)
+            .await
+            .contains(&("Warning".to_owned(), "InvalidSpec".to_owned()))
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -273,13 +315,26 @@ async fn another_tenants_source_secret_gives_nothing() {
         ready.message
     );
     assert!(
-        Api::<Namespace>::all(client)
+        Api::<Namespace>::all(client.clone())
             .get_opt(&name)
             .await
             .unwrap()
             .is_none(),
         "no child, no key copied"
     );
+
+    // Bound to this tenant, the same Secrets unblock it at once, with no change to the tenant.
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &operator.namespace);
+    let bind = serde_json::json!({
+        "metadata": { "labels": { "tenancy.municipio.io/tenant": name } }
+    });
+    for secret in [format!("{name}-pagopa"), format!("{name}-io")] {
+        secrets
+            .patch(&secret, &PatchParams::default(), &Patch::Merge(&bind))
+            .await
+            .unwrap();
+    }
+    condition(&client, &name, "Ready", "True", Some("Ready")).await;
 }
 
 #[tokio::test]
@@ -627,5 +682,99 @@ async fn a_converged_tenant_costs_no_writes_not_even_after_a_restart() {
         operator_writes(&audit_log, &name),
         converged,
         "writes after a restart"
+    );
+}
+
+/// Puts the committed CRD back when dropped, whatever the test did to it.
+struct CommittedCrd;
+
+impl Drop for CommittedCrd {
+    fn drop(&mut self) {
+        let crd = support::repo_root().join("crds/municipalitytenant.yaml");
+        kubectl(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager=municipio-tests",
+            "-f",
+            crd.to_str().unwrap(),
+        ]);
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_stored_under_an_older_schema_stops_no_one_else() {
+    use kube::api::{ApiResource, DynamicObject};
+
+    let (client, operator) = setup().await;
+    // An older CRD let `quota.pods` be any integer; the current types read it as an int32.
+    let restore = CommittedCrd;
+    let loosen = serde_json::json!([{
+        "op": "replace",
+        "path": "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/quota/properties/pods",
+        "value": { "type": "integer" },
+    }]);
+    kubectl(&[
+        "patch",
+        "crd",
+        "municipalitytenants.tenancy.municipio.io",
+        "--type=json",
+        "-p",
+        &loosen.to_string(),
+    ]);
+
+    let old = unique_name("old-schema");
+    let mut stored = serde_json::to_value(tenant(&old, &operator.run)).unwrap();
+    stored["spec"]["quota"] = serde_json::json!({ "pods": 99_999_999_999_i64 });
+    let stored: DynamicObject = serde_json::from_value(stored).unwrap();
+    // Read and written as raw objects: the typed client cannot decode this tenant either.
+    let raw: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::erase::<MunicipalityTenant>(&()),
+    );
+    // The API server takes up the looser schema within moments.
+    let mut accepted = false;
+    for _ in 0..120 {
+        if raw.create(&PostParams::default(), &stored).await.is_ok() {
+            accepted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(accepted, "the looser schema takes the old tenant");
+    drop(restore);
+
+    // The running operator tells, on the tenant itself, which field it cannot read...
+    let stalled = |object: &DynamicObject| {
+        let conditions = object.data["status"]["conditions"].as_array().cloned();
+        conditions.into_iter().flatten().find(|c| {
+            c["type"] == "Stalled" && c["status"] == "True" && c["reason"] == "UndecodableSpec"
+        })
+    };
+    eventually("the old tenant is Stalled with UndecodableSpec", || async {
+        stalled(&raw.get(&old).await.unwrap()).is_some()
+    })
+    .await;
+    let message = stalled(&raw.get(&old).await.unwrap()).unwrap()["message"].to_string();
+    assert!(message.contains("spec.quota.pods: "), "{message}");
+    // ...and one started with the old tenant already there (the first list holds it) still
+    // serves every other tenant.
+    let (run, namespace) = (operator.run.clone(), operator.namespace.clone());
+    drop(operator);
+    let operator = Operator::start(&run, &namespace);
+    ready_tenant(&client, &operator, "new-schema").await;
+    eventually("a Warning UndecodableSpec event", || async {
+        tenant_events(&client, &old)
+            .await
+            .contains(&("Warning".to_owned(), "UndecodableSpec".to_owned()))
+    })
+    .await;
+    assert!(
+        Api::<Namespace>::all(client.clone())
+            .get_opt(&old)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing is built from a tenant the operator cannot read"
     );
 }

@@ -463,6 +463,11 @@ pub struct MunicipalityTenantStatus {
     /// How many objects the operator applied for this tenant in its last pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_objects: Option<i32>,
+    /// What each enabled connector was configured with and where its keys came from (never a
+    /// key's value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub connectors: Vec<ConnectorStatus>,
     /// `Ready`, `Reconciling` and `Stalled`, each with the generation it was computed for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
@@ -479,6 +484,24 @@ pub struct WorkloadStatus {
     pub replicas: i32,
     /// Replicas that are available.
     pub available: i32,
+}
+
+/// One connector as configured in the tenant namespace.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorStatus {
+    /// `pagopa` or `io`.
+    pub name: Connector,
+    /// The platform endpoint the connector is configured for.
+    pub endpoint: String,
+    /// ConfigMap with the connector's configuration, in the tenant namespace.
+    pub config_map: String,
+    /// Secret with the connector's keys, in the tenant namespace.
+    pub secret: String,
+    /// How many keys the Secret holds (pagoPA subscription keys, or one API key per IO service).
+    pub keys: i32,
+    /// The source Secrets, in the operator namespace, the keys were copied from.
+    pub source_secrets: Vec<String>,
 }
 
 /// Kubernetes quantities are int-or-string. Like Kubernetes' own types, the schema says so with

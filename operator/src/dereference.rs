@@ -6,7 +6,7 @@
 //!
 //! Pure: the caller passes the Secrets it read (from a cache of the operator's namespace only).
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
 
 use k8s_openapi::api::core::v1::Secret;
 use municipio_crds::ValidTenant;
@@ -72,20 +72,19 @@ pub fn is_bound(secret: &Secret, tenant: &str) -> bool {
 }
 
 /// The keys the tenant's enabled connectors need, or every problem found.
-pub fn connector_keys(
+pub fn connector_keys<S: Borrow<Secret>>(
     tenant: &ValidTenant,
     operator_namespace: &str,
-    secrets: &[Secret],
+    find: impl Fn(&str) -> Option<S>,
 ) -> Result<ConnectorKeys, Vec<KeyProblem>> {
     let mut problems = Vec::new();
-    let by_name: BTreeMap<&str, &Secret> = secrets
-        .iter()
-        .filter(|s| s.metadata.namespace.as_deref() == Some(operator_namespace))
-        .filter_map(|s| Some((s.metadata.name.as_deref()?, s)))
-        .collect();
+    // Only the operator's namespace holds source Secrets, whatever `find` looks into.
+    let by_name = |name: &str| {
+        find(name).filter(|s| s.borrow().metadata.namespace.as_deref() == Some(operator_namespace))
+    };
     let mut lookup = |field: String, secret: &str, key: &str| -> Option<SecretValue> {
         let problem_at = |f: String| (f, operator_namespace.to_owned(), secret.to_owned());
-        let Some(s) = by_name.get(secret) else {
+        let Some(s) = by_name(secret) else {
             let (field, namespace, secret) = problem_at(field);
             problems.push(KeyProblem::Missing {
                 field,
@@ -94,6 +93,7 @@ pub fn connector_keys(
             });
             return None;
         };
+        let s = s.borrow();
         if !is_bound(s, tenant.name.as_str()) {
             let (field, namespace, secret) = problem_at(field);
             problems.push(KeyProblem::NotBound {
@@ -172,6 +172,15 @@ mod tests {
     use k8s_openapi::ByteString;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use municipio_crds::MunicipalityTenant;
+    use std::collections::BTreeMap;
+
+    fn in_list<'a>(secrets: &'a [Secret]) -> impl Fn(&str) -> Option<&'a Secret> + 'a {
+        move |name| {
+            secrets
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(name))
+        }
+    }
 
     const NS: &str = "municipio-system";
 
@@ -225,8 +234,12 @@ mod tests {
             Some("carpi, modena ,sassuolo"),
             &[("primary", "P1"), ("secondary", "P2")],
         );
-        let keys =
-            connector_keys(&modena(), NS, &[pagopa, io_secret(Some("modena"), None)]).unwrap();
+        let keys = connector_keys(
+            &modena(),
+            NS,
+            in_list(&[pagopa, io_secret(Some("modena"), None)]),
+        )
+        .unwrap();
         let p = keys.pagopa.unwrap();
         assert_eq!(p.primary, SecretValue(b"P1".to_vec()));
         assert_eq!(p.secondary, Some(SecretValue(b"P2".to_vec())));
@@ -247,9 +260,12 @@ mod tests {
                 annotation,
                 &[("primary", "P1"), ("secondary", "P2")],
             );
-            let problems =
-                connector_keys(&modena(), NS, &[pagopa, io_secret(Some("modena"), None)])
-                    .unwrap_err();
+            let problems = connector_keys(
+                &modena(),
+                NS,
+                in_list(&[pagopa, io_secret(Some("modena"), None)]),
+            )
+            .unwrap_err();
             assert!(
                 problems
                     .iter()
@@ -272,8 +288,12 @@ mod tests {
             None,
             &[("primary", "P1"), ("secondary", "P2")],
         );
-        let problems =
-            connector_keys(&modena(), NS, &[pagopa, io_secret(Some("modena"), None)]).unwrap_err();
+        let problems = connector_keys(
+            &modena(),
+            NS,
+            in_list(&[pagopa, io_secret(Some("modena"), None)]),
+        )
+        .unwrap_err();
         assert_eq!(problems[0].reason(), "SourceSecretMissing");
     }
 
@@ -286,7 +306,7 @@ mod tests {
             None,
             &[("primary", "TOPSECRET")],
         );
-        let problems = connector_keys(&modena(), NS, &[pagopa]).unwrap_err();
+        let problems = connector_keys(&modena(), NS, in_list(&[pagopa])).unwrap_err();
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
         assert_eq!(
             text[0],

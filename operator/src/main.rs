@@ -37,6 +37,10 @@ enum Command {
         /// Log format.
         #[arg(long, env = "MUNICIPIO_LOG_FORMAT", value_enum, default_value = "text")]
         log_format: LogFormat,
+        /// Name of this replica in the Events it records (in a cluster, the pod's name through
+        /// the downward API); defaults to the host name.
+        #[arg(long, env = "POD_NAME")]
+        instance: Option<String>,
     },
     /// Print, without a cluster, the objects the controller would apply for each tenant.
     ///
@@ -61,6 +65,7 @@ fn run(
     operator: &OperatorArgs,
     tenant_selector: Option<String>,
     log_format: LogFormat,
+    instance: Option<String>,
 ) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MUNICIPIO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -79,7 +84,9 @@ fn run(
     runtime.block_on(async {
         match kube::Client::try_default().await {
             Ok(client) => {
-                municipio_operator::controller::run(client, operator.config(), tenant_selector)
+                let instance = instance.or_else(|| std::env::var("HOSTNAME").ok());
+                let config = operator.config();
+                municipio_operator::controller::run(client, config, tenant_selector, instance)
                     .await;
                 ExitCode::SUCCESS
             }
@@ -98,7 +105,8 @@ fn main() -> ExitCode {
             operator,
             tenant_selector,
             log_format,
-        } => run(&operator, tenant_selector, log_format),
+            instance,
+        } => run(&operator, tenant_selector, log_format, instance),
         Command::Crd => {
             print!("{}", municipio_crds::crd::crd_yaml());
             ExitCode::SUCCESS

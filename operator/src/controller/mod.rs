@@ -1,38 +1,44 @@
-//! The controller: watches tenants, their Deployments and the source Secrets, and runs the
-//! pipeline for each tenant: validate → dereference → build → apply → status.
+//! The controller: watches tenants, their children and the source Secrets, and runs the
+//! pipeline for each tenant: validate → dereference → build → apply → prune → status.
 
 pub mod apply;
 pub mod cleanup;
+pub mod events;
 pub mod prune;
 pub mod status;
+pub mod tenant_watch;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, LimitRange, Namespace, ResourceQuota, Secret, Service,
+    ConfigMap, LimitRange, Namespace, ObjectReference, ResourceQuota, Secret, Service,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ApiResource, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{Event, finalizer};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
-use kube::{Client, ResourceExt};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
 use municipio_crds::v1alpha1::WorkloadStatus;
-use municipio_crds::{MunicipalityTenant, ValidTenant};
+use municipio_crds::{MunicipalityTenant, MunicipalityTenantStatus, ValidTenant};
+use serde_json::Value;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::build::metadata::{MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL};
 use crate::build::{self, Owner};
 use crate::config::OperatorConfig;
 use crate::dereference::{self, TENANTS_ANNOTATION};
+use events::{Events, Note};
 use status::{Observed, Outcome};
+use tenant_watch::Undecodable;
 
 /// How often a converged tenant is looked at again: tenant Secrets are written but not watched
 /// (the operator may not read Secrets cluster-wide), so their drift is caught here.
@@ -40,6 +46,8 @@ const RESYNC: Duration = Duration::from_secs(300);
 /// How soon a tenant blocked on a missing source Secret is retried (the Secret watch usually
 /// triggers it sooner).
 const BLOCKED_RETRY: Duration = Duration::from_secs(60);
+/// Retry after a failed reconcile: doubling from the first delay up to the last, per tenant.
+const ERROR_BACKOFF: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(300));
 
 /// The finalizer that lets cleanup run before a tenant goes (see [`cleanup`]).
 pub const FINALIZER: &str = "tenancy.municipio.io/cleanup";
@@ -50,33 +58,82 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error("{0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    /// Only while shutting down: the watch of the source Secrets has ended.
+    #[error("the source Secrets are no longer watched")]
+    SourceSecretsUnwatched,
 }
 
 /// Shared by every reconcile.
 pub struct Context {
     pub client: Client,
     pub config: OperatorConfig,
+    pub events: Events,
+    /// The source Secrets of the operator namespace, kept by their watch: no read per reconcile.
+    source_secrets: Store<Secret>,
+    /// Consecutive failed reconciles per tenant, for the error backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    /// The delay before retrying a tenant that just failed, `failures` times in a row.
+    fn backoff(failures: u32) -> Duration {
+        let (first, last) = ERROR_BACKOFF;
+        first
+            .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1)))
+            .min(last)
+    }
+
+    fn failed(&self, tenant: &str) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let n = failures.entry(tenant.to_owned()).or_default();
+        *n = n.saturating_add(1);
+        Self::backoff(*n)
+    }
+
+    fn succeeded(&self, tenant: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.remove(tenant);
+    }
 }
 
 /// Runs the controller until SIGTERM or SIGINT. `tenant_selector` limits it to the tenants with
-/// matching labels (a shard of a large region, or one test's tenants).
-pub async fn run(client: Client, config: OperatorConfig, tenant_selector: Option<String>) {
-    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+/// matching labels (a shard of a large region, or one test's tenants). `instance` names this
+/// replica in the events it records.
+pub async fn run(
+    client: Client,
+    config: OperatorConfig,
+    tenant_selector: Option<String>,
+    instance: Option<String>,
+) {
     let mut tenant_watch = watcher::Config::default();
     if let Some(selector) = &tenant_selector {
         tenant_watch = tenant_watch.labels(selector);
     }
     let managed = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
-    let source_secrets: Api<Secret> = Api::namespaced(client.clone(), &config.operator_namespace);
+    let (source_secrets, secrets_writer) = reflector::store();
+    let source_secret_watch = watcher(
+        Api::<Secret>::namespaced(client.clone(), &config.operator_namespace),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(secrets_writer)
+    .touched_objects();
     let ctx = Arc::new(Context {
         client: client.clone(),
         config,
+        events: Events::new(client.clone(), instance),
+        source_secrets,
+        failures: Mutex::default(),
     });
     info!(
         selector = tenant_selector.as_deref().unwrap_or(""),
         "municipio controller starting"
     );
-    let controller = Controller::new(tenants, tenant_watch)
+    let reporter = ctx.clone();
+    let (tenants, tenant_stream) = tenant_watch::watch(client.clone(), tenant_watch, move |u| {
+        tokio::spawn(report_undecodable(reporter.clone(), u));
+    });
+    let controller = Controller::for_stream(tenant_stream, tenants)
         // Children point at their tenant by label: one key per tenant, whatever the namespace.
         // Deployments in full, for their availability.
         .watches(
@@ -84,9 +141,7 @@ pub async fn run(client: Client, config: OperatorConfig, tenant_selector: Option
             watcher::Config::default().labels(&managed),
             |d| d.labels().get(TENANT_LABEL).map(|t| ObjectRef::new(t)),
         )
-        .watches(source_secrets, watcher::Config::default(), |s| {
-            bound_tenants(&s)
-        });
+        .watches_stream(source_secret_watch, |s| bound_tenants(&s));
     // Every other child kind by metadata only (small memory). Tenant Secrets are not watched,
     // since the operator may not read Secrets cluster-wide: the periodic resync catches them.
     let controller = watch_children::<Namespace>(controller, &client, &managed);
@@ -159,19 +214,24 @@ fn bound_tenants(secret: &Secret) -> Vec<ObjectRef<MunicipalityTenant>> {
         .collect()
 }
 
-fn error_policy(tenant: Arc<MunicipalityTenant>, error: &Error, _ctx: Arc<Context>) -> Action {
-    warn!(tenant = %tenant.name_any(), %error, "requeued");
-    Action::requeue(Duration::from_secs(10))
+fn error_policy(tenant: Arc<MunicipalityTenant>, error: &Error, ctx: Arc<Context>) -> Action {
+    let name = tenant.name_any();
+    let delay = ctx.failed(&name);
+    warn!(tenant = %name, %error, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
 }
 
 async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let span = info_span!("reconcile", tenant = %tenant.name_any());
+    let name = tenant.name_any();
+    let span = info_span!("reconcile", tenant = %name);
     let api: Api<MunicipalityTenant> = Api::all(ctx.client.clone());
-    finalizer(&api, FINALIZER, tenant, |event| async {
+    let result = finalizer(&api, FINALIZER, tenant.clone(), |event| async {
         match event {
             Event::Apply(tenant) => {
                 let (outcome, observed, action) = pipeline(&tenant, &ctx).await?;
-                write_status(&ctx.client, &tenant, observed, &outcome).await?;
+                let new = status::status(tenant.status.as_ref(), observed, &outcome, &now());
+                let regarding = tenant.object_ref(&());
+                write_status(&ctx, &regarding, tenant.status.as_ref(), new).await?;
                 Ok(action)
             }
             Event::Cleanup(tenant) => {
@@ -183,7 +243,24 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
     })
     .instrument(span)
     .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    match &result {
+        Ok(_) => ctx.succeeded(&name),
+        Err(error) => {
+            let note = Note {
+                warning: true,
+                reason: "ReconcileError".to_owned(),
+                action: "Reconcile",
+                note: error.to_string(),
+            };
+            ctx.events.on_tenant(&tenant, note).await;
+        }
+    }
+    result
+}
+
+fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
 }
 
 /// Validate → namespace check → dereference → build → apply, as far as the tenant allows.
@@ -198,14 +275,9 @@ async fn pipeline(
     let valid: ValidTenant = match municipio_crds::validate(tenant) {
         Ok(valid) => valid,
         Err(errors) => {
-            let message = errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
             let outcome = Outcome::Stalled {
                 reason: "InvalidSpec",
-                message,
+                message: joined(&errors),
             };
             return Ok((outcome, observed, Action::await_change()));
         }
@@ -235,34 +307,38 @@ async fn pipeline(
         return Ok((Outcome::Suspended, observed, Action::await_change()));
     }
 
-    let source_secrets: Api<Secret> =
-        Api::namespaced(ctx.client.clone(), &ctx.config.operator_namespace);
-    let secrets = if valid.pagopa.is_some() || valid.io.is_some() {
-        source_secrets.list(&ListParams::default()).await?.items
-    } else {
-        Vec::new()
-    };
-    let keys = match dereference::connector_keys(&valid, &ctx.config.operator_namespace, &secrets) {
+    // Until the first list of the source Secrets is in, a Secret would look missing.
+    let secrets = &ctx.source_secrets;
+    secrets
+        .wait_until_ready()
+        .await
+        .map_err(|_| Error::SourceSecretsUnwatched)?;
+    let namespace = &ctx.config.operator_namespace;
+    let find = |name: &str| secrets.get(&ObjectRef::new(name).within(namespace));
+    let keys = match dereference::connector_keys(&valid, namespace, find) {
         Ok(keys) => keys,
         Err(problems) => {
-            let message = problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
             let outcome = Outcome::Blocked {
                 reason: problems[0].reason(),
-                message,
+                message: joined(&problems),
             };
             return Ok((outcome, observed, Action::requeue(BLOCKED_RETRY)));
         }
     };
+    observed.connectors = status::connectors(&valid, &ctx.config);
 
     let children = build::build(&valid, &owner, &ctx.config, &keys);
     let applied = apply::apply(&ctx.client, &children).await?;
     let pruned = prune::prune(&ctx.client, &owner, &children).await?;
-    if pruned > 0 {
-        info!(pruned, "deleted children no longer desired");
+    if !pruned.is_empty() {
+        info!(?pruned, "deleted children no longer desired");
+        let note = Note {
+            warning: false,
+            reason: "Pruned".to_owned(),
+            action: "Prune",
+            note: format!("deleted, no longer desired: {}", pruned.join(", ")),
+        };
+        ctx.events.on_tenant(tenant, note).await;
     }
     observed.managed_objects = i32::try_from(applied.objects).ok();
     observed.workloads = applied.deployments.iter().map(workload_status).collect();
@@ -281,6 +357,14 @@ async fn pipeline(
         }
     };
     Ok((outcome, observed, Action::requeue(RESYNC)))
+}
+
+fn joined(problems: &[impl ToString]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn workload_status(d: &Deployment) -> WorkloadStatus {
@@ -303,26 +387,113 @@ fn available(d: &Deployment) -> bool {
         && s.replicas.unwrap_or(0) == wanted
 }
 
+/// Writes `new` over the tenant's status unless it is what is there already, and records an
+/// event when the `Ready` condition moved.
 async fn write_status(
-    client: &Client,
-    tenant: &MunicipalityTenant,
-    observed: Observed,
-    outcome: &Outcome,
+    ctx: &Context,
+    regarding: &ObjectReference,
+    previous: Option<&MunicipalityTenantStatus>,
+    new: MunicipalityTenantStatus,
 ) -> Result<(), kube::Error> {
-    let now = Time(k8s_openapi::jiff::Timestamp::now());
-    let new = status::status(tenant.status.as_ref(), observed, outcome, &now);
-    if tenant.status.as_ref() == Some(&new) {
+    if previous == Some(&new) {
         return Ok(());
     }
-    let api: Api<MunicipalityTenant> = Api::all(client.clone());
+    let name = regarding.name.clone().unwrap_or_default();
+    let api: Api<MunicipalityTenant> = Api::all(ctx.client.clone());
     // A merge patch: the operator is the only writer of status and replaces it whole. (Server-
     // side apply of this kind runs without a schema on Kubernetes 1.20, which mangles it.)
-    let patch = serde_json::json!({ "status": new });
-    api.patch_status(
-        &tenant.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
+    let patch = status_patch(
+        previous.and_then(|p| serde_json::to_value(p).ok()).as_ref(),
+        &new,
+    );
+    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    if let Some(note) = events::transition(previous, &new) {
+        ctx.events.publish(regarding, note).await;
+    }
     Ok(())
+}
+
+/// The merge patch that turns the status `previous` into `new`: a field `new` leaves out (an
+/// empty list, say) is sent as null, or the merge would keep its old value.
+fn status_patch(previous: Option<&Value>, new: &MunicipalityTenantStatus) -> Value {
+    let mut status =
+        serde_json::to_value(new).unwrap_or_else(|_| Value::Object(Default::default()));
+    if let (Some(Value::Object(before)), Value::Object(after)) = (previous, &mut status) {
+        for field in before.keys() {
+            after.entry(field.clone()).or_insert(Value::Null);
+        }
+    }
+    serde_json::json!({ "status": status })
+}
+
+/// Explains, on the tenant itself, why the operator cannot read it: status `Stalled` and a
+/// Warning event. Nothing else is done for it until it is fixed.
+async fn report_undecodable(ctx: Arc<Context>, undecodable: Undecodable) {
+    let Undecodable { object, error } = undecodable;
+    let name = object.name_any();
+    warn!(tenant = %name, %error, "tenant cannot be decoded; skipped");
+    let raw_status = object.data.get("status");
+    let previous: Option<MunicipalityTenantStatus> =
+        raw_status.and_then(|s| serde_json::from_value(s.clone()).ok());
+    let observed = Observed {
+        generation: object.metadata.generation,
+        ..Observed::default()
+    };
+    let outcome = Outcome::Stalled {
+        reason: "UndecodableSpec",
+        message: format!(
+            "the operator cannot read this tenant: {error}; it was probably stored under an older schema: correct the field to match the installed CRD"
+        ),
+    };
+    let new = status::status(previous.as_ref(), observed, &outcome, &now());
+    if previous.as_ref() == Some(&new) {
+        return;
+    }
+    let regarding = object.object_ref(&ApiResource::erase::<MunicipalityTenant>(&()));
+    let api: Api<MunicipalityTenant> = Api::all(ctx.client.clone());
+    let patch = status_patch(raw_status, &new);
+    if let Err(e) = api
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        warn!(tenant = %name, error = %e, "could not report an undecodable tenant");
+    }
+    if let Some(note) = events::transition(previous.as_ref(), &new) {
+        ctx.events.publish(&regarding, note).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_backoff_doubles_up_to_five_minutes() {
+        let delays: Vec<u64> = (1..=8).map(|n| Context::backoff(n).as_secs()).collect();
+        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 300, 300]);
+        assert_eq!(Context::backoff(u32::MAX).as_secs(), 300);
+    }
+
+    #[test]
+    fn a_status_field_left_out_is_cleared() {
+        let previous = serde_json::json!({
+            "observedGeneration": 1,
+            "workloads": [{ "name": "portale", "replicas": 1, "available": 1 }],
+            "connectors": [],
+        });
+        let new = MunicipalityTenantStatus {
+            observed_generation: Some(2),
+            ..Default::default()
+        };
+        let patch = status_patch(Some(&previous), &new);
+        assert_eq!(
+            patch,
+            serde_json::json!({ "status": {
+                "observedGeneration": 2,
+                "workloads": null,
+                "connectors": null,
+            }})
+        );
+    }
 }

@@ -28,7 +28,7 @@ fn names<K: Resource>(objects: impl IntoIterator<Item = K>) -> BTreeSet<String> 
         .collect()
 }
 
-/// Deletes the controlled objects of one kind not in `keep`; returns their names.
+/// Deletes the controlled objects of one kind not in `keep`; returns them as `Kind/name`.
 async fn prune_kind<K>(
     client: &Client,
     namespace: &str,
@@ -59,7 +59,7 @@ where
         let name = object.name_any();
         if controlled && !keep.contains(&name) {
             delete::<K>(client, namespace, &name).await?;
-            deleted.push(name);
+            deleted.push(format!("{}/{name}", K::kind(&())));
         }
     }
     Ok(deleted)
@@ -82,12 +82,12 @@ where
     }
 }
 
-/// Deletes this tenant's children that `desired` does not contain; returns how many.
+/// Deletes this tenant's children that `desired` does not contain; returns them as `Kind/name`.
 pub async fn prune(
     client: &Client,
     owner: &Owner,
     desired: &Children,
-) -> Result<usize, kube::Error> {
+) -> Result<Vec<String>, kube::Error> {
     // Destructured without `..`: a new kind in Children must be pruned here too.
     let Children {
         namespace,
@@ -113,9 +113,10 @@ pub async fn prune(
     let keep_secrets = names(secrets.iter().cloned());
     for connector in [Connector::Pagopa, Connector::Io] {
         let name = object_name(connector);
-        if config_maps_gone.contains(&name) && !keep_secrets.contains(&name) {
+        let config_map_gone = config_maps_gone.contains(&format!("ConfigMap/{name}"));
+        if config_map_gone && !keep_secrets.contains(&name) {
             delete::<Secret>(client, ns, &name).await?;
-            deleted.push(name);
+            deleted.push(format!("Secret/{name}"));
         }
     }
     deleted.extend(config_maps_gone);
@@ -133,5 +134,5 @@ pub async fn prune(
         prune_kind::<ResourceQuota>(client, ns, owner, names(resource_quota.iter().cloned()))
             .await?,
     );
-    Ok(deleted.len())
+    Ok(deleted)
 }

@@ -4,8 +4,13 @@
 //! when its status does, so an unchanged tenant is never written (and never re-triggered).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use municipio_crds::MunicipalityTenantStatus;
-use municipio_crds::v1alpha1::WorkloadStatus;
+use std::collections::BTreeSet;
+
+use municipio_crds::v1alpha1::{Connector, ConnectorStatus, WorkloadStatus};
+use municipio_crds::{MunicipalityTenantStatus, ValidTenant};
+
+use crate::build::config_map::object_name;
+use crate::config::OperatorConfig;
 
 /// Where the tenant stands after a reconcile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +44,7 @@ pub struct Observed {
     pub namespace: Option<String>,
     pub workloads: Vec<WorkloadStatus>,
     pub managed_objects: Option<i32>,
+    pub connectors: Vec<ConnectorStatus>,
 }
 
 pub fn status(
@@ -112,8 +118,40 @@ pub fn status(
         namespace: observed.namespace,
         workloads: observed.workloads,
         managed_objects: observed.managed_objects,
+        connectors: observed.connectors,
         conditions,
     }
+}
+
+/// What the enabled connectors were configured with, for status: endpoint, objects, how many
+/// keys and from which source Secrets. Names only, never a value.
+pub fn connectors(tenant: &ValidTenant, config: &OperatorConfig) -> Vec<ConnectorStatus> {
+    let summary = |name, endpoint: &str, keys: usize, sources: BTreeSet<&str>| ConnectorStatus {
+        name,
+        endpoint: endpoint.to_owned(),
+        config_map: object_name(name),
+        secret: object_name(name),
+        keys: i32::try_from(keys).unwrap_or(i32::MAX),
+        source_secrets: sources.into_iter().map(str::to_owned).collect(),
+    };
+    let mut out = Vec::new();
+    if let Some(p) = &tenant.pagopa {
+        let key = &p.subscription_key;
+        let keys = 1 + usize::from(key.secondary_key.is_some());
+        let sources = BTreeSet::from([key.secret_name.as_str()]);
+        let endpoint = config.pagopa.url(tenant.environment);
+        out.push(summary(Connector::Pagopa, endpoint, keys, sources));
+    }
+    if let Some(io) = &tenant.io {
+        let sources = io
+            .services
+            .iter()
+            .map(|s| s.api_key.secret_name.as_str())
+            .collect();
+        let endpoint = config.io.url(tenant.environment);
+        out.push(summary(Connector::Io, endpoint, io.services.len(), sources));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -195,5 +233,24 @@ mod tests {
         assert_eq!(condition(&third, "Ready").last_transition_time, at(30));
         assert_eq!(condition(&third, "Stalled").last_transition_time, at(10));
         assert_eq!(third.observed_generation, Some(2));
+    }
+
+    #[test]
+    fn connectors_are_summarised_by_name_never_by_value() {
+        let tenant: municipio_crds::MunicipalityTenant =
+            serde_yaml_ng::from_str(include_str!("../../../examples/modena.yaml")).unwrap();
+        let valid = municipio_crds::validate(&tenant).unwrap();
+        let config = OperatorConfig::defaults();
+        let summary = connectors(&valid, &config);
+        let names: Vec<_> = summary.iter().map(|c| c.name).collect();
+        assert_eq!(names, [Connector::Pagopa, Connector::Io]);
+        let pagopa = &summary[0];
+        assert_eq!(pagopa.keys, 2, "primary and secondary subscription key");
+        assert_eq!(pagopa.source_secrets, ["modena-pagopa"]);
+        assert_eq!(pagopa.config_map, "pagopa-connector");
+        assert_eq!(pagopa.endpoint, config.pagopa.url(valid.environment));
+        let io = &summary[1];
+        assert_eq!(io.keys, 4, "one API key per service");
+        assert_eq!(io.source_secrets, ["modena-io"], "one source, named once");
     }
 }
