@@ -335,6 +335,36 @@ async fn another_tenants_source_secret_gives_nothing() {
             .unwrap();
     }
     condition(&client, &name, "Ready", "True", Some("Ready")).await;
+
+    // Given to another tenant again, the keys are taken back from this one at once.
+    let unbind = serde_json::json!({
+        "metadata": { "labels": { "tenancy.municipio.io/tenant": "someone-else" } }
+    });
+    secrets
+        .patch(
+            &format!("{name}-pagopa"),
+            &PatchParams::default(),
+            &Patch::Merge(&unbind),
+        )
+        .await
+        .unwrap();
+    condition(
+        &client,
+        &name,
+        "Ready",
+        "False",
+        Some("SourceSecretNotBound"),
+    )
+    .await;
+    let copies: Api<Secret> = Api::namespaced(client.clone(), &name);
+    eventually("the pagoPA key is revoked", || async {
+        copies.get_opt("pagopa-connector").await.unwrap().is_none()
+    })
+    .await;
+    assert!(
+        copies.get_opt("io-connector").await.unwrap().is_some(),
+        "the IO keys are still bound"
+    );
 }
 
 #[tokio::test]
@@ -445,6 +475,15 @@ async fn a_spec_change_moves_the_children_and_prunes_what_is_gone() {
     second.connectors = vec![];
     t.spec.workloads = vec![second];
     t.spec.io.as_mut().unwrap().enabled = false;
+    // The end of a key rotation: the secondary key is no longer named.
+    t.spec
+        .pagopa
+        .as_mut()
+        .unwrap()
+        .subscription_key
+        .as_mut()
+        .unwrap()
+        .secondary_key = None;
     t.metadata.managed_fields = None;
     tenants
         .replace(&name, &PostParams::default(), &t)
@@ -500,6 +539,64 @@ async fn a_spec_change_moves_the_children_and_prunes_what_is_gone() {
             .await
             .unwrap()
             .is_some()
+    );
+    // A field removed from what the operator builds is removed from the live object too.
+    let keys = Api::<Secret>::namespaced(client.clone(), &name)
+        .get("pagopa-connector")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert!(keys.contains_key("PAGOPA_SUBSCRIPTION_KEY"));
+    assert!(
+        !keys.contains_key("PAGOPA_SUBSCRIPTION_KEY_SECONDARY"),
+        "the secondary key is gone"
+    );
+    let sportello = deployments.get("sportello").await.unwrap();
+    let container = &sportello.spec.unwrap().template.spec.unwrap().containers[0];
+    assert_eq!(container.env_from, None, "no connector left to inject");
+}
+
+#[tokio::test]
+async fn the_namespace_of_a_tenant_cannot_move() {
+    let (client, operator) = setup().await;
+    let name = ready_tenant(&client, &operator, "move").await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let before = namespaces.get(&name).await.unwrap();
+    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    let elsewhere = format!("{name}-2");
+    let patch = serde_json::json!({ "spec": { "namespace": elsewhere } });
+    tenants
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let t = condition(
+        &client,
+        &name,
+        "Stalled",
+        "True",
+        Some("NamespaceImmutable"),
+    )
+    .await;
+    let status = t.status.unwrap();
+    assert_eq!(status.namespace.as_deref(), Some(name.as_str()));
+    let stalled = status.conditions.iter().find(|c| c.type_ == "Stalled");
+    assert!(
+        stalled
+            .unwrap()
+            .message
+            .contains(&format!("Set spec.namespace back to {name}")),
+        "{stalled:?}"
+    );
+    assert!(namespaces.get_opt(&elsewhere).await.unwrap().is_none());
+    assert_eq!(
+        namespaces
+            .get(&name)
+            .await
+            .unwrap()
+            .metadata
+            .resource_version,
+        before.metadata.resource_version
     );
 }
 

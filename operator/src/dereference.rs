@@ -7,9 +7,11 @@
 //! Pure: the caller passes the Secrets it read (from a cache of the operator's namespace only).
 
 use std::borrow::Borrow;
+use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::Secret;
 use municipio_crds::ValidTenant;
+use municipio_crds::v1alpha1::Connector;
 
 use crate::build::metadata::TENANT_LABEL;
 use crate::build::{ConnectorKeys, PagoPaKeys, SecretValue};
@@ -45,6 +47,18 @@ pub enum KeyProblem {
 }
 
 impl KeyProblem {
+    /// The connector whose key this is.
+    pub fn connector(&self) -> Connector {
+        let (KeyProblem::Missing { field, .. }
+        | KeyProblem::NotBound { field, .. }
+        | KeyProblem::MissingKey { field, .. }) = self;
+        if field.starts_with("spec.io.") {
+            Connector::Io
+        } else {
+            Connector::Pagopa
+        }
+    }
+
     /// The condition reason this problem is reported with.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -55,20 +69,29 @@ impl KeyProblem {
     }
 }
 
-/// Whether a source Secret is bound to a tenant, by label or annotation (exact names only).
-pub fn is_bound(secret: &Secret, tenant: &str) -> bool {
+/// The tenants a source Secret is bound to: the one in its label, and those in its annotation
+/// (exact names only).
+pub fn bound_tenants(secret: &Secret) -> BTreeSet<String> {
     let meta = &secret.metadata;
-    let by_label = meta
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(TENANT_LABEL))
-        .is_some_and(|t| t == tenant);
+    let by_label = meta.labels.as_ref().and_then(|l| l.get(TENANT_LABEL));
     let by_annotation = meta
         .annotations
         .as_ref()
         .and_then(|a| a.get(TENANTS_ANNOTATION))
-        .is_some_and(|list| list.split(',').any(|t| t.trim() == tenant));
-    by_label || by_annotation
+        .map(|list| list.split(',').map(str::trim).filter(|t| !t.is_empty()))
+        .into_iter()
+        .flatten();
+    by_label
+        .map(String::as_str)
+        .into_iter()
+        .chain(by_annotation)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether a source Secret is bound to a tenant, by label or annotation (exact names only).
+pub fn is_bound(secret: &Secret, tenant: &str) -> bool {
+    bound_tenants(secret).contains(tenant)
 }
 
 /// The keys the tenant's enabled connectors need, or every problem found.

@@ -8,13 +8,8 @@ use municipio_crds::ValidTenant;
 use municipio_crds::v1alpha1::{Connector, Environment};
 use municipio_crds::validate::AuxDigit;
 
-use super::metadata::{Owner, child_meta, connector_name};
+use super::metadata::{Owner, child_meta, object_name};
 use crate::config::OperatorConfig;
-
-/// Name of a connector's ConfigMap and Secret in the tenant namespace.
-pub fn object_name(connector: Connector) -> String {
-    format!("{}-connector", connector_name(connector))
-}
 
 fn environment(e: Environment) -> &'static str {
     match e {

@@ -13,11 +13,11 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use municipio_crds::ValidTenant;
 use municipio_crds::validate::{ValidCompute, ValidWorkload};
-use sha2::{Digest, Sha256};
 
-use super::config_map::object_name;
+use super::metadata::object_name;
 use super::metadata::{
-    CONFIG_HASH_ANNOTATION, Owner, WORKLOAD_LABEL, child_meta_with, connector_label, tenant_labels,
+    CONFIG_HASH_ANNOTATION, Owner, WORKLOAD_LABEL, child_meta_with, connector_label, digest,
+    tenant_labels,
 };
 
 /// Labels of a workload's pods (and of its Deployment and Service): the tenant's, the
@@ -94,7 +94,9 @@ pub fn deployment(
                 .iter()
                 .map(|(name, value)| EnvVar {
                     name: name.as_str().to_owned(),
-                    value: Some(value.clone()),
+                    // An empty value is sent as none: the API server stores it so, and a "" would
+                    // never match the live object.
+                    value: (!value.is_empty()).then(|| value.clone()),
                     value_from: None,
                 })
                 .collect()
@@ -189,21 +191,16 @@ fn resources(requests: &ValidCompute, limits: &ValidCompute) -> Option<ResourceR
 /// Digest of the configuration and keys of the connectors a workload receives: a new key or
 /// endpoint changes the pod template, and the Deployment rolls its pods.
 fn config_hash(workload: &ValidWorkload, config_maps: &[ConfigMap], secrets: &[Secret]) -> String {
-    let mut hasher = Sha256::new();
+    let mut parts = Vec::new();
     for connector in &workload.connectors {
         let name = object_name(*connector);
         let named = |m: &ObjectMeta| m.name.as_deref() == Some(name.as_str());
         for cm in config_maps.iter().filter(|cm| named(&cm.metadata)) {
-            hasher.update(serde_json::to_vec(&cm.data).expect("JSON"));
+            parts.push(serde_json::to_vec(&cm.data).expect("JSON"));
         }
         for s in secrets.iter().filter(|s| named(&s.metadata)) {
-            hasher.update(serde_json::to_vec(&s.data).expect("JSON"));
+            parts.push(serde_json::to_vec(&s.data).expect("JSON"));
         }
     }
-    hasher
-        .finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    digest(parts.iter().map(Vec::as_slice))
 }

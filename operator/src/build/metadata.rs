@@ -6,6 +6,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use kube::Resource;
 use municipio_crds::MunicipalityTenant;
 use municipio_crds::v1alpha1::Connector;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 /// Set on every child: what manages it.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -17,6 +19,40 @@ pub const WORKLOAD_LABEL: &str = "tenancy.municipio.io/workload";
 /// On a workload's pod template: a digest of the connector configuration and keys it receives,
 /// so that a change (a key rotation) rolls the pods.
 pub const CONFIG_HASH_ANNOTATION: &str = "tenancy.municipio.io/config-hash";
+
+/// On every child: a digest of the object as the operator last built it. Apply skips a child
+/// only when the live one carries the same digest (and still holds every built field), so a
+/// field removed from the desired object, which a "live contains desired" check cannot see,
+/// is removed from the live one too.
+pub const APPLIED_HASH_ANNOTATION: &str = "tenancy.municipio.io/applied-hash";
+
+/// A short hex digest (128 bits of SHA-256) of `parts`.
+pub fn digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Sets [`APPLIED_HASH_ANNOTATION`] on `object` to the digest of everything else in it.
+pub fn stamp<K: Resource + Serialize>(object: &mut K) {
+    if let Some(annotations) = object.meta_mut().annotations.as_mut() {
+        annotations.remove(APPLIED_HASH_ANNOTATION);
+    }
+    let json = serde_json::to_vec(&*object).expect("Kubernetes objects serialize");
+    let hash = digest([json.as_slice()]);
+    object
+        .meta_mut()
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(APPLIED_HASH_ANNOTATION.to_owned(), hash);
+}
 
 /// The tenant that owns the children.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +110,16 @@ pub fn connector_name(connector: Connector) -> &'static str {
         Connector::Pagopa => "pagopa",
         Connector::Io => "io",
     }
+}
+
+/// The label selector of every child of the tenant named `tenant`.
+pub fn tenant_selector(tenant: &str) -> String {
+    format!("{MANAGED_BY_LABEL}={MANAGED_BY},{TENANT_LABEL}={tenant}")
+}
+
+/// Name of a connector's ConfigMap and Secret in the tenant namespace.
+pub fn object_name(connector: Connector) -> String {
+    format!("{}-connector", connector_name(connector))
 }
 
 /// Name, namespace, labels and controller reference of a child.

@@ -58,7 +58,7 @@ pub fn build(
         .iter()
         .map(|w| deployment::deployment(tenant, owner, w, &connectors, &secrets))
         .collect();
-    Children {
+    let mut children = Children {
         namespace: namespace::namespace(tenant, owner),
         resource_quota: resource_quota::resource_quota(tenant, owner),
         limit_range: limit_range::limit_range(tenant, owner),
@@ -72,10 +72,36 @@ pub fn build(
         network_policies: network_policy::network_policies(tenant, owner, config),
         config_maps: connectors,
         secrets,
-    }
+    };
+    children.stamp();
+    children
 }
 
 impl Children {
+    /// Stamps every child with the digest of what was built (see [`metadata::stamp`]).
+    fn stamp(&mut self) {
+        let Children {
+            namespace,
+            resource_quota,
+            limit_range,
+            role_binding,
+            config_maps,
+            secrets,
+            deployments,
+            services,
+            network_policies,
+        } = self;
+        metadata::stamp(namespace);
+        resource_quota.iter_mut().for_each(metadata::stamp);
+        limit_range.iter_mut().for_each(metadata::stamp);
+        role_binding.iter_mut().for_each(metadata::stamp);
+        config_maps.iter_mut().for_each(metadata::stamp);
+        secrets.iter_mut().for_each(metadata::stamp);
+        deployments.iter_mut().for_each(metadata::stamp);
+        services.iter_mut().for_each(metadata::stamp);
+        network_policies.iter_mut().for_each(metadata::stamp);
+    }
+
     /// Every child as JSON, cluster-scoped first, in the order they are applied.
     pub fn to_values(&self) -> Vec<serde_json::Value> {
         fn value(o: &impl Serialize) -> serde_json::Value {

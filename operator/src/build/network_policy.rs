@@ -8,12 +8,14 @@ use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use municipio_crds::ValidTenant;
 use municipio_crds::v1alpha1::Connector;
 
-use super::metadata::{Owner, WORKLOAD_LABEL, child_meta, connector_label, connector_name};
+use super::metadata::{
+    Owner, TENANT_LABEL, WORKLOAD_LABEL, child_meta, connector_label, connector_name,
+};
 use crate::config::{OperatorConfig, Platform};
 
 /// Ranges that are never "the internet": the cluster's pods and services, other tenants, cloud
@@ -90,7 +92,7 @@ pub fn network_policies(
                 .ingress_from
                 .iter()
                 .map(|s| NetworkPolicyPeer {
-                    namespace_selector: Some(s.clone()),
+                    namespace_selector: Some(no_tenant_namespace(s)),
                     ..NetworkPolicyPeer::default()
                 })
                 .collect();
@@ -168,4 +170,20 @@ fn ip_blocks(platform: &Platform) -> Vec<NetworkPolicyPeer> {
             .map(|c| block(c, None))
             .collect()
     }
+}
+
+/// `selector`, narrowed to namespaces that belong to no tenant: whatever labels or names a
+/// selector uses, another municipality's namespace (which carries the tenant label, and which
+/// its admins cannot relabel) never matches it.
+fn no_tenant_namespace(selector: &LabelSelector) -> LabelSelector {
+    let mut narrowed = selector.clone();
+    narrowed
+        .match_expressions
+        .get_or_insert_with(Vec::new)
+        .push(LabelSelectorRequirement {
+            key: TENANT_LABEL.to_owned(),
+            operator: "DoesNotExist".to_owned(),
+            values: None,
+        });
+    narrowed
 }

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Secret;
 use municipio_crds::ValidTenant;
 use municipio_crds::v1alpha1::Connector;
 
-use super::config_map::object_name;
+use super::metadata::object_name;
 use super::metadata::{Owner, child_meta};
 
 /// A key's value. Never printed: `Debug` shows only its length.

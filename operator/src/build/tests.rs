@@ -259,7 +259,11 @@ fn network_policies_deny_by_default_and_open_only_what_is_named() {
     );
     assert_eq!(
         ingress["ingress"][0]["from"],
-        serde_json::json!([{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}])
+        serde_json::json!([{"namespaceSelector": {
+            "matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"},
+            // Whatever the selector says, no tenant's namespace is let in.
+            "matchExpressions": [{"key": "tenancy.municipio.io/tenant", "operator": "DoesNotExist"}],
+        }}])
     );
     assert_eq!(
         ingress["ingress"][0]["ports"],

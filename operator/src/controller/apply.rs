@@ -12,6 +12,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use municipio_crds::identifiers::Quantity;
+
 use crate::build::Children;
 
 /// The field manager of everything the operator writes.
@@ -22,14 +24,46 @@ fn params() -> PatchParams {
     PatchParams::apply(FIELD_MANAGER).force()
 }
 
-/// Whether `live` already holds every field of `desired` with the same value (extra fields,
-/// such as the server's defaults and other managers' fields, do not count). Lists must match
-/// element by element.
+/// Maps whose values are quantities, which the API server stores in canonical form (`1000m`
+/// becomes `1`, `0.5` becomes `500m`).
+const QUANTITY_MAPS: [&str; 7] = [
+    "requests",
+    "limits",
+    "hard",
+    "default",
+    "defaultRequest",
+    "max",
+    "min",
+];
+
+/// Whether `live` already holds every field of `desired` with the same value. Extra fields
+/// (the server's defaults, other managers' fields) do not count. In a list of named items
+/// (containers, env, ports), each desired item is looked up by name, since another manager may
+/// add items of its own; any other list must match element by element. Quantities compare by
+/// value.
 pub fn contains(live: &Value, desired: &Value) -> bool {
+    contains_in(live, desired, false)
+}
+
+/// `quantity_map`: `desired` is a map of quantities (the value of a key in [`QUANTITY_MAPS`]).
+fn contains_in(live: &Value, desired: &Value, quantity_map: bool) -> bool {
     match (live, desired) {
-        (Value::Object(l), Value::Object(d)) => d
-            .iter()
-            .all(|(k, v)| l.get(k).is_some_and(|lv| contains(lv, v))),
+        (Value::Object(l), Value::Object(d)) => d.iter().all(|(k, v)| match (l.get(k), v) {
+            (Some(Value::String(lv)), Value::String(dv)) if quantity_map => {
+                lv == dv || same_quantity(lv, dv)
+            }
+            (Some(lv), v) => contains_in(lv, v, QUANTITY_MAPS.contains(&k.as_str())),
+            (None, _) => false,
+        }),
+        (Value::Array(l), Value::Array(d)) if d.iter().all(|i| i.get("name").is_some()) => {
+            let mut named_live = l.iter().filter(|i| i.get("name").is_some());
+            // In order: the operator's items keep their relative order under server-side apply.
+            d.iter().all(|di| {
+                named_live
+                    .find(|li| li.get("name") == di.get("name"))
+                    .is_some_and(|li| contains(li, di))
+            })
+        }
         (Value::Array(l), Value::Array(d)) => {
             l.len() == d.len() && l.iter().zip(d).all(|(lv, dv)| contains(lv, dv))
         }
@@ -37,15 +71,27 @@ pub fn contains(live: &Value, desired: &Value) -> bool {
     }
 }
 
+fn same_quantity(a: &str, b: &str) -> bool {
+    match (a.parse::<Quantity>(), b.parse::<Quantity>()) {
+        (Ok(a), Ok(b)) => {
+            let (a, b) = (a.value(), b.value());
+            (a - b).abs() <= f64::EPSILON * 8.0 * a.abs().max(b.abs())
+        }
+        _ => false,
+    }
+}
+
 /// Applies `obj` unless the live object already is as desired: a converged tenant costs reads,
-/// never writes (a server-side apply that changes nothing is still a write request).
+/// never writes (a server-side apply that changes nothing is still a write request). The
+/// desired object carries the digest of itself (`APPLIED_HASH_ANNOTATION`), so a field dropped
+/// from it, which the live object still holds, is seen as a difference too.
 async fn apply_one<K>(api: Api<K>, obj: &K) -> Result<K, kube::Error>
 where
     K: Resource + Clone + Serialize + DeserializeOwned + Debug,
 {
     let name = obj.name_any();
     if let Some(live) = api.get_opt(&name).await? {
-        let as_json = |o: &K| serde_json::to_value(o).unwrap_or(Value::Null);
+        let as_json = |o: &K| serde_json::to_value(o).expect("Kubernetes objects serialize");
         if contains(&as_json(&live), &as_json(obj)) {
             return Ok(live);
         }
@@ -156,7 +202,40 @@ mod tests {
         let more_items = json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "spec": {"ports": [{"port": 80}, {"port": 81}]}});
         assert!(
             !contains(&more_items, &desired),
-            "a list is the operator's whole"
+            "an unnamed list is the operator's whole"
         );
+    }
+
+    #[test]
+    fn quantities_compare_by_value() {
+        let desired = json!({"resources": {"limits": {"cpu": "1000m", "memory": "1024Mi"}}});
+        let canonical = json!({"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}});
+        assert!(contains(&canonical, &desired));
+        let other = json!({"resources": {"limits": {"cpu": "1001m", "memory": "1Gi"}}});
+        assert!(!contains(&other, &desired));
+        // Elsewhere a string is a string.
+        assert!(!contains(
+            &json!({"value": "1"}),
+            &json!({"value": "1000m"})
+        ));
+    }
+
+    #[test]
+    fn named_items_are_matched_by_name_so_other_managers_may_add_theirs() {
+        let desired = json!({"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]});
+        let with_sidecar_env = json!({"env": [{"name": "A", "value": "1"}, {"name": "X", "value": "x"}, {"name": "B", "value": "2"}]});
+        assert!(contains(&with_sidecar_env, &desired));
+        let changed = json!({"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "3"}]});
+        assert!(!contains(&changed, &desired));
+        let missing = json!({"env": [{"name": "A", "value": "1"}]});
+        assert!(!contains(&missing, &desired));
+    }
+
+    #[test]
+    fn a_child_built_differently_is_applied_even_if_the_live_one_has_every_field() {
+        // A port removed from the spec: the live Service still has every desired field.
+        let desired = json!({"metadata": {"annotations": {"tenancy.municipio.io/applied-hash": "new"}}, "spec": {"type": "ClusterIP"}});
+        let live = json!({"metadata": {"annotations": {"tenancy.municipio.io/applied-hash": "old"}}, "spec": {"type": "ClusterIP", "ports": [{"port": 80}]}});
+        assert!(!contains(&live, &desired), "the digest differs");
     }
 }

@@ -20,8 +20,8 @@ use municipio_crds::identifiers::NamespaceName;
 use municipio_crds::v1alpha1::{Connector, DeletionPolicy};
 use serde::de::DeserializeOwned;
 
-use crate::build::config_map::object_name;
-use crate::build::metadata::{MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL};
+use crate::build::metadata::object_name;
+use crate::build::metadata::tenant_selector;
 
 /// On objects kept after their tenant was deleted.
 pub const RETAINED_LABEL: &str = "tenancy.municipio.io/retained";
@@ -88,7 +88,7 @@ pub async fn cleanup(client: &Client, tenant: &MunicipalityTenant) -> Result<(),
     if !namespace.owner_references().iter().any(|r| r.uid == uid) {
         return Ok(());
     }
-    let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY},{TENANT_LABEL}={name}");
+    let selector = tenant_selector(&name);
     detach_kind::<Deployment>(client, &ns, &selector, &uid).await?;
     detach_kind::<Service>(client, &ns, &selector, &uid).await?;
     detach_kind::<ConfigMap>(client, &ns, &selector, &uid).await?;

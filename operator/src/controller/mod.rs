@@ -8,7 +8,7 @@ pub mod prune;
 pub mod status;
 pub mod tenant_watch;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,7 +35,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::build::metadata::{MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL};
 use crate::build::{self, Owner};
 use crate::config::OperatorConfig;
-use crate::dereference::{self, TENANTS_ANNOTATION};
+use crate::dereference;
 use events::{Events, Note};
 use status::{Observed, Outcome};
 use tenant_watch::Undecodable;
@@ -141,7 +141,7 @@ pub async fn run(
             watcher::Config::default().labels(&managed),
             |d| d.labels().get(TENANT_LABEL).map(|t| ObjectRef::new(t)),
         )
-        .watches_stream(source_secret_watch, |s| bound_tenants(&s));
+        .watches_stream(source_secret_watch, source_secret_mapper());
     // Every other child kind by metadata only (small memory). Tenant Secrets are not watched,
     // since the operator may not read Secrets cluster-wide: the periodic resync catches them.
     let controller = watch_children::<Namespace>(controller, &client, &managed);
@@ -188,30 +188,19 @@ where
     })
 }
 
-/// The tenants a source Secret is bound to, so that a new or rotated key reaches them at once.
-fn bound_tenants(secret: &Secret) -> Vec<ObjectRef<MunicipalityTenant>> {
-    let meta = &secret.metadata;
-    let by_label = meta
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(TENANT_LABEL))
-        .cloned();
-    let by_annotation = meta
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(TENANTS_ANNOTATION))
-        .cloned()
-        .unwrap_or_default();
-    by_label
-        .into_iter()
-        .chain(
-            by_annotation
-                .split(',')
-                .map(|t| t.trim().to_owned())
-                .filter(|t| !t.is_empty()),
-        )
-        .map(|t| ObjectRef::new(&t))
-        .collect()
+/// Maps a source Secret to the tenants it is bound to, and to those it was bound to before
+/// (remembered from the previous event), so that both a new binding and a removed one reach
+/// the tenants concerned at once.
+fn source_secret_mapper() -> impl Fn(Secret) -> Vec<ObjectRef<MunicipalityTenant>> + Send + Sync {
+    let previous: Mutex<HashMap<String, BTreeSet<String>>> = Mutex::default();
+    move |secret| {
+        let now = dereference::bound_tenants(&secret);
+        let mut previous = previous.lock().unwrap_or_else(|e| e.into_inner());
+        let before = previous
+            .insert(secret.name_any(), now.clone())
+            .unwrap_or_default();
+        now.union(&before).map(|t| ObjectRef::new(t)).collect()
+    }
 }
 
 fn error_policy(tenant: Arc<MunicipalityTenant>, error: &Error, ctx: Arc<Context>) -> Action {
@@ -228,14 +217,38 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
     let result = finalizer(&api, FINALIZER, tenant.clone(), |event| async {
         match event {
             Event::Apply(tenant) => {
-                let (outcome, observed, action) = pipeline(&tenant, &ctx).await?;
+                let (outcome, observed, result) = match pipeline(&tenant, &ctx).await {
+                    Ok((outcome, observed, action)) => (outcome, observed, Ok(action)),
+                    // Status tells the failure too (and records it as an event), then the
+                    // error policy retries with backoff.
+                    Err(error) => {
+                        let observed = Observed {
+                            generation: tenant.metadata.generation,
+                            ..Observed::default()
+                        };
+                        let outcome = Outcome::Blocked {
+                            reason: "ReconcileError",
+                            message: error.to_string(),
+                        };
+                        (outcome, observed, Err(error))
+                    }
+                };
                 let new = status::status(tenant.status.as_ref(), observed, &outcome, &now());
                 let regarding = tenant.object_ref(&());
                 write_status(&ctx, &regarding, tenant.status.as_ref(), new).await?;
-                Ok(action)
+                result
             }
             Event::Cleanup(tenant) => {
-                cleanup::cleanup(&ctx.client, &tenant).await?;
+                if let Err(error) = cleanup::cleanup(&ctx.client, &tenant).await {
+                    let note = Note {
+                        warning: true,
+                        reason: "CleanupError".to_owned(),
+                        action: "Cleanup",
+                        note: error.to_string(),
+                    };
+                    ctx.events.on_tenant(&tenant, note).await;
+                    return Err(error.into());
+                }
                 info!(policy = ?tenant.spec.deletion_policy, "tenant deleted");
                 Ok(Action::await_change())
             }
@@ -244,17 +257,8 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
     .instrument(span)
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)));
-    match &result {
-        Ok(_) => ctx.succeeded(&name),
-        Err(error) => {
-            let note = Note {
-                warning: true,
-                reason: "ReconcileError".to_owned(),
-                action: "Reconcile",
-                note: error.to_string(),
-            };
-            ctx.events.on_tenant(&tenant, note).await;
-        }
+    if result.is_ok() {
+        ctx.succeeded(&name);
     }
     result
 }
@@ -282,27 +286,45 @@ async fn pipeline(
             return Ok((outcome, observed, Action::await_change()));
         }
     };
-    observed.namespace = Some(valid.namespace.to_string());
     let owner = Owner::of(tenant);
-
     let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
-    if let Some(ns) = namespaces.get_opt(valid.namespace.as_str()).await? {
-        let ours = ns.owner_references().iter().any(|r| r.uid == owner.uid);
-        if !ours {
-            let message = format!(
-                "namespace {} exists and was not created for this tenant: it is left untouched; choose another spec.namespace",
-                valid.namespace
-            );
-            return Ok((
-                Outcome::Stalled {
-                    reason: "NamespaceConflict",
-                    message,
-                },
-                observed,
-                Action::await_change(),
-            ));
-        }
+    let ours = |ns: &Namespace| ns.owner_references().iter().any(|r| r.uid == owner.uid);
+
+    // The namespace holds the municipality's data: once the tenant lives in one, a new
+    // spec.namespace would build a second one beside it and orphan the first.
+    let current = tenant.status.as_ref().and_then(|s| s.namespace.as_deref());
+    if let Some(current) = current.filter(|c| *c != valid.namespace.as_str())
+        && namespaces
+            .get_opt(current)
+            .await?
+            .is_some_and(|ns| ours(&ns))
+    {
+        observed.namespace = Some(current.to_owned());
+        let message = format!(
+            "spec.namespace cannot change from {current} to {}: the tenant's workloads and data live in {current}. Set spec.namespace back to {current}; to move a municipality, create a new tenant and migrate its data",
+            valid.namespace
+        );
+        let outcome = Outcome::Stalled {
+            reason: "NamespaceImmutable",
+            message,
+        };
+        return Ok((outcome, observed, Action::await_change()));
     }
+    if let Some(ns) = namespaces.get_opt(valid.namespace.as_str()).await?
+        && !ours(&ns)
+    {
+        let message = format!(
+            "namespace {} exists and was not created for this tenant: it is left untouched; choose another spec.namespace",
+            valid.namespace
+        );
+        let outcome = Outcome::Stalled {
+            reason: "NamespaceConflict",
+            message,
+        };
+        // The namespace is not watched: look again in a while, in case it is freed.
+        return Ok((outcome, observed, Action::requeue(BLOCKED_RETRY)));
+    }
+    observed.namespace = Some(valid.namespace.to_string());
     if valid.suspend {
         return Ok((Outcome::Suspended, observed, Action::await_change()));
     }
@@ -318,6 +340,7 @@ async fn pipeline(
     let keys = match dereference::connector_keys(&valid, namespace, find) {
         Ok(keys) => keys,
         Err(problems) => {
+            revoke_unbound_keys(ctx, tenant, valid.namespace.as_str(), &problems).await?;
             let outcome = Outcome::Blocked {
                 reason: problems[0].reason(),
                 message: joined(&problems),
@@ -357,6 +380,42 @@ async fn pipeline(
         }
     };
     Ok((outcome, observed, Action::requeue(RESYNC)))
+}
+
+/// A key whose source Secret is no longer bound to the tenant was given to someone else: the
+/// tenant's copy goes. (A Secret that is only missing, perhaps being re-created by a GitOps
+/// tool, leaves the last copy in place.)
+async fn revoke_unbound_keys(
+    ctx: &Context,
+    tenant: &MunicipalityTenant,
+    namespace: &str,
+    problems: &[dereference::KeyProblem],
+) -> Result<(), kube::Error> {
+    let unbound: BTreeSet<_> = problems
+        .iter()
+        .filter(|p| matches!(p, dereference::KeyProblem::NotBound { .. }))
+        .map(|p| p.connector())
+        .collect();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    for connector in unbound {
+        let name = build::metadata::object_name(connector);
+        match secrets.delete(&name, &Default::default()).await {
+            Ok(_) => {
+                let note = Note {
+                    warning: true,
+                    reason: "KeysRevoked".to_owned(),
+                    action: "Revoke",
+                    note: format!(
+                        "Secret {namespace}/{name} deleted: its source Secret is no longer bound to this tenant"
+                    ),
+                };
+                ctx.events.on_tenant(tenant, note).await;
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn joined(problems: &[impl ToString]) -> String {

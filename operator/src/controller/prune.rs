@@ -18,14 +18,44 @@ use municipio_crds::v1alpha1::Connector;
 use serde::de::DeserializeOwned;
 
 use crate::build::Children;
-use crate::build::config_map::object_name;
-use crate::build::metadata::{MANAGED_BY, MANAGED_BY_LABEL, Owner, TENANT_LABEL};
+use crate::build::metadata::object_name;
+use crate::build::metadata::{Owner, tenant_selector};
 
 fn names<K: Resource>(objects: impl IntoIterator<Item = K>) -> BTreeSet<String> {
     objects
         .into_iter()
         .filter_map(|o| o.meta().name.clone())
         .collect()
+}
+
+/// The names of the objects of one kind this tenant controls that are not in `keep`.
+async fn stale<K>(
+    client: &Client,
+    namespace: &str,
+    owner: &Owner,
+    keep: &BTreeSet<String>,
+) -> Result<Vec<String>, kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+{
+    let listed: Api<K> = Api::namespaced(client.clone(), namespace);
+    let params = ListParams::default().labels(&tenant_selector(&owner.name));
+    Ok(listed
+        .list_metadata(&params)
+        .await?
+        .items
+        .into_iter()
+        .filter(|o| {
+            o.owner_references()
+                .iter()
+                .any(|r| r.uid == owner.uid && r.controller == Some(true))
+        })
+        .map(|o| o.name_any())
+        .filter(|name| !keep.contains(name))
+        .collect())
 }
 
 /// Deletes the controlled objects of one kind not in `keep`; returns them as `Kind/name`.
@@ -41,26 +71,10 @@ where
         + DeserializeOwned
         + Debug,
 {
-    let listed: Api<K> = Api::namespaced(client.clone(), namespace);
-    let selector = format!(
-        "{MANAGED_BY_LABEL}={MANAGED_BY},{TENANT_LABEL}={}",
-        owner.name
-    );
     let mut deleted = Vec::new();
-    for object in listed
-        .list_metadata(&ListParams::default().labels(&selector))
-        .await?
-        .items
-    {
-        let controlled = object
-            .owner_references()
-            .iter()
-            .any(|r| r.uid == owner.uid && r.controller == Some(true));
-        let name = object.name_any();
-        if controlled && !keep.contains(&name) {
-            delete::<K>(client, namespace, &name).await?;
-            deleted.push(format!("{}/{name}", K::kind(&())));
-        }
+    for name in stale::<K>(client, namespace, owner, &keep).await? {
+        delete::<K>(client, namespace, &name).await?;
+        deleted.push(format!("{}/{name}", K::kind(&())));
     }
     Ok(deleted)
 }
@@ -108,18 +122,20 @@ pub async fn prune(
     );
     deleted
         .extend(prune_kind::<Service>(client, ns, owner, names(services.iter().cloned())).await?);
-    let config_maps_gone =
-        prune_kind::<ConfigMap>(client, ns, owner, names(config_maps.iter().cloned())).await?;
+    // A connector's Secret goes before its ConfigMap, which is how the Secret (never listed:
+    // the operator does not read Secrets outside its namespace) is known to be stale: if the
+    // Secret's deletion fails, the ConfigMap stays and the next pass tries again.
+    let keep_config_maps = names(config_maps.iter().cloned());
     let keep_secrets = names(secrets.iter().cloned());
+    let stale_config_maps = stale::<ConfigMap>(client, ns, owner, &keep_config_maps).await?;
     for connector in [Connector::Pagopa, Connector::Io] {
         let name = object_name(connector);
-        let config_map_gone = config_maps_gone.contains(&format!("ConfigMap/{name}"));
-        if config_map_gone && !keep_secrets.contains(&name) {
+        if stale_config_maps.contains(&name) && !keep_secrets.contains(&name) {
             delete::<Secret>(client, ns, &name).await?;
             deleted.push(format!("Secret/{name}"));
         }
     }
-    deleted.extend(config_maps_gone);
+    deleted.extend(prune_kind::<ConfigMap>(client, ns, owner, keep_config_maps).await?);
     deleted.extend(
         prune_kind::<NetworkPolicy>(client, ns, owner, names(network_policies.iter().cloned()))
             .await?,

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use municipio_crds::v1alpha1::{Connector, ConnectorStatus, WorkloadStatus};
 use municipio_crds::{MunicipalityTenantStatus, ValidTenant};
 
-use crate::build::config_map::object_name;
+use crate::build::metadata::object_name;
 use crate::config::OperatorConfig;
 
 /// Where the tenant stands after a reconcile.
