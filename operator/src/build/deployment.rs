@@ -12,8 +12,10 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use municipio_crds::ValidTenant;
+use municipio_crds::identifiers;
 use municipio_crds::validate::{ValidCompute, ValidWorkload};
 
+use super::limit_range;
 use super::metadata::object_name;
 use super::metadata::{
     CONFIG_HASH_ANNOTATION, Owner, WORKLOAD_LABEL, child_meta_with, connector_label, digest,
@@ -102,7 +104,10 @@ pub fn deployment(
                 .collect()
         }),
         env_from: (!env_from.is_empty()).then_some(env_from),
-        resources: resources(&workload.requests, &workload.limits),
+        resources: resources(
+            &workload.requests,
+            &limits_with_room(tenant, &workload.requests, &workload.limits),
+        ),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
@@ -186,6 +191,35 @@ fn resources(requests: &ValidCompute, limits: &ValidCompute) -> Option<ResourceR
         limits,
         ..ResourceRequirements::default()
     })
+}
+
+/// The workload's limits, plus, where it requests more CPU or memory than the LimitRange's
+/// default limit and sets no limit of its own, a limit equal to its request: the default limit
+/// below the request would make the API server refuse every pod.
+fn limits_with_room(
+    tenant: &ValidTenant,
+    requests: &ValidCompute,
+    limits: &ValidCompute,
+) -> ValidCompute {
+    let mut limits = limits.clone();
+    if !limit_range::applies(tenant) {
+        return limits;
+    }
+    let (cpu, memory) = limit_range::DEFAULT_LIMIT;
+    for (limit, request, default) in [
+        (&mut limits.cpu, &requests.cpu, cpu),
+        (&mut limits.memory, &requests.memory, memory),
+    ] {
+        let default: identifiers::Quantity = default.parse().expect("a valid default");
+        if limit.is_none()
+            && request
+                .as_ref()
+                .is_some_and(|r| r.value() > default.value())
+        {
+            limit.clone_from(request);
+        }
+    }
+    limits
 }
 
 /// Digest of the configuration and keys of the connectors a workload receives: a new key or

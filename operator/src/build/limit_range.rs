@@ -11,9 +11,17 @@ use super::metadata::{Owner, child_meta};
 
 pub const NAME: &str = "tenant-defaults";
 
+/// The limit a container without one gets, CPU and memory.
+pub const DEFAULT_LIMIT: (&str, &str) = ("500m", "256Mi");
+
+/// Whether the tenant has a LimitRange: only when the quota bounds CPU or memory.
+pub fn applies(tenant: &ValidTenant) -> bool {
+    tenant.quota.cpu.is_some() || tenant.quota.memory.is_some()
+}
+
 /// `None` unless the quota bounds CPU or memory.
 pub fn limit_range(tenant: &ValidTenant, owner: &Owner) -> Option<LimitRange> {
-    if tenant.quota.cpu.is_none() && tenant.quota.memory.is_none() {
+    if !applies(tenant) {
         return None;
     }
     let quantities = |cpu: &str, memory: &str| {
@@ -27,7 +35,7 @@ pub fn limit_range(tenant: &ValidTenant, owner: &Owner) -> Option<LimitRange> {
         spec: Some(LimitRangeSpec {
             limits: vec![LimitRangeItem {
                 type_: "Container".to_owned(),
-                default: Some(quantities("500m", "256Mi")),
+                default: Some(quantities(DEFAULT_LIMIT.0, DEFAULT_LIMIT.1)),
                 default_request: Some(quantities("100m", "128Mi")),
                 ..LimitRangeItem::default()
             }],

@@ -306,3 +306,23 @@ fn build_is_deterministic() {
         build(&t, &owner, &config(), &keys("k"))
     );
 }
+
+#[test]
+fn a_request_above_the_default_limit_gets_a_limit_to_match() {
+    let text = include_str!("../../../examples/modena.yaml").replace(
+        "resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {cpu: 500m, memory: 256Mi}}",
+        "resources: {requests: {cpu: \"2\", memory: 128Mi}}",
+    );
+    let (t, owner) = tenant(&text);
+    let d = deployment::deployment(&t, &owner, &t.workloads[0], &[], &[]);
+    let resources = d.spec.unwrap().template.spec.unwrap().containers[0]
+        .resources
+        .clone()
+        .unwrap();
+    let limits = resources.limits.unwrap();
+    assert_eq!(limits["cpu"].0, "2", "not the LimitRange's 500m below the request");
+    assert!(
+        !limits.contains_key("memory"),
+        "128Mi fits under the default limit, which applies"
+    );
+}
