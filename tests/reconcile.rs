@@ -157,6 +157,15 @@ async fn tenant_events(client: &kube::Client, name: &str) -> Vec<(String, String
         .collect()
 }
 
+/// Waits until an event of this type and reason is recorded about tenant `name`.
+async fn event_recorded(client: &kube::Client, name: &str, type_: &str, reason: &str) {
+    let wanted = (type_.to_owned(), reason.to_owned());
+    eventually(&format!("a {type_} {reason} event"), || async {
+        tenant_events(client, name).await.contains(&wanted)
+    })
+    .await;
+}
+
 async fn setup() -> (kube::Client, Operator) {
     let client = client().await;
     install_crd(&client).await;
@@ -201,12 +210,7 @@ async fn a_tenant_gets_its_children_and_becomes_ready() {
     );
     assert_eq!(status.connectors[1].keys, 4);
     // The transitions are told as Events on the tenant: progressing first, then ready.
-    eventually("a Normal Ready event", || async {
-        tenant_events(&client, &name)
-            .await
-            .contains(&("Normal".to_owned(), "Ready".to_owned()))
-    })
-    .await;
+    event_recorded(&client, &name, "Normal", "Ready").await;
     assert!(
         tenant_events(&client, &name)
             .await
@@ -274,12 +278,7 @@ async fn an_invalid_spec_is_stalled_naming_the_field() {
             .is_none(),
         "nothing was created"
     );
-    eventually("a Warning InvalidSpec event", || async {
-        tenant_events(&client, &name)
-            .await
-            .contains(&("Warning".to_owned(), "InvalidSpec".to_owned()))
-    })
-    .await;
+    event_recorded(&client, &name, "Warning", "InvalidSpec").await;
 }
 
 #[tokio::test]
@@ -860,12 +859,7 @@ async fn a_tenant_stored_under_an_older_schema_stops_no_one_else() {
     drop(operator);
     let operator = Operator::start(&run, &namespace);
     ready_tenant(&client, &operator, "new-schema").await;
-    eventually("a Warning UndecodableSpec event", || async {
-        tenant_events(&client, &old)
-            .await
-            .contains(&("Warning".to_owned(), "UndecodableSpec".to_owned()))
-    })
-    .await;
+    event_recorded(&client, &old, "Warning", "UndecodableSpec").await;
     assert!(
         Api::<Namespace>::all(client.clone())
             .get_opt(&old)

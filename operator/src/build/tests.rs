@@ -320,7 +320,10 @@ fn a_request_above_the_default_limit_gets_a_limit_to_match() {
         .clone()
         .unwrap();
     let limits = resources.limits.unwrap();
-    assert_eq!(limits["cpu"].0, "2", "not the LimitRange's 500m below the request");
+    assert_eq!(
+        limits["cpu"].0, "2",
+        "not the LimitRange's 500m below the request"
+    );
     assert!(
         !limits.contains_key("memory"),
         "128Mi fits under the default limit, which applies"
