@@ -7,4 +7,5 @@ pub mod dereference;
 pub mod manifests;
 pub mod render;
 pub mod validate_files;
+pub mod webhook;
 pub mod yaml;

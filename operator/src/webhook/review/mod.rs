@@ -1,0 +1,259 @@
+//! The admission decision, pure: an `AdmissionReview` and what the caches know of the cluster
+//! in, the answer out. The same `validate` rules as the CLI and the controller, then the rules
+//! across objects that only a view of the cluster can check. Never panics: any input gets an
+//! answer, and one that cannot be read is refused with a message saying so.
+
+use std::collections::BTreeSet;
+
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube::core::{DynamicObject, Status};
+use municipio_crds::identifiers::NamespaceName;
+use municipio_crds::v1alpha1::Environment;
+use municipio_crds::{MunicipalityTenant, ValidTenant};
+
+use crate::controller::tenant_watch;
+
+/// The annotation that allows moving a tenant from `production` back to `uat`.
+pub const ALLOW_DOWNGRADE_ANNOTATION: &str = "tenancy.municipio.io/allow-environment-downgrade";
+
+/// What the webhook knows of another tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantFacts {
+    pub name: String,
+    pub istat_code: String,
+    pub namespace: String,
+}
+
+impl TenantFacts {
+    pub fn of(tenant: &MunicipalityTenant) -> Self {
+        let name = tenant.metadata.name.clone().unwrap_or_default();
+        Self {
+            istat_code: tenant.spec.municipality.istat_code.clone(),
+            namespace: namespace_of(tenant),
+            name,
+        }
+    }
+}
+
+/// The namespace a tenant asks for: `spec.namespace`, or `comune-<name>`.
+fn namespace_of(tenant: &MunicipalityTenant) -> String {
+    let name = tenant.metadata.name.as_deref().unwrap_or_default();
+    tenant
+        .spec
+        .namespace
+        .clone()
+        .unwrap_or_else(|| format!("{}{name}", NamespaceName::DEFAULT_PREFIX))
+}
+
+/// The cluster as the webhook sees it, from the controller's caches: no API call per request,
+/// and no Secret data (only the bindings in a source Secret's metadata).
+pub trait Cluster {
+    /// Every tenant known.
+    fn tenants(&self) -> Vec<TenantFacts>;
+    /// The UIDs of the owners of a namespace, or `None` when there is no such namespace.
+    fn namespace_owners(&self, name: &str) -> Option<Vec<String>>;
+    /// The tenants a source Secret is bound to, or `None` when there is no such Secret.
+    fn source_secret_bindings(&self, name: &str) -> Option<BTreeSet<String>>;
+    /// The namespace source Secrets live in (for messages).
+    fn operator_namespace(&self) -> &str;
+}
+
+/// Answers one `AdmissionReview` request body.
+pub fn review(body: &[u8], cluster: &dyn Cluster) -> AdmissionReview<DynamicObject> {
+    let request = serde_json::from_slice::<AdmissionReview<DynamicObject>>(body)
+        .map_err(|e| e.to_string())
+        .and_then(|r| {
+            let request: Result<AdmissionRequest<DynamicObject>, _> = r.try_into();
+            request.map_err(|_| "it holds no request".to_owned())
+        });
+    let request = match request {
+        Ok(request) => request,
+        Err(error) => {
+            // Without a request there is no uid to answer to; the API server reports the
+            // message as the webhook's failure.
+            let mut response = AdmissionResponse::invalid(format!(
+                "municipio webhook: cannot read the AdmissionReview: {error}"
+            ));
+            response.uid = uid_of(body);
+            return response.into_review();
+        }
+    };
+    decide(&request, cluster).into_review()
+}
+
+/// The request uid, read leniently from a body that is not a valid review.
+fn uid_of(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["request"]["uid"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn decide(request: &AdmissionRequest<DynamicObject>, cluster: &dyn Cluster) -> AdmissionResponse {
+    let response = AdmissionResponse::from(request);
+    // Deletion is never blocked, and nothing else is asked of this webhook.
+    if !matches!(request.operation, Operation::Create | Operation::Update) {
+        return response;
+    }
+    let Some(object) = &request.object else {
+        return refuse(response, vec!["the request carries no object".to_owned()]);
+    };
+    let tenant = match tenant_watch::decode(object) {
+        Ok(tenant) => tenant,
+        Err(error) => return refuse(response, vec![error]),
+    };
+    let valid = match municipio_crds::validate(&tenant) {
+        Ok(valid) => valid,
+        Err(errors) => return refuse(response, errors.iter().map(ToString::to_string).collect()),
+    };
+    let old = match (&request.operation, &request.old_object) {
+        (Operation::Update, Some(old)) => tenant_watch::decode(old).ok(),
+        _ => None,
+    };
+    let mut errors = Vec::new();
+    errors.extend(unique_across_tenants(&tenant, cluster));
+    errors.extend(namespace_is_free(&tenant, old.as_ref(), cluster));
+    if let Some(old) = &old {
+        errors.extend(immutable_fields(old, &tenant));
+        errors.extend(no_silent_downgrade(old, &tenant));
+    }
+    if !errors.is_empty() {
+        return refuse(response, errors);
+    }
+    let warnings = unusable_source_secrets(&valid, cluster);
+    let mut response = response;
+    response.warnings = (!warnings.is_empty()).then_some(warnings);
+    response
+}
+
+/// A denial in the API server's own form for invalid objects: 422, reason `Invalid`, every
+/// problem in the message.
+fn refuse(response: AdmissionResponse, errors: Vec<String>) -> AdmissionResponse {
+    let message = errors.join("; ");
+    let mut response = response.deny(&message);
+    response.result = Status {
+        code: 422,
+        reason: "Invalid".to_owned(),
+        ..Status::failure(&message, "Invalid")
+    };
+    response
+}
+
+fn unique_across_tenants(tenant: &MunicipalityTenant, cluster: &dyn Cluster) -> Vec<String> {
+    let me = TenantFacts::of(tenant);
+    let others: Vec<TenantFacts> = cluster
+        .tenants()
+        .into_iter()
+        .filter(|t| t.name != me.name)
+        .collect();
+    let mut errors = Vec::new();
+    if let Some(other) = others.iter().find(|t| t.istat_code == me.istat_code) {
+        errors.push(format!(
+            "spec.municipality.istatCode: ISTAT code {} is already the municipality of tenant {}: one tenant per municipality",
+            me.istat_code, other.name
+        ));
+    }
+    if let Some(other) = others.iter().find(|t| t.namespace == me.namespace) {
+        errors.push(format!(
+            "spec.namespace: namespace {} is already the namespace of tenant {}",
+            me.namespace, other.name
+        ));
+    }
+    errors
+}
+
+/// The namespace must not exist, unless it was created for this very tenant (an update).
+fn namespace_is_free(
+    tenant: &MunicipalityTenant,
+    old: Option<&MunicipalityTenant>,
+    cluster: &dyn Cluster,
+) -> Vec<String> {
+    let namespace = namespace_of(tenant);
+    let Some(owners) = cluster.namespace_owners(&namespace) else {
+        return Vec::new();
+    };
+    let uid = old.and_then(|o| o.metadata.uid.as_deref());
+    if uid.is_some_and(|uid| owners.iter().any(|o| o == uid)) {
+        return Vec::new();
+    }
+    vec![format!(
+        "spec.namespace: namespace {namespace} already exists and was not created for this tenant: choose another spec.namespace (the operator never takes over a namespace)"
+    )]
+}
+
+fn immutable_fields(old: &MunicipalityTenant, new: &MunicipalityTenant) -> Vec<String> {
+    let mut errors = Vec::new();
+    let (was, is) = (namespace_of(old), namespace_of(new));
+    if was != is {
+        errors.push(format!(
+            "spec.namespace: cannot change from {was} to {is}: the municipality's workloads and data live in {was}. To move, create a new tenant and migrate the data"
+        ));
+    }
+    let (was, is) = (
+        &old.spec.municipality.istat_code,
+        &new.spec.municipality.istat_code,
+    );
+    if was != is {
+        errors.push(format!(
+            "spec.municipality.istatCode: cannot change from {was} to {is}: a tenant is one municipality. For another municipality, create another tenant"
+        ));
+    }
+    errors
+}
+
+fn no_silent_downgrade(old: &MunicipalityTenant, new: &MunicipalityTenant) -> Vec<String> {
+    let allowed = new
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ALLOW_DOWNGRADE_ANNOTATION))
+        .is_some_and(|v| v == "true");
+    let downgrade =
+        old.spec.environment == Environment::Production && new.spec.environment == Environment::Uat;
+    if downgrade && !allowed {
+        vec![format!(
+            "spec.environment: moving from production to uat points a live municipality's payments and messages at the test platforms; if that is meant, set the annotation {ALLOW_DOWNGRADE_ANNOTATION}: \"true\""
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Source Secrets named by the spec that are missing or not bound to this tenant: a warning,
+/// not a refusal, since a GitOps tool may create the Secret a moment later. Names only.
+fn unusable_source_secrets(tenant: &ValidTenant, cluster: &dyn Cluster) -> Vec<String> {
+    let mut named = Vec::new();
+    if let Some(p) = &tenant.pagopa {
+        named.push((
+            "spec.pagopa.subscriptionKey.secretName".to_owned(),
+            p.subscription_key.secret_name.clone(),
+        ));
+    }
+    if let Some(io) = &tenant.io {
+        for (i, s) in io.services.iter().enumerate() {
+            named.push((
+                format!("spec.io.services[{i}].apiKey.secretName"),
+                s.api_key.secret_name.clone(),
+            ));
+        }
+    }
+    let namespace = cluster.operator_namespace();
+    let name = tenant.name.as_str();
+    named
+        .into_iter()
+        .filter_map(|(field, secret)| match cluster.source_secret_bindings(&secret) {
+            None => Some(format!(
+                "{field}: Secret {namespace}/{secret} does not exist (yet): the tenant will wait for it"
+            )),
+            Some(bound) if !bound.contains(name) => Some(format!(
+                "{field}: Secret {namespace}/{secret} is not bound to tenant {name}: label it tenancy.municipio.io/tenant={name} or list {name} in its annotation tenancy.municipio.io/tenants"
+            )),
+            Some(_) => None,
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

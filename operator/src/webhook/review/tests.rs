@@ -1,0 +1,301 @@
+//! Admission decisions from examples and hand-made cluster views.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::*;
+
+#[derive(Default)]
+struct FakeCluster {
+    tenants: Vec<TenantFacts>,
+    namespaces: BTreeMap<String, Vec<String>>,
+    secrets: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Cluster for FakeCluster {
+    fn tenants(&self) -> Vec<TenantFacts> {
+        self.tenants.clone()
+    }
+    fn namespace_owners(&self, name: &str) -> Option<Vec<String>> {
+        self.namespaces.get(name).cloned()
+    }
+    fn source_secret_bindings(&self, name: &str) -> Option<BTreeSet<String>> {
+        self.secrets.get(name).cloned()
+    }
+    fn operator_namespace(&self) -> &str {
+        "municipio-system"
+    }
+}
+
+/// Modena's Secrets, bound to Modena.
+fn modena_cluster() -> FakeCluster {
+    let bound = BTreeSet::from(["modena".to_owned()]);
+    FakeCluster {
+        secrets: BTreeMap::from([
+            ("modena-pagopa".to_owned(), bound.clone()),
+            ("modena-io".to_owned(), bound),
+        ]),
+        ..FakeCluster::default()
+    }
+}
+
+fn modena() -> Value {
+    let tenant: Value =
+        serde_yaml_ng::from_str(include_str!("../../../../examples/modena.yaml")).unwrap();
+    tenant
+}
+
+fn request(operation: &str, object: Value, old: Option<Value>) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+            "kind": {"group": "tenancy.municipio.io", "version": "v1alpha1", "kind": "MunicipalityTenant"},
+            "resource": {"group": "tenancy.municipio.io", "version": "v1alpha1", "resource": "municipalitytenants"},
+            "name": object["metadata"]["name"],
+            "operation": operation,
+            "userInfo": {"username": "admin"},
+            "object": object,
+            "oldObject": old,
+            "dryRun": false,
+        }
+    }))
+    .unwrap()
+}
+
+fn answer(body: &[u8], cluster: &FakeCluster) -> AdmissionResponse {
+    review(body, cluster).response.expect("a response")
+}
+
+fn with_uid(mut tenant: Value, uid: &str) -> Value {
+    tenant["metadata"]["uid"] = json!(uid);
+    tenant
+}
+
+#[test]
+fn every_example_is_admitted_without_warnings() {
+    for (name, text) in [
+        ("modena", include_str!("../../../../examples/modena.yaml")),
+        (
+            "milano",
+            include_str!("../../../../examples/lombardia/milano.yaml"),
+        ),
+    ] {
+        let tenant: Value = serde_yaml_ng::from_str(text).unwrap();
+        let bound = BTreeSet::from([name.to_owned()]);
+        let secrets = [
+            tenant["spec"]["pagopa"]["subscriptionKey"]["secretName"].clone(),
+            tenant["spec"]["io"]["services"][0]["apiKey"]["secretName"].clone(),
+        ];
+        let cluster = FakeCluster {
+            secrets: secrets
+                .iter()
+                .filter_map(|s| s.as_str())
+                .map(|s| (s.to_owned(), bound.clone()))
+                .collect(),
+            ..FakeCluster::default()
+        };
+        let r = answer(&request("CREATE", tenant, None), &cluster);
+        assert!(r.allowed, "{name}: {}", r.result.message);
+        assert_eq!(r.warnings, None, "{name}");
+        assert_eq!(r.uid, "705ab4f5-6393-11e8-b7cc-42010a800002");
+    }
+}
+
+#[test]
+fn every_validate_error_is_returned_at_once_with_its_field() {
+    let mut t = modena();
+    t["spec"]["pagopa"]["ibans"][0]["iban"] = json!("IT61X0542811101000000123456");
+    t["spec"]["municipality"]["fiscalCode"] = json!("00221940365");
+    let r = answer(&request("CREATE", t, None), &modena_cluster());
+    assert!(!r.allowed);
+    assert_eq!((r.result.code, r.result.reason.as_str()), (422, "Invalid"));
+    let message = &r.result.message;
+    assert!(message.contains("spec.pagopa.ibans[0].iban: "), "{message}");
+    assert!(
+        message.contains("spec.municipality.fiscalCode: "),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_undecodable_object_is_refused_naming_the_field() {
+    let mut t = modena();
+    t["spec"]["workloads"][0]["replicas"] = json!("two");
+    let r = answer(&request("CREATE", t, None), &modena_cluster());
+    assert!(!r.allowed);
+    assert!(
+        r.result.message.starts_with("spec.workloads[0].replicas: "),
+        "{}",
+        r.result.message
+    );
+}
+
+#[test]
+fn garbage_is_refused_with_a_clear_message_and_no_panic() {
+    for body in [
+        &b""[..],
+        b"{",
+        b"null",
+        b"[]",
+        b"{\"request\": 5}",
+        b"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}",
+        "\u{0}\u{ffff}".as_bytes(),
+    ] {
+        let r = answer(body, &modena_cluster());
+        assert!(!r.allowed);
+        assert!(
+            r.result.message.contains("cannot read the AdmissionReview"),
+            "{}",
+            r.result.message
+        );
+    }
+    let r = answer(
+        br#"{"request": {"uid": "u-1", "operation": "CREATE"}}"#,
+        &modena_cluster(),
+    );
+    assert_eq!(r.uid, "u-1", "the answer goes to the request it can name");
+}
+
+#[test]
+fn deletion_is_never_blocked() {
+    let mut t = modena();
+    t["spec"]["pagopa"]["ibans"][0]["iban"] = json!("not an iban");
+    let r = answer(&request("DELETE", t.clone(), Some(t)), &modena_cluster());
+    assert!(r.allowed);
+}
+
+#[test]
+fn one_tenant_per_municipality_and_per_namespace() {
+    let mut cluster = modena_cluster();
+    cluster.tenants = vec![
+        TenantFacts {
+            name: "modena-bis".into(),
+            istat_code: "036023".into(),
+            namespace: "comune-modena-bis".into(),
+        },
+        TenantFacts {
+            name: "carpi".into(),
+            istat_code: "036005".into(),
+            namespace: "comune-modena".into(),
+        },
+    ];
+    let r = answer(&request("CREATE", modena(), None), &cluster);
+    assert!(!r.allowed);
+    let message = &r.result.message;
+    assert!(
+        message.contains("spec.municipality.istatCode: ISTAT code 036023 is already the municipality of tenant modena-bis"),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "spec.namespace: namespace comune-modena is already the namespace of tenant carpi"
+        ),
+        "{message}"
+    );
+    // The tenant itself, as the cache knows it, is no duplicate of itself.
+    cluster.tenants = vec![TenantFacts {
+        name: "modena".into(),
+        istat_code: "036023".into(),
+        namespace: "comune-modena".into(),
+    }];
+    assert!(answer(&request("CREATE", modena(), None), &cluster).allowed);
+}
+
+#[test]
+fn a_foreign_namespace_is_refused_but_the_tenants_own_is_not() {
+    let mut cluster = modena_cluster();
+    cluster
+        .namespaces
+        .insert("comune-modena".into(), vec!["someone".into()]);
+    let r = answer(&request("CREATE", modena(), None), &cluster);
+    assert!(!r.allowed);
+    assert!(
+        r.result
+            .message
+            .contains("spec.namespace: namespace comune-modena already exists"),
+        "{}",
+        r.result.message
+    );
+    cluster
+        .namespaces
+        .insert("comune-modena".into(), vec!["uid-modena".into()]);
+    let old = with_uid(modena(), "uid-modena");
+    let mut new = old.clone();
+    new["spec"]["suspend"] = json!(true);
+    assert!(answer(&request("UPDATE", new, Some(old)), &cluster).allowed);
+}
+
+#[test]
+fn namespace_and_istat_code_are_immutable() {
+    let old = with_uid(modena(), "uid-modena");
+    let mut new = old.clone();
+    new["spec"]["namespace"] = json!("comune-modena-2");
+    new["spec"]["municipality"]["istatCode"] = json!("036005");
+    let r = answer(&request("UPDATE", new, Some(old)), &modena_cluster());
+    assert!(!r.allowed);
+    let message = &r.result.message;
+    assert!(
+        message.contains("spec.namespace: cannot change from comune-modena to comune-modena-2"),
+        "{message}"
+    );
+    assert!(
+        message.contains("spec.municipality.istatCode: cannot change from 036023 to 036005"),
+        "{message}"
+    );
+}
+
+#[test]
+fn production_to_uat_needs_the_annotation() {
+    let mut old = with_uid(modena(), "uid-modena");
+    old["spec"]["environment"] = json!("production");
+    let new = with_uid(modena(), "uid-modena");
+    let r = answer(
+        &request("UPDATE", new.clone(), Some(old.clone())),
+        &modena_cluster(),
+    );
+    assert!(!r.allowed);
+    assert!(
+        r.result.message.starts_with("spec.environment: "),
+        "{}",
+        r.result.message
+    );
+    let mut allowed = new;
+    allowed["metadata"]["annotations"] = json!({ ALLOW_DOWNGRADE_ANNOTATION: "true" });
+    assert!(
+        answer(
+            &request("UPDATE", allowed, Some(old.clone())),
+            &modena_cluster()
+        )
+        .allowed
+    );
+    // uat to production is an upgrade: no annotation needed.
+    let r = answer(&request("UPDATE", old, Some(modena())), &modena_cluster());
+    assert!(r.allowed, "{}", r.result.message);
+}
+
+#[test]
+fn an_unusable_source_secret_is_a_warning_naming_it_never_its_value() {
+    let mut cluster = modena_cluster();
+    cluster.secrets.remove("modena-io");
+    cluster
+        .secrets
+        .insert("modena-pagopa".into(), BTreeSet::from(["carpi".to_owned()]));
+    let r = answer(&request("CREATE", modena(), None), &cluster);
+    assert!(r.allowed, "GitOps may create the Secret a moment later");
+    let warnings = r.warnings.unwrap();
+    assert!(
+        warnings.iter().any(|w| w.starts_with(
+            "spec.pagopa.subscriptionKey.secretName: Secret municipio-system/modena-pagopa is not bound to tenant modena"
+        )),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.starts_with(
+            "spec.io.services[0].apiKey.secretName: Secret municipio-system/modena-io does not exist"
+        )),
+        "{warnings:?}"
+    );
+}
