@@ -10,6 +10,7 @@ use std::borrow::Borrow;
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use municipio_crds::ValidTenant;
 use municipio_crds::v1alpha1::Connector;
 
@@ -71,8 +72,7 @@ impl KeyProblem {
 
 /// The tenants a source Secret is bound to: the one in its label, and those in its annotation
 /// (exact names only).
-pub fn bound_tenants(secret: &Secret) -> BTreeSet<String> {
-    let meta = &secret.metadata;
+pub fn bound_tenants(meta: &ObjectMeta) -> BTreeSet<String> {
     let by_label = meta.labels.as_ref().and_then(|l| l.get(TENANT_LABEL));
     let by_annotation = meta
         .annotations
@@ -91,7 +91,7 @@ pub fn bound_tenants(secret: &Secret) -> BTreeSet<String> {
 
 /// Whether a source Secret is bound to a tenant, by label or annotation (exact names only).
 pub fn is_bound(secret: &Secret, tenant: &str) -> bool {
-    bound_tenants(secret).contains(tenant)
+    bound_tenants(&secret.metadata).contains(tenant)
 }
 
 /// The keys the tenant's enabled connectors need, or every problem found.
@@ -193,7 +193,6 @@ pub fn connector_keys<S: Borrow<Secret>>(
 mod tests {
     use super::*;
     use k8s_openapi::ByteString;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use municipio_crds::MunicipalityTenant;
     use std::collections::BTreeMap;
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use municipio_operator::config::OperatorArgs;
+use municipio_operator::webhook::WebhookArgs;
 
 /// municipio: runs Italian municipalities (Comuni) as tenants of a regional Kubernetes cloud.
 #[derive(Parser)]
@@ -41,6 +42,24 @@ enum Command {
         /// the downward API); defaults to the host name.
         #[arg(long, env = "POD_NAME")]
         instance: Option<String>,
+        /// The admission webhook, served alongside the controller when a certificate is given.
+        #[command(flatten)]
+        webhook: WebhookArgs,
+    },
+    /// Serve the validating admission webhook alone (for a separate Deployment, and for tests).
+    Webhook {
+        /// Namespace of the source Secrets the webhook checks bindings of.
+        #[arg(
+            long,
+            env = "MUNICIPIO_OPERATOR_NAMESPACE",
+            default_value = "municipio-system"
+        )]
+        operator_namespace: String,
+        #[command(flatten)]
+        webhook: WebhookArgs,
+        /// Log format.
+        #[arg(long, env = "MUNICIPIO_LOG_FORMAT", value_enum, default_value = "text")]
+        log_format: LogFormat,
     },
     /// Print, without a cluster, the objects the controller would apply for each tenant.
     ///
@@ -61,12 +80,7 @@ enum LogFormat {
     Json,
 }
 
-fn run(
-    operator: &OperatorArgs,
-    tenant_selector: Option<String>,
-    log_format: LogFormat,
-    instance: Option<String>,
-) -> ExitCode {
+fn init_logs(log_format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MUNICIPIO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
@@ -74,6 +88,14 @@ fn run(
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
     }
+}
+
+/// Runs `work` with a Kubernetes client, on a new async runtime.
+fn with_client<F, Fut>(work: F) -> ExitCode
+where
+    F: FnOnce(kube::Client) -> Fut,
+    Fut: Future<Output = ExitCode>,
+{
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -83,15 +105,46 @@ fn run(
     };
     runtime.block_on(async {
         match kube::Client::try_default().await {
-            Ok(client) => {
-                let instance = instance.or_else(|| std::env::var("HOSTNAME").ok());
-                let config = operator.config();
-                municipio_operator::controller::run(client, config, tenant_selector, instance)
-                    .await;
-                ExitCode::SUCCESS
-            }
+            Ok(client) => work(client).await,
             Err(e) => {
                 eprintln!("cannot reach Kubernetes: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn run(
+    operator: &OperatorArgs,
+    tenant_selector: Option<String>,
+    instance: Option<String>,
+    webhook: WebhookArgs,
+) -> ExitCode {
+    with_client(|client| async move {
+        let instance = instance.or_else(|| std::env::var("HOSTNAME").ok());
+        let config = operator.config();
+        if webhook.tls_cert_file.is_some() {
+            let (client, namespace) = (client.clone(), config.operator_namespace.clone());
+            tokio::spawn(async move {
+                if let Err(e) = municipio_operator::webhook::run(client, webhook, &namespace).await
+                {
+                    tracing::error!(error = %e, "the webhook stopped");
+                }
+            });
+        } else {
+            tracing::warn!("no --tls-cert-file: the admission webhook is not served");
+        }
+        municipio_operator::controller::run(client, config, tenant_selector, instance).await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn webhook(operator_namespace: String, webhook: WebhookArgs) -> ExitCode {
+    with_client(|client| async move {
+        match municipio_operator::webhook::run(client, webhook, &operator_namespace).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("webhook: {e}");
                 ExitCode::FAILURE
             }
         }
@@ -106,7 +159,19 @@ fn main() -> ExitCode {
             tenant_selector,
             log_format,
             instance,
-        } => run(&operator, tenant_selector, log_format, instance),
+            webhook,
+        } => {
+            init_logs(log_format);
+            run(&operator, tenant_selector, instance, webhook)
+        }
+        Command::Webhook {
+            operator_namespace,
+            webhook: args,
+            log_format,
+        } => {
+            init_logs(log_format);
+            webhook(operator_namespace, args)
+        }
         Command::Crd => {
             print!("{}", municipio_crds::crd::crd_yaml());
             ExitCode::SUCCESS

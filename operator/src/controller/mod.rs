@@ -194,7 +194,7 @@ where
 fn source_secret_mapper() -> impl Fn(Secret) -> Vec<ObjectRef<MunicipalityTenant>> + Send + Sync {
     let previous: Mutex<HashMap<String, BTreeSet<String>>> = Mutex::default();
     move |secret| {
-        let now = dereference::bound_tenants(&secret);
+        let now = dereference::bound_tenants(&secret.metadata);
         let mut previous = previous.lock().unwrap_or_else(|e| e.into_inner());
         let before = previous
             .insert(secret.name_any(), now.clone())
@@ -516,7 +516,9 @@ async fn report_undecodable(ctx: Arc<Context>, undecodable: Undecodable) {
         .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
     {
-        warn!(tenant = %name, error = %e, "could not report an undecodable tenant");
+        // Likely the API server refusing any write to an object its current schema refuses
+        // (no validation ratcheting before Kubernetes 1.30): the event below still tells.
+        warn!(tenant = %name, error = %e, "could not write the status of an undecodable tenant");
     }
     if let Some(note) = events::transition(previous.as_ref(), &new) {
         ctx.events.publish(&regarding, note).await;

@@ -1,0 +1,187 @@
+//! The HTTPS server of the webhook: `POST /validate-municipalitytenant` answers an
+//! `AdmissionReview`, `GET /healthz` says it is up. TLS from a certificate and key in PEM
+//! files, read again when they change (cert-manager renews a mounted Secret in place).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::{get, post};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::crypto::ring;
+use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
+use tokio_rustls::rustls::sign::CertifiedKey;
+use tokio_rustls::rustls::{self, ServerConfig};
+use tracing::{debug, info, warn};
+
+use super::review::{self, Cluster};
+
+/// The path the `ValidatingWebhookConfiguration` calls.
+pub const PATH: &str = "/validate-municipalitytenant";
+/// How often the certificate files are looked at for a renewal.
+const RELOAD_EVERY: Duration = Duration::from_secs(60);
+/// An admission request larger than this is no tenant (the API server's own limit is 3 MiB).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} holds no PEM certificate or key that can be used: {reason}")]
+    Pem { path: PathBuf, reason: String },
+    #[error("the certificate and key do not go together: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A certificate and its key, from two PEM files.
+pub fn load(cert_file: &Path, key_file: &Path) -> Result<Arc<CertifiedKey>, Error> {
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    let pem = |path: &Path, reason: String| Error::Pem {
+        path: path.to_owned(),
+        reason,
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(cert_file)?)
+        .collect::<Result<_, _>>()
+        .map_err(|e| pem(cert_file, e.to_string()))?;
+    if certs.is_empty() {
+        return Err(pem(cert_file, "no CERTIFICATE block".to_owned()));
+    }
+    let key = PrivateKeyDer::from_pem_slice(&read(key_file)?)
+        .map_err(|e| pem(key_file, e.to_string()))?;
+    let provider = ring::default_provider();
+    Ok(Arc::new(CertifiedKey::from_der(certs, key, &provider)?))
+}
+
+/// The serving certificate, replaceable while serving.
+#[derive(Debug)]
+pub struct Certificate(RwLock<Arc<CertifiedKey>>);
+
+impl Certificate {
+    pub fn new(key: Arc<CertifiedKey>) -> Arc<Self> {
+        Arc::new(Self(RwLock::new(key)))
+    }
+
+    pub fn replace(&self, key: Arc<CertifiedKey>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = key;
+    }
+}
+
+impl ResolvesServerCert for Certificate {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.read().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+}
+
+/// Reads the files again whenever they change, and serves the new certificate from then on.
+pub async fn reload_on_change(
+    certificate: Arc<Certificate>,
+    cert_file: PathBuf,
+    key_file: PathBuf,
+) {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut seen: (Option<SystemTime>, Option<SystemTime>) =
+        (modified(&cert_file), modified(&key_file));
+    loop {
+        tokio::time::sleep(RELOAD_EVERY).await;
+        let now = (modified(&cert_file), modified(&key_file));
+        if now == seen {
+            continue;
+        }
+        match load(&cert_file, &key_file) {
+            Ok(key) => {
+                certificate.replace(key);
+                seen = now;
+                info!(file = %cert_file.display(), "serving certificate reloaded");
+            }
+            // Half-written files during a renewal: the next look will find them whole.
+            Err(error) => warn!(%error, "serving certificate not reloaded"),
+        }
+    }
+}
+
+/// The routes, for any cluster view.
+pub fn router(cluster: Arc<dyn Cluster + Send + Sync>) -> Router {
+    Router::new()
+        .route(PATH, post(admit))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(cluster)
+}
+
+async fn admit(
+    State(cluster): State<Arc<dyn Cluster + Send + Sync>>,
+    body: Bytes,
+) -> axum::Json<serde_json::Value> {
+    let review = if body.len() > MAX_BODY {
+        review::review(b"", cluster.as_ref())
+    } else {
+        review::review(&body, cluster.as_ref())
+    };
+    let allowed = review.response.as_ref().is_some_and(|r| r.allowed);
+    debug!(allowed, "admission review answered");
+    axum::Json(serde_json::to_value(review).unwrap_or_default())
+}
+
+/// Serves `router` over TLS on `addr` until the process ends.
+pub async fn serve(
+    addr: SocketAddr,
+    certificate: Arc<Certificate>,
+    router: Router,
+) -> Result<(), Error> {
+    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(certificate);
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Listen { addr, source })?;
+    info!(%addr, path = PATH, "webhook serving");
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                warn!(%error, "accept failed");
+                continue;
+            }
+        };
+        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(stream).await {
+                Ok(stream) => stream,
+                Err(error) => {
+                    debug!(%peer, %error, "TLS handshake failed");
+                    return;
+                }
+            };
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(error) = connection {
+                debug!(%peer, %error, "connection ended with an error");
+            }
+        });
+    }
+}

@@ -1,0 +1,384 @@
+//! The admission webhook against the real API server: `municipio webhook` as a process on
+//! loopback, registered with a `ValidatingWebhookConfiguration` whose `clientConfig.url` points
+//! at it, so `kubectl apply` goes through it as in a cluster. Each test registers its own
+//! configuration, limited by an objectSelector to its own tenants, so tests run side by side.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, PostParams};
+use municipio_crds::MunicipalityTenant;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+use serde_json::{Value, json};
+use support::{TEST_RUN_LABEL, client, install_crd, try_kubectl, unique_name};
+
+/// A CA and a serving certificate for 127.0.0.1, as PEM files in `dir`; returns the CA's PEM.
+fn certificates(dir: &Path) -> String {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "municipio test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut serving = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    serving
+        .subject_alt_names
+        .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    let cert = serving
+        .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
+        .unwrap();
+    std::fs::write(dir.join("tls.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap();
+    ca_cert.pem()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `municipio webhook` on loopback, registered for the tenants labelled with `run`.
+struct Webhook {
+    child: Option<Child>,
+    run: String,
+    operator_namespace: String,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Webhook {
+    async fn start(client: &kube::Client) -> Self {
+        install_crd(client).await;
+        let run = unique_name("hook");
+        let operator_namespace = format!("{run}-system");
+        let ns: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": operator_namespace}})).unwrap();
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .unwrap();
+        let dir = std::env::temp_dir().join(&run);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = certificates(&dir);
+        let mut hook = Self {
+            child: None,
+            run,
+            operator_namespace,
+            dir,
+            port: free_port(),
+        };
+        hook.spawn();
+        let configuration = json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": hook.run},
+            "webhooks": [{
+                "name": "tenants.tenancy.municipio.io",
+                "clientConfig": {
+                    "url": format!("https://127.0.0.1:{}/validate-municipalitytenant", hook.port),
+                },
+                "rules": [{
+                    "apiGroups": ["tenancy.municipio.io"],
+                    "apiVersions": ["v1alpha1"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": ["municipalitytenants"],
+                    "scope": "Cluster",
+                }],
+                "objectSelector": {"matchLabels": {TEST_RUN_LABEL: hook.run}},
+                "failurePolicy": "Fail",
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+                "timeoutSeconds": 5,
+            }],
+        });
+        let mut configuration: ValidatingWebhookConfiguration =
+            serde_json::from_value(configuration).unwrap();
+        for webhook in configuration.webhooks.iter_mut().flatten() {
+            webhook.client_config.ca_bundle = Some(ByteString(ca.clone().into_bytes()));
+        }
+        Api::<ValidatingWebhookConfiguration>::all(client.clone())
+            .create(&PostParams::default(), &configuration)
+            .await
+            .unwrap();
+        hook
+    }
+
+    /// Starts the process and waits until it listens (it listens once its caches are full).
+    fn spawn(&mut self) {
+        let log = std::fs::File::create(self.dir.join("webhook.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_municipio"))
+            .args(["webhook", "--operator-namespace", &self.operator_namespace])
+            .args(["--webhook-addr", &format!("127.0.0.1:{}", self.port)])
+            .arg("--tls-cert-file")
+            .arg(self.dir.join("tls.crt"))
+            .arg("--tls-key-file")
+            .arg(self.dir.join("tls.key"))
+            .env("KUBECONFIG", support::kubeconfig())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("the webhook starts");
+        self.child = Some(child);
+        for _ in 0..240 {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("the webhook does not listen: {}", self.log());
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("webhook.log")).unwrap_or_default()
+    }
+
+    /// `tenant` renamed for this test, with its label, written to a file for kubectl.
+    fn manifest(&self, mut tenant: Value, name: &str) -> PathBuf {
+        tenant["metadata"]["name"] = json!(name);
+        tenant["metadata"]["labels"] = json!({ TEST_RUN_LABEL: self.run });
+        let path = self.dir.join(format!("{name}.json"));
+        std::fs::write(&path, serde_json::to_vec(&tenant).unwrap()).unwrap();
+        path
+    }
+
+    fn apply(&self, tenant: Value, name: &str, extra: &[&str]) -> Result<String, String> {
+        let path = self.manifest(tenant, name);
+        let mut args = vec!["apply", "-f", path.to_str().unwrap()];
+        args.extend(extra);
+        try_kubectl(&args)
+    }
+}
+
+impl Drop for Webhook {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = try_kubectl(&["delete", "validatingwebhookconfiguration", &self.run]);
+    }
+}
+
+/// An ISTAT code no other tenant on the cluster has (the webhook's caches see them all).
+fn unique_istat() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = std::process::id() * 100 + COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("9{:05}", n % 100_000)
+}
+
+fn yaml(path: &Path) -> Value {
+    serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A tenant with its own namespace, so that tests do not collide on `comune-<name>`.
+fn own_namespace(mut tenant: Value, name: &str) -> Value {
+    tenant["spec"]["namespace"] = json!(name);
+    tenant
+}
+
+#[tokio::test]
+async fn every_example_is_admitted() {
+    let client = client().await;
+    let hook = Webhook::start(&client).await;
+    for path in support::yaml_files("examples") {
+        let name = unique_name("example");
+        // A unique ISTAT code too: the demo's examples may be in the cluster already.
+        let mut tenant = own_namespace(yaml(&path), &name);
+        tenant["spec"]["municipality"]["istatCode"] = json!(unique_istat());
+        let applied = hook.apply(tenant, &name, &[]);
+        assert!(applied.is_ok(), "{}: {applied:?}", path.display());
+    }
+}
+
+#[tokio::test]
+async fn invalid_tenants_are_refused_naming_the_field() {
+    let client = client().await;
+    let hook = Webhook::start(&client).await;
+    let files = support::yaml_files("tests/manifests/semantic-invalid");
+    for path in &files {
+        let name = unique_name("invalid");
+        let mut tenant = yaml(path);
+        if tenant["spec"]["namespace"].is_null() {
+            tenant = own_namespace(tenant, &name);
+        }
+        let refused = hook
+            .apply(tenant, &name, &[])
+            .expect_err(&format!("{} is refused", path.display()));
+        assert!(
+            refused.contains("denied the request"),
+            "{}: refused by the webhook: {refused}",
+            path.display()
+        );
+        for expected in support::expectations(path) {
+            let field = expected.split_whitespace().next().unwrap();
+            assert!(
+                refused.contains(&format!("{field}:")),
+                "{}: the message names {field}: {refused}",
+                path.display()
+            );
+        }
+    }
+    assert!(
+        files.len() >= 30,
+        "every rule, each with real-looking values"
+    );
+}
+
+#[tokio::test]
+async fn rules_across_tenants_and_a_server_side_dry_run() {
+    let client = client().await;
+    let hook = Webhook::start(&client).await;
+    let modena = yaml(&support::repo_root().join("examples/modena.yaml"));
+    let istat = unique_istat();
+    let one = unique_name("first");
+    let mut first = own_namespace(modena.clone(), &one);
+    first["spec"]["municipality"]["istatCode"] = json!(istat);
+    hook.apply(first.clone(), &one, &[]).expect("admitted");
+
+    // Same ISTAT code: refused; same namespace: refused; both at once.
+    let two = unique_name("second");
+    let refused = hook.apply(first.clone(), &two, &[]).unwrap_err();
+    assert!(
+        refused.contains(&format!(
+            "spec.municipality.istatCode: ISTAT code {istat} is already the municipality of tenant {one}"
+        )),
+        "{refused}"
+    );
+    assert!(
+        refused.contains(&format!(
+            "spec.namespace: namespace {one} is already the namespace of tenant {one}"
+        )),
+        "{refused}"
+    );
+    // The same refusal from a server-side dry run, the GitOps preflight.
+    let dry = hook
+        .apply(first.clone(), &two, &["--dry-run=server"])
+        .unwrap_err();
+    assert!(dry.contains("spec.municipality.istatCode: "), "{dry}");
+
+    // A namespace that exists and is not the tenant's: refused.
+    let foreign = unique_name("foreign");
+    try_kubectl(&["create", "namespace", &foreign]).unwrap();
+    let mut other = own_namespace(modena.clone(), &foreign);
+    other["spec"]["municipality"]["istatCode"] = json!(unique_istat());
+    let refused = hook.apply(other, &foreign, &[]).unwrap_err();
+    assert!(
+        refused.contains(&format!(
+            "spec.namespace: namespace {foreign} already exists"
+        )),
+        "{refused}"
+    );
+
+    // Immutable fields: the API server hands the webhook the old object.
+    let mut moved = first.clone();
+    moved["spec"]["namespace"] = json!(format!("{one}-2"));
+    let refused = hook.apply(moved, &one, &[]).unwrap_err();
+    assert!(
+        refused.contains(&format!(
+            "spec.namespace: cannot change from {one} to {one}-2"
+        )),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn an_unbound_source_secret_is_admitted_with_a_warning() {
+    let client = client().await;
+    let hook = Webhook::start(&client).await;
+    let name = unique_name("warned");
+    // The pagoPA Secret exists but is bound to someone else; the IO one does not exist.
+    let secret = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(format!("{name}-pagopa")),
+            labels: Some(BTreeMap::from([(
+                "tenancy.municipio.io/tenant".to_owned(),
+                "carpi".to_owned(),
+            )])),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Secret>::namespaced(client.clone(), &hook.operator_namespace)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let mut tenant = own_namespace(
+        yaml(&support::repo_root().join("examples/modena.yaml")),
+        &name,
+    );
+    tenant["spec"]["municipality"]["istatCode"] = json!(unique_istat());
+    tenant["spec"]["pagopa"]["subscriptionKey"]["secretName"] = json!(format!("{name}-pagopa"));
+    // Wait for the webhook's cache to see the Secret: until then it would warn "does not exist".
+    let mut last = String::new();
+    for attempt in 0..40 {
+        let manifest = hook.manifest(tenant.clone(), &name);
+        let out = Command::new("kubectl")
+            .env("KUBECONFIG", support::kubeconfig())
+            .args(["apply", "--dry-run=server", "-f"])
+            .arg(&manifest)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "admitted: {out:?}");
+        last = String::from_utf8_lossy(&out.stderr).into_owned();
+        if last.contains("is not bound to tenant") {
+            break;
+        }
+        assert!(attempt < 39, "no warning about the binding: {last}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        last.contains(&format!(
+            "Warning: spec.pagopa.subscriptionKey.secretName: Secret {}/{name}-pagopa is not bound to tenant {name}",
+            hook.operator_namespace
+        )),
+        "{last}"
+    );
+    assert!(last.contains("does not exist"), "{last}");
+    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    assert!(tenants.get_opt(&name).await.unwrap().is_none(), "a dry run");
+}
+
+#[tokio::test]
+async fn with_the_webhook_down_creation_is_refused_and_nothing_else_is_affected() {
+    let client = client().await;
+    let mut hook = Webhook::start(&client).await;
+    hook.stop();
+    let name = unique_name("down");
+    let tenant = own_namespace(
+        yaml(&support::repo_root().join("examples/modena.yaml")),
+        &name,
+    );
+    let refused = hook.apply(tenant.clone(), &name, &[]).unwrap_err();
+    assert!(
+        refused.contains("failed calling webhook") && refused.contains("connection refused"),
+        "says the webhook is unreachable: {refused}"
+    );
+    // Tenants of other runs (another objectSelector), and other kinds, are not affected.
+    let mut elsewhere = tenant;
+    elsewhere["spec"]["municipality"]["istatCode"] = json!(unique_istat());
+    elsewhere["metadata"]["name"] = json!(name);
+    elsewhere["metadata"]["labels"] = json!({ TEST_RUN_LABEL: "another-run" });
+    let path = hook.dir.join("elsewhere.json");
+    std::fs::write(&path, serde_json::to_vec(&elsewhere).unwrap()).unwrap();
+    try_kubectl(&["apply", "--dry-run=server", "-f", path.to_str().unwrap()])
+        .expect("not this webhook's tenant");
+    try_kubectl(&["create", "configmap", &name, "--dry-run=server"])
+        .expect("other kinds are not this webhook's");
+}
