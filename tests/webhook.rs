@@ -57,10 +57,24 @@ struct Webhook {
     operator_namespace: String,
     dir: PathBuf,
     port: u16,
+    certificates: Certificates,
+}
+
+/// Where the serving certificate comes from.
+#[derive(Clone, Copy, PartialEq)]
+enum Certificates {
+    /// Files made by the test (as cert-manager would): the test writes the caBundle.
+    Provided,
+    /// Made by the webhook itself, which writes the caBundle.
+    SelfManaged,
 }
 
 impl Webhook {
     async fn start(client: &kube::Client) -> Self {
+        Self::start_with(client, Certificates::Provided).await
+    }
+
+    async fn start_with(client: &kube::Client, certificates: Certificates) -> Self {
         install_crd(client).await;
         let run = unique_name("hook");
         let operator_namespace = format!("{run}-system");
@@ -72,15 +86,14 @@ impl Webhook {
             .unwrap();
         let dir = std::env::temp_dir().join(&run);
         std::fs::create_dir_all(&dir).unwrap();
-        let ca = certificates(&dir);
         let mut hook = Self {
             child: None,
             run,
             operator_namespace,
             dir,
             port: free_port(),
+            certificates,
         };
-        hook.spawn();
         let configuration = json!({
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "ValidatingWebhookConfiguration",
@@ -106,26 +119,38 @@ impl Webhook {
         });
         let mut configuration: ValidatingWebhookConfiguration =
             serde_json::from_value(configuration).unwrap();
-        for webhook in configuration.webhooks.iter_mut().flatten() {
-            webhook.client_config.ca_bundle = Some(ByteString(ca.clone().into_bytes()));
+        if certificates == Certificates::Provided {
+            let ca = self::certificates(&hook.dir);
+            for webhook in configuration.webhooks.iter_mut().flatten() {
+                webhook.client_config.ca_bundle = Some(ByteString(ca.clone().into_bytes()));
+            }
         }
         Api::<ValidatingWebhookConfiguration>::all(client.clone())
             .create(&PostParams::default(), &configuration)
             .await
             .unwrap();
+        hook.spawn();
         hook
     }
 
     /// Starts the process and waits until it listens (it listens once its caches are full).
     fn spawn(&mut self) {
         let log = std::fs::File::create(self.dir.join("webhook.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_municipio"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_municipio"));
+        command
             .args(["webhook", "--operator-namespace", &self.operator_namespace])
-            .args(["--webhook-addr", &format!("127.0.0.1:{}", self.port)])
-            .arg("--tls-cert-file")
-            .arg(self.dir.join("tls.crt"))
-            .arg("--tls-key-file")
-            .arg(self.dir.join("tls.key"))
+            .args(["--webhook-addr", &format!("127.0.0.1:{}", self.port)]);
+        match self.certificates {
+            Certificates::Provided => command
+                .arg("--tls-cert-file")
+                .arg(self.dir.join("tls.crt"))
+                .arg("--tls-key-file")
+                .arg(self.dir.join("tls.key")),
+            Certificates::SelfManaged => command
+                .args(["--webhook-configuration", &self.run])
+                .args(["--webhook-extra-san", "127.0.0.1"]),
+        };
+        let child = command
             .env("KUBECONFIG", support::kubeconfig())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -381,4 +406,47 @@ async fn with_the_webhook_down_creation_is_refused_and_nothing_else_is_affected(
         .expect("not this webhook's tenant");
     try_kubectl(&["create", "configmap", &name, "--dry-run=server"])
         .expect("other kinds are not this webhook's");
+}
+
+#[tokio::test]
+async fn self_managed_certificates_are_trusted_and_shared_by_replicas() {
+    let client = client().await;
+    let mut hook = Webhook::start_with(&client, Certificates::SelfManaged).await;
+    // The API server trusts the webhook's own CA: its refusal comes through.
+    let name = unique_name("self-signed");
+    let mut tenant = own_namespace(
+        yaml(&support::repo_root().join("examples/modena.yaml")),
+        &name,
+    );
+    tenant["spec"]["pagopa"]["ibans"][0]["iban"] = json!("IT61X0542811101000000123456");
+    let refused = hook.apply(tenant, &name, &[]).unwrap_err();
+    assert!(
+        refused.contains("denied the request: spec.pagopa.ibans[0].iban: "),
+        "{refused}"
+    );
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &hook.operator_namespace);
+    let stored = secrets.get("municipio-webhook-tls").await.unwrap();
+    let configurations: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    let bundle =
+        |c: ValidatingWebhookConfiguration| c.webhooks.unwrap()[0].client_config.ca_bundle.clone();
+    let ca = bundle(configurations.get(&hook.run).await.unwrap());
+    assert_eq!(ca, stored.data.as_ref().unwrap().get("ca.crt").cloned());
+
+    // A second replica (here: the same one restarted) takes the shared certificate as it is.
+    hook.stop();
+    hook.spawn();
+    let again = secrets.get("municipio-webhook-tls").await.unwrap();
+    assert_eq!(
+        again.metadata.resource_version,
+        stored.metadata.resource_version
+    );
+    assert_eq!(bundle(configurations.get(&hook.run).await.unwrap()), ca);
+    let name = unique_name("self-signed");
+    let mut tenant = own_namespace(
+        yaml(&support::repo_root().join("examples/modena.yaml")),
+        &name,
+    );
+    tenant["spec"]["municipality"]["istatCode"] = json!(unique_istat());
+    hook.apply(tenant, &name, &[])
+        .expect("admitted through the same CA");
 }

@@ -42,9 +42,12 @@ enum Command {
         /// the downward API); defaults to the host name.
         #[arg(long, env = "POD_NAME")]
         instance: Option<String>,
-        /// The admission webhook, served alongside the controller when a certificate is given.
+        /// The admission webhook, served alongside the controller.
         #[command(flatten)]
         webhook: WebhookArgs,
+        /// Run the controller only (the webhook runs as its own Deployment, `municipio webhook`).
+        #[arg(long, env = "MUNICIPIO_NO_WEBHOOK")]
+        no_webhook: bool,
     },
     /// Serve the validating admission webhook alone (for a separate Deployment, and for tests).
     Webhook {
@@ -118,12 +121,12 @@ fn run(
     operator: &OperatorArgs,
     tenant_selector: Option<String>,
     instance: Option<String>,
-    webhook: WebhookArgs,
+    webhook: Option<WebhookArgs>,
 ) -> ExitCode {
     with_client(|client| async move {
         let instance = instance.or_else(|| std::env::var("HOSTNAME").ok());
         let config = operator.config();
-        if webhook.tls_cert_file.is_some() {
+        if let Some(webhook) = webhook {
             let (client, namespace) = (client.clone(), config.operator_namespace.clone());
             tokio::spawn(async move {
                 if let Err(e) = municipio_operator::webhook::run(client, webhook, &namespace).await
@@ -131,8 +134,6 @@ fn run(
                     tracing::error!(error = %e, "the webhook stopped");
                 }
             });
-        } else {
-            tracing::warn!("no --tls-cert-file: the admission webhook is not served");
         }
         municipio_operator::controller::run(client, config, tenant_selector, instance).await;
         ExitCode::SUCCESS
@@ -160,9 +161,15 @@ fn main() -> ExitCode {
             log_format,
             instance,
             webhook,
+            no_webhook,
         } => {
             init_logs(log_format);
-            run(&operator, tenant_selector, instance, webhook)
+            run(
+                &operator,
+                tenant_selector,
+                instance,
+                (!no_webhook).then_some(webhook),
+            )
         }
         Command::Webhook {
             operator_namespace,

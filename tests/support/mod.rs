@@ -246,7 +246,13 @@ impl Operator {
     pub fn start(run: &str, operator_namespace: &str) -> Self {
         let log = std::fs::File::create(Self::log_path(run)).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_municipio"))
-            .args(["run", "--operator-namespace", operator_namespace])
+            // The webhook has its own tests (tests/webhook.rs); many operators run side by side here.
+            .args([
+                "run",
+                "--no-webhook",
+                "--operator-namespace",
+                operator_namespace,
+            ])
             .args(["--tenant-selector", &format!("{TEST_RUN_LABEL}={run}")])
             .env("KUBECONFIG", operator_kubeconfig())
             .env("MUNICIPIO_LOG", "info,municipio_operator=debug")

@@ -3,6 +3,7 @@
 //! [`server`] serves it over HTTPS.
 
 pub mod cache;
+pub mod certificates;
 pub mod review;
 pub mod server;
 
@@ -25,29 +26,77 @@ pub struct WebhookArgs {
     /// Private key of the serving certificate (PEM).
     #[arg(long, env = "MUNICIPIO_TLS_KEY_FILE", requires = "tls_cert_file")]
     pub tls_key_file: Option<PathBuf>,
+    /// Self-managed certificates (without --tls-cert-file): the Service the API server calls
+    /// the webhook through; the certificate is made for its DNS names.
+    #[arg(
+        long,
+        env = "MUNICIPIO_WEBHOOK_SERVICE",
+        default_value = "municipio-webhook"
+    )]
+    pub webhook_service: String,
+    /// Self-managed certificates: the ValidatingWebhookConfiguration whose caBundle the
+    /// operator keeps.
+    #[arg(
+        long,
+        env = "MUNICIPIO_WEBHOOK_CONFIGURATION",
+        default_value = "municipio"
+    )]
+    pub webhook_configuration: String,
+    /// Self-managed certificates: the Secret, in the operator namespace, that holds the CA and
+    /// the certificate for every replica.
+    #[arg(
+        long,
+        env = "MUNICIPIO_TLS_SECRET",
+        default_value = "municipio-webhook-tls"
+    )]
+    pub tls_secret: String,
+    /// Self-managed certificates: more names or IP addresses the certificate is valid for
+    /// (a webhook called by URL), repeatable.
+    #[arg(long, env = "MUNICIPIO_WEBHOOK_EXTRA_SANS", value_delimiter = ',')]
+    pub webhook_extra_san: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Server(#[from] server::Error),
-    #[error(
-        "no serving certificate: pass --tls-cert-file and --tls-key-file (self-managed certificates are not there yet)"
-    )]
-    NoCertificate,
+    #[error("self-managed certificate: {0}")]
+    Certificates(#[from] certificates::Error),
 }
 
-/// Serves the webhook until the process ends: caches first, then HTTPS.
+/// Serves the webhook until the process ends: certificate, caches, then HTTPS.
 pub async fn run(client: Client, args: WebhookArgs, operator_namespace: &str) -> Result<(), Error> {
-    let (Some(cert_file), Some(key_file)) = (args.tls_cert_file, args.tls_key_file) else {
-        return Err(Error::NoCertificate);
+    let certificate = match (args.tls_cert_file, args.tls_key_file) {
+        (Some(cert_file), Some(key_file)) => {
+            let certificate = server::Certificate::new(server::load(&cert_file, &key_file)?);
+            tokio::spawn(server::reload_on_change(
+                certificate.clone(),
+                cert_file,
+                key_file,
+            ));
+            certificate
+        }
+        _ => {
+            let settings = certificates::SelfManaged {
+                namespace: operator_namespace.to_owned(),
+                secret: args.tls_secret,
+                configuration: args.webhook_configuration,
+                names: certificates::SelfManaged::names_of(
+                    &args.webhook_service,
+                    operator_namespace,
+                    &args.webhook_extra_san,
+                ),
+            };
+            let certificate =
+                server::Certificate::new(certificates::ensure(&client, &settings).await?);
+            tokio::spawn(certificates::keep_renewed(
+                client.clone(),
+                settings,
+                certificate.clone(),
+            ));
+            certificate
+        }
     };
-    let certificate = server::Certificate::new(server::load(&cert_file, &key_file)?);
-    tokio::spawn(server::reload_on_change(
-        certificate.clone(),
-        cert_file,
-        key_file,
-    ));
     let cache = cache::ClusterCache::start(&client, operator_namespace);
     cache.ready().await;
     info!("webhook caches filled");

@@ -58,18 +58,26 @@ pub fn load(cert_file: &Path, key_file: &Path) -> Result<Arc<CertifiedKey>, Erro
             source,
         })
     };
-    let pem = |path: &Path, reason: String| Error::Pem {
-        path: path.to_owned(),
+    certified_key(
+        &read(cert_file)?,
+        &read(key_file)?,
+        &cert_file.display().to_string(),
+    )
+}
+
+/// A certificate (with its chain) and its key, from PEM; `source` names where they come from.
+pub fn certified_key(cert: &[u8], key: &[u8], source: &str) -> Result<Arc<CertifiedKey>, Error> {
+    let pem = |reason: String| Error::Pem {
+        path: PathBuf::from(source),
         reason,
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(cert_file)?)
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert)
         .collect::<Result<_, _>>()
-        .map_err(|e| pem(cert_file, e.to_string()))?;
+        .map_err(|e| pem(e.to_string()))?;
     if certs.is_empty() {
-        return Err(pem(cert_file, "no CERTIFICATE block".to_owned()));
+        return Err(pem("no CERTIFICATE block".to_owned()));
     }
-    let key = PrivateKeyDer::from_pem_slice(&read(key_file)?)
-        .map_err(|e| pem(key_file, e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| pem(e.to_string()))?;
     let provider = ring::default_provider();
     Ok(Arc::new(CertifiedKey::from_der(certs, key, &provider)?))
 }

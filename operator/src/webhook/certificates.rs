@@ -1,0 +1,363 @@
+//! Self-managed serving certificates: a CA and a certificate for the webhook Service's DNS
+//! names, kept in a Secret of the operator namespace that every replica shares, the CA written
+//! into the `ValidatingWebhookConfiguration`'s `caBundle`, and the certificate renewed well
+//! before it expires.
+//!
+//! Replicas race only through the API server: the Secret is created or replaced with its
+//! resourceVersion, and the loser of a race reads what the winner wrote.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::{Api, ObjectMeta, PostParams};
+use kube::{Client, ResourceExt};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use tokio_rustls::rustls::sign::CertifiedKey;
+use tracing::{info, warn};
+
+use super::server::{self, Certificate};
+
+/// How long a serving certificate is valid, and how long before its end it is renewed.
+const VALIDITY: SignedDuration = SignedDuration::from_hours(365 * 24);
+const RENEW_BEFORE: SignedDuration = SignedDuration::from_hours(30 * 24);
+/// How long the CA is valid (it is not rotated: ten years).
+const CA_VALIDITY: SignedDuration = SignedDuration::from_hours(10 * 365 * 24);
+/// How often the Secret is looked at for a renewal (by another replica, or due).
+const CHECK_EVERY: Duration = Duration::from_secs(3600);
+
+const NOT_AFTER_ANNOTATION: &str = "tenancy.municipio.io/not-after";
+const DNS_NAMES_ANNOTATION: &str = "tenancy.municipio.io/dns-names";
+const CA_NAME: &str = "municipio webhook CA";
+
+/// Where the certificate lives and what it is for.
+#[derive(Debug, Clone)]
+pub struct SelfManaged {
+    pub namespace: String,
+    /// The Secret holding `ca.crt`, `ca.key`, `tls.crt` and `tls.key`.
+    pub secret: String,
+    /// The `ValidatingWebhookConfiguration` whose `caBundle` the CA goes into.
+    pub configuration: String,
+    /// The names the certificate is valid for: the Service's DNS names, and any extra names
+    /// or IP addresses.
+    pub names: Vec<String>,
+}
+
+impl SelfManaged {
+    /// The DNS names of Service `service` in `namespace`, plus `extra`.
+    pub fn names_of(service: &str, namespace: &str, extra: &[String]) -> Vec<String> {
+        let mut names = vec![
+            service.to_owned(),
+            format!("{service}.{namespace}"),
+            format!("{service}.{namespace}.svc"),
+            format!("{service}.{namespace}.svc.cluster.local"),
+        ];
+        names.extend(extra.iter().cloned());
+        names
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("making a certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    #[error("Secret {0} holds an unusable certificate or key: {1}")]
+    Stored(String, String),
+    #[error(transparent)]
+    Load(#[from] server::Error),
+    #[error("the Secret {0} keeps changing under this replica; giving up for now")]
+    Contended(String),
+}
+
+/// The PEM texts of a CA and a serving certificate.
+struct Issued {
+    ca_cert: String,
+    ca_key: String,
+    cert: String,
+    key: String,
+    not_after: Timestamp,
+}
+
+/// The UTC day of `t` (certificate validity is kept to whole days).
+fn ymd(t: Timestamp) -> (i32, u8, u8) {
+    let d = t.to_zoned(k8s_openapi::jiff::tz::TimeZone::UTC).date();
+    (
+        i32::from(d.year()),
+        d.month().unsigned_abs(),
+        d.day().unsigned_abs(),
+    )
+}
+
+macro_rules! day {
+    ($t:expr) => {{
+        let (y, m, d) = ymd($t);
+        rcgen::date_time_ymd(y, m, d)
+    }};
+}
+
+fn ca_params(now: Timestamp) -> Result<CertificateParams, rcgen::Error> {
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca.distinguished_name.push(DnType::CommonName, CA_NAME);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca.not_before = day!(now - SignedDuration::from_hours(24));
+    ca.not_after = day!(now + CA_VALIDITY);
+    Ok(ca)
+}
+
+/// A serving certificate for `names`, signed by the CA in `ca` (its certificate and key) or,
+/// without one, by a new CA.
+fn issue(ca: Option<(&str, &str)>, names: &[String], now: Timestamp) -> Result<Issued, Error> {
+    let (ca_cert, ca_key) = match ca {
+        Some((cert, key)) => (
+            cert.to_owned(),
+            KeyPair::from_pem(key).map_err(|e| Error::Stored("ca.key".into(), e.to_string()))?,
+        ),
+        None => {
+            let key = KeyPair::generate()?;
+            (ca_params(now)?.self_signed(&key)?.pem(), key)
+        }
+    };
+    // The issuer is named as the CA names itself, and identified by its key.
+    let issuer = Issuer::new(ca_params(now)?, &ca_key);
+    let mut params = CertificateParams::new(names.to_vec())?;
+    params.distinguished_name.push(
+        DnType::CommonName,
+        names.first().map_or("municipio", String::as_str),
+    );
+    let not_after = now + VALIDITY;
+    params.not_before = day!(now - SignedDuration::from_hours(24));
+    params.not_after = day!(not_after);
+    let key = KeyPair::generate()?;
+    let cert = params.signed_by(&key, &issuer)?;
+    Ok(Issued {
+        ca_cert,
+        ca_key: ca_key.serialize_pem(),
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+        not_after,
+    })
+}
+
+fn text(secret: &Secret, key: &str) -> Option<String> {
+    let bytes = secret.data.as_ref()?.get(key)?;
+    String::from_utf8(bytes.0.clone()).ok()
+}
+
+/// The certificate in `secret`, if it is complete, for `names`, and not due for renewal.
+fn usable(secret: &Secret, names: &[String], now: Timestamp) -> bool {
+    let annotations = secret.annotations();
+    let not_after = annotations
+        .get(NOT_AFTER_ANNOTATION)
+        .and_then(|t| t.parse::<Timestamp>().ok());
+    let same_names = annotations.get(DNS_NAMES_ANNOTATION) == Some(&names.join(","));
+    let complete = ["ca.crt", "ca.key", "tls.crt", "tls.key"]
+        .iter()
+        .all(|k| text(secret, k).is_some());
+    complete && same_names && not_after.is_some_and(|t| t - RENEW_BEFORE > now)
+}
+
+fn secret_of(settings: &SelfManaged, issued: &Issued, previous: Option<&Secret>) -> Secret {
+    let data = BTreeMap::from([
+        (
+            "ca.crt".to_owned(),
+            ByteString(issued.ca_cert.clone().into_bytes()),
+        ),
+        (
+            "ca.key".to_owned(),
+            ByteString(issued.ca_key.clone().into_bytes()),
+        ),
+        (
+            "tls.crt".to_owned(),
+            ByteString(issued.cert.clone().into_bytes()),
+        ),
+        (
+            "tls.key".to_owned(),
+            ByteString(issued.key.clone().into_bytes()),
+        ),
+    ]);
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(settings.secret.clone()),
+            namespace: Some(settings.namespace.clone()),
+            resource_version: previous.and_then(|p| p.resource_version()),
+            annotations: Some(BTreeMap::from([
+                (
+                    NOT_AFTER_ANNOTATION.to_owned(),
+                    issued.not_after.to_string(),
+                ),
+                (DNS_NAMES_ANNOTATION.to_owned(), settings.names.join(",")),
+            ])),
+            ..ObjectMeta::default()
+        },
+        type_: Some("kubernetes.io/tls".to_owned()),
+        data: Some(data),
+        ..Secret::default()
+    }
+}
+
+/// The certificate in the Secret, issued (or renewed) first when needed. Returns the serving
+/// key and the CA's PEM.
+async fn current(client: &Client, settings: &SelfManaged) -> Result<(Secret, bool), Error> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), &settings.namespace);
+    for _ in 0..5 {
+        let now = Timestamp::now();
+        let stored = api.get_opt(&settings.secret).await?;
+        if let Some(s) = stored.as_ref().filter(|s| usable(s, &settings.names, now)) {
+            return Ok((s.clone(), false));
+        }
+        // Renewal keeps the CA, so the caBundle the API server trusts stays valid.
+        let ca = stored
+            .as_ref()
+            .and_then(|s| Some((text(s, "ca.crt")?, text(s, "ca.key")?)));
+        let issued = issue(
+            ca.as_ref().map(|(c, k)| (c.as_str(), k.as_str())),
+            &settings.names,
+            now,
+        )?;
+        let secret = secret_of(settings, &issued, stored.as_ref());
+        let written = match &stored {
+            None => api.create(&PostParams::default(), &secret).await,
+            Some(_) => {
+                api.replace(&settings.secret, &PostParams::default(), &secret)
+                    .await
+            }
+        };
+        match written {
+            Ok(s) => {
+                info!(secret = %settings.secret, not_after = %issued.not_after, "serving certificate issued");
+                return Ok((s, true));
+            }
+            // Another replica wrote first: take what it wrote.
+            Err(kube::Error::Api(e)) if e.code == 409 => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Contended(settings.secret.clone()))
+}
+
+/// Writes the CA into every webhook of the configuration, unless it is there already.
+async fn inject_ca(client: &Client, settings: &SelfManaged, ca: &[u8]) -> Result<(), Error> {
+    let api: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    let Some(mut configuration) = api.get_opt(&settings.configuration).await? else {
+        warn!(
+            configuration = %settings.configuration,
+            "no ValidatingWebhookConfiguration of that name yet: the API server cannot call the webhook until it exists (looked at again every hour)"
+        );
+        return Ok(());
+    };
+    let mut changed = false;
+    for webhook in configuration.webhooks.iter_mut().flatten() {
+        if webhook
+            .client_config
+            .ca_bundle
+            .as_ref()
+            .map(|b| b.0.as_slice())
+            != Some(ca)
+        {
+            webhook.client_config.ca_bundle = Some(ByteString(ca.to_vec()));
+            changed = true;
+        }
+    }
+    if changed {
+        api.replace(
+            &settings.configuration,
+            &PostParams::default(),
+            &configuration,
+        )
+        .await?;
+        info!(configuration = %settings.configuration, "caBundle written");
+    }
+    Ok(())
+}
+
+fn certified_key(secret: &Secret, name: &str) -> Result<Arc<CertifiedKey>, Error> {
+    let (Some(cert), Some(key)) = (text(secret, "tls.crt"), text(secret, "tls.key")) else {
+        return Err(Error::Stored(
+            name.to_owned(),
+            "tls.crt or tls.key missing".into(),
+        ));
+    };
+    Ok(server::certified_key(
+        cert.as_bytes(),
+        key.as_bytes(),
+        name,
+    )?)
+}
+
+/// The serving certificate, issued if needed, with its CA in the webhook configuration.
+pub async fn ensure(client: &Client, settings: &SelfManaged) -> Result<Arc<CertifiedKey>, Error> {
+    let (secret, _) = current(client, settings).await?;
+    let ca = text(&secret, "ca.crt").unwrap_or_default();
+    inject_ca(client, settings, ca.as_bytes()).await?;
+    certified_key(&secret, &settings.secret)
+}
+
+/// Looks again every hour: renews when due (or picks up another replica's renewal), and
+/// serves the new certificate from then on.
+pub async fn keep_renewed(client: Client, settings: SelfManaged, certificate: Arc<Certificate>) {
+    loop {
+        tokio::time::sleep(CHECK_EVERY).await;
+        match ensure(&client, &settings).await {
+            Ok(key) => certificate.replace(key),
+            Err(error) => warn!(%error, "serving certificate not renewed; retried in an hour"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Vec<String> {
+        SelfManaged::names_of(
+            "municipio-webhook",
+            "municipio-system",
+            &["127.0.0.1".into()],
+        )
+    }
+
+    fn stored(issued: &Issued) -> Secret {
+        let settings = SelfManaged {
+            namespace: "municipio-system".into(),
+            secret: "municipio-webhook-tls".into(),
+            configuration: "municipio".into(),
+            names: names(),
+        };
+        secret_of(&settings, issued, None)
+    }
+
+    #[test]
+    fn a_fresh_certificate_is_usable_until_a_month_before_its_end() {
+        let now = Timestamp::now();
+        let issued = issue(None, &names(), now).unwrap();
+        let secret = stored(&issued);
+        assert!(usable(&secret, &names(), now));
+        assert!(!usable(
+            &secret,
+            &names(),
+            now + VALIDITY - RENEW_BEFORE + SignedDuration::from_hours(1)
+        ));
+        assert!(
+            !usable(&secret, &names()[..2], now),
+            "other names: reissued"
+        );
+        certified_key(&secret, "test").expect("the key goes with the certificate");
+    }
+
+    #[test]
+    fn a_renewal_keeps_the_ca() {
+        let now = Timestamp::now();
+        let first = issue(None, &names(), now).unwrap();
+        let renewed = issue(Some((&first.ca_cert, &first.ca_key)), &names(), now).unwrap();
+        assert_eq!(renewed.ca_cert, first.ca_cert);
+        assert_ne!(renewed.cert, first.cert);
+        assert_ne!(renewed.key, first.key);
+    }
+}
