@@ -60,13 +60,15 @@ struct Webhook {
     certificates: Certificates,
 }
 
-/// Where the serving certificate comes from.
+/// Where the serving certificate comes from, and which command serves the webhook.
 #[derive(Clone, Copy, PartialEq)]
 enum Certificates {
     /// Files made by the test (as cert-manager would): the test writes the caBundle.
     Provided,
     /// Made by the webhook itself, which writes the caBundle.
     SelfManaged,
+    /// Self-managed, served by `municipio run` alongside the controller.
+    SelfManagedByRun,
 }
 
 impl Webhook {
@@ -137,8 +139,18 @@ impl Webhook {
     fn spawn(&mut self) {
         let log = std::fs::File::create(self.dir.join("webhook.log")).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_municipio"));
+        match self.certificates {
+            Certificates::SelfManagedByRun => command
+                .arg("run")
+                // The controller manages none of the cluster's tenants here.
+                .args([
+                    "--tenant-selector",
+                    &format!("{TEST_RUN_LABEL}={}-none", self.run),
+                ]),
+            _ => command.arg("webhook"),
+        };
         command
-            .args(["webhook", "--operator-namespace", &self.operator_namespace])
+            .args(["--operator-namespace", &self.operator_namespace])
             .args(["--webhook-addr", &format!("127.0.0.1:{}", self.port)]);
         match self.certificates {
             Certificates::Provided => command
@@ -146,7 +158,7 @@ impl Webhook {
                 .arg(self.dir.join("tls.crt"))
                 .arg("--tls-key-file")
                 .arg(self.dir.join("tls.key")),
-            Certificates::SelfManaged => command
+            Certificates::SelfManaged | Certificates::SelfManagedByRun => command
                 .args(["--webhook-configuration", &self.run])
                 .args(["--webhook-extra-san", "127.0.0.1"]),
         };
@@ -449,4 +461,21 @@ async fn self_managed_certificates_are_trusted_and_shared_by_replicas() {
     tenant["spec"]["municipality"]["istatCode"] = json!(unique_istat());
     hook.apply(tenant, &name, &[])
         .expect("admitted through the same CA");
+}
+
+#[tokio::test]
+async fn municipio_run_serves_the_webhook_alongside_the_controller() {
+    let client = client().await;
+    let hook = Webhook::start_with(&client, Certificates::SelfManagedByRun).await;
+    let name = unique_name("by-run");
+    let mut tenant = own_namespace(
+        yaml(&support::repo_root().join("examples/modena.yaml")),
+        &name,
+    );
+    tenant["spec"]["workloads"][0]["image"] = json!("registry.regione.example/portale");
+    let refused = hook.apply(tenant, &name, &[]).unwrap_err();
+    assert!(
+        refused.contains("denied the request: spec.workloads[0].image: "),
+        "{refused}"
+    );
 }
