@@ -126,16 +126,29 @@ fn run(
     with_client(|client| async move {
         let instance = instance.or_else(|| std::env::var("HOSTNAME").ok());
         let config = operator.config();
-        if let Some(webhook) = webhook {
-            let (client, namespace) = (client.clone(), config.operator_namespace.clone());
-            tokio::spawn(async move {
-                if let Err(e) = municipio_operator::webhook::run(client, webhook, &namespace).await
-                {
+        let controller = municipio_operator::controller::run(
+            client.clone(),
+            config.clone(),
+            tenant_selector,
+            instance,
+        );
+        let Some(webhook) = webhook else {
+            controller.await;
+            return ExitCode::SUCCESS;
+        };
+        // The webhook serves until it fails; then the process ends, so that the pod restarts
+        // rather than stay up with nothing listening (which, with failurePolicy: Fail, would
+        // refuse every tenant change).
+        let namespace = config.operator_namespace.clone();
+        tokio::select! {
+            () = controller => {}
+            result = municipio_operator::webhook::run(client, webhook, &namespace) => {
+                if let Err(e) = result {
                     tracing::error!(error = %e, "the webhook stopped");
+                    return ExitCode::FAILURE;
                 }
-            });
+            }
         }
-        municipio_operator::controller::run(client, config, tenant_selector, instance).await;
         ExitCode::SUCCESS
     })
 }

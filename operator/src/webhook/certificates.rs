@@ -27,8 +27,10 @@ const VALIDITY: SignedDuration = SignedDuration::from_hours(365 * 24);
 const RENEW_BEFORE: SignedDuration = SignedDuration::from_hours(30 * 24);
 /// How long the CA is valid (it is not rotated: ten years).
 const CA_VALIDITY: SignedDuration = SignedDuration::from_hours(10 * 365 * 24);
-/// How often the Secret is looked at for a renewal (by another replica, or due).
-const CHECK_EVERY: Duration = Duration::from_secs(3600);
+/// How often the Secret and the caBundle are looked at: a renewal (due, or by another
+/// replica), a configuration created or re-applied without its caBundle, are taken up within
+/// this time. Two reads.
+const CHECK_EVERY: Duration = Duration::from_secs(60);
 
 const NOT_AFTER_ANNOTATION: &str = "tenancy.municipio.io/not-after";
 const DNS_NAMES_ANNOTATION: &str = "tenancy.municipio.io/dns-names";
@@ -71,7 +73,7 @@ pub enum Error {
     Stored(String, String),
     #[error(transparent)]
     Load(#[from] server::Error),
-    #[error("the Secret {0} keeps changing under this replica; giving up for now")]
+    #[error("{0} keeps changing under this replica; giving up for now")]
     Contended(String),
 }
 
@@ -202,15 +204,14 @@ fn secret_of(settings: &SelfManaged, issued: &Issued, previous: Option<&Secret>)
     }
 }
 
-/// The certificate in the Secret, issued (or renewed) first when needed. Returns the serving
-/// key and the CA's PEM.
-async fn current(client: &Client, settings: &SelfManaged) -> Result<(Secret, bool), Error> {
+/// The Secret with a usable certificate, issued (or renewed) first when needed.
+async fn current(client: &Client, settings: &SelfManaged) -> Result<Secret, Error> {
     let api: Api<Secret> = Api::namespaced(client.clone(), &settings.namespace);
     for _ in 0..5 {
         let now = Timestamp::now();
         let stored = api.get_opt(&settings.secret).await?;
         if let Some(s) = stored.as_ref().filter(|s| usable(s, &settings.names, now)) {
-            return Ok((s.clone(), false));
+            return Ok(s.clone());
         }
         // Renewal keeps the CA, so the caBundle the API server trusts stays valid.
         let ca = stored
@@ -232,7 +233,7 @@ async fn current(client: &Client, settings: &SelfManaged) -> Result<(Secret, boo
         match written {
             Ok(s) => {
                 info!(secret = %settings.secret, not_after = %issued.not_after, "serving certificate issued");
-                return Ok((s, true));
+                return Ok(s);
             }
             // Another replica wrote first: take what it wrote.
             Err(kube::Error::Api(e)) if e.code == 409 => continue,
@@ -245,36 +246,48 @@ async fn current(client: &Client, settings: &SelfManaged) -> Result<(Secret, boo
 /// Writes the CA into every webhook of the configuration, unless it is there already.
 async fn inject_ca(client: &Client, settings: &SelfManaged, ca: &[u8]) -> Result<(), Error> {
     let api: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
-    let Some(mut configuration) = api.get_opt(&settings.configuration).await? else {
-        warn!(
-            configuration = %settings.configuration,
-            "no ValidatingWebhookConfiguration of that name yet: the API server cannot call the webhook until it exists (looked at again every hour)"
-        );
-        return Ok(());
-    };
-    let mut changed = false;
-    for webhook in configuration.webhooks.iter_mut().flatten() {
-        if webhook
-            .client_config
-            .ca_bundle
-            .as_ref()
-            .map(|b| b.0.as_slice())
-            != Some(ca)
+    // Replicas (and a GitOps tool) may write the configuration at once: read again on conflict.
+    for _ in 0..5 {
+        let Some(mut configuration) = api.get_opt(&settings.configuration).await? else {
+            warn!(
+                configuration = %settings.configuration,
+                "no ValidatingWebhookConfiguration of that name yet: the API server cannot call the webhook until it exists (looked at again every minute)"
+            );
+            return Ok(());
+        };
+        let mut changed = false;
+        for webhook in configuration.webhooks.iter_mut().flatten() {
+            if webhook
+                .client_config
+                .ca_bundle
+                .as_ref()
+                .map(|b| b.0.as_slice())
+                != Some(ca)
+            {
+                webhook.client_config.ca_bundle = Some(ByteString(ca.to_vec()));
+                changed = true;
+            }
+        }
+        if !changed {
+            return Ok(());
+        }
+        match api
+            .replace(
+                &settings.configuration,
+                &PostParams::default(),
+                &configuration,
+            )
+            .await
         {
-            webhook.client_config.ca_bundle = Some(ByteString(ca.to_vec()));
-            changed = true;
+            Ok(_) => {
+                info!(configuration = %settings.configuration, "caBundle written");
+                return Ok(());
+            }
+            Err(kube::Error::Api(e)) if e.code == 409 => continue,
+            Err(e) => return Err(e.into()),
         }
     }
-    if changed {
-        api.replace(
-            &settings.configuration,
-            &PostParams::default(),
-            &configuration,
-        )
-        .await?;
-        info!(configuration = %settings.configuration, "caBundle written");
-    }
-    Ok(())
+    Err(Error::Contended(settings.configuration.clone()))
 }
 
 fn certified_key(secret: &Secret, name: &str) -> Result<Arc<CertifiedKey>, Error> {
@@ -293,20 +306,20 @@ fn certified_key(secret: &Secret, name: &str) -> Result<Arc<CertifiedKey>, Error
 
 /// The serving certificate, issued if needed, with its CA in the webhook configuration.
 pub async fn ensure(client: &Client, settings: &SelfManaged) -> Result<Arc<CertifiedKey>, Error> {
-    let (secret, _) = current(client, settings).await?;
+    let secret = current(client, settings).await?;
     let ca = text(&secret, "ca.crt").unwrap_or_default();
     inject_ca(client, settings, ca.as_bytes()).await?;
     certified_key(&secret, &settings.secret)
 }
 
-/// Looks again every hour: renews when due (or picks up another replica's renewal), and
+/// Looks again every minute: renews when due (or picks up another replica's renewal), and
 /// serves the new certificate from then on.
 pub async fn keep_renewed(client: Client, settings: SelfManaged, certificate: Arc<Certificate>) {
     loop {
         tokio::time::sleep(CHECK_EVERY).await;
         match ensure(&client, &settings).await {
             Ok(key) => certificate.replace(key),
-            Err(error) => warn!(%error, "serving certificate not renewed; retried in an hour"),
+            Err(error) => warn!(%error, "serving certificate not renewed; retried in a minute"),
         }
     }
 }

@@ -9,10 +9,12 @@ use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use kube::core::DynamicObject;
+use kube::core::admission::AdmissionReview;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -29,8 +31,13 @@ use super::review::{self, Cluster};
 pub const PATH: &str = "/validate-municipalitytenant";
 /// How often the certificate files are looked at for a renewal.
 const RELOAD_EVERY: Duration = Duration::from_secs(60);
-/// An admission request larger than this is no tenant (the API server's own limit is 3 MiB).
-const MAX_BODY: usize = 3 * 1024 * 1024;
+/// The largest admission request read: an UPDATE carries the object twice, with its managed
+/// fields, and an object may be up to 3 MiB.
+const MAX_BODY: usize = 8 * 1024 * 1024;
+/// How long a client has for its TLS handshake, and for the headers of a request: an idle or
+/// slow connection must not hold a task and a socket for ever.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -134,21 +141,18 @@ pub fn router(cluster: Arc<dyn Cluster + Send + Sync>) -> Router {
     Router::new()
         .route(PATH, post(admit))
         .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(cluster)
 }
 
 async fn admit(
     State(cluster): State<Arc<dyn Cluster + Send + Sync>>,
     body: Bytes,
-) -> axum::Json<serde_json::Value> {
-    let review = if body.len() > MAX_BODY {
-        review::review(b"", cluster.as_ref())
-    } else {
-        review::review(&body, cluster.as_ref())
-    };
+) -> axum::Json<AdmissionReview<DynamicObject>> {
+    let review = review::review(&body, cluster.as_ref());
     let allowed = review.response.as_ref().is_some_and(|r| r.allowed);
     debug!(allowed, "admission review answered");
-    axum::Json(serde_json::to_value(review).unwrap_or_default())
+    axum::Json(review)
 }
 
 /// Serves `router` over TLS on `addr` until the process ends.
@@ -177,14 +181,21 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         let service = TowerToHyperService::new(router.clone());
         tokio::spawn(async move {
-            let stream = match acceptor.accept(stream).await {
-                Ok(stream) => stream,
-                Err(error) => {
-                    debug!(%peer, %error, "TLS handshake failed");
-                    return;
-                }
-            };
+            let stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(error)) => {
+                        debug!(%peer, %error, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
             let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
             if let Err(error) = connection {

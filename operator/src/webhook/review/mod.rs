@@ -98,6 +98,28 @@ fn decide(request: &AdmissionRequest<DynamicObject>, cluster: &dyn Cluster) -> A
     let Some(object) = &request.object else {
         return refuse(response, vec!["the request carries no object".to_owned()]);
     };
+    // A tenant being deleted is only having its finalizer removed: never stand in its way.
+    if object.metadata.deletion_timestamp.is_some() {
+        return response;
+    }
+    let old = match (&request.operation, &request.old_object) {
+        (Operation::Update, Some(old)) => Some(old),
+        (Operation::Update, None) => {
+            return refuse(
+                response,
+                vec!["an UPDATE without its old object".to_owned()],
+            );
+        }
+        _ => None,
+    };
+    // Ratchet: an update that leaves the spec as it was (a label, an annotation, the
+    // controller's finalizer) is never refused for what the spec already was, even under
+    // rules that came later or a duplicate let in while the webhook was down.
+    if let Some(old) = old
+        && old.data.get("spec") == object.data.get("spec")
+    {
+        return response;
+    }
     let tenant = match tenant_watch::decode(object) {
         Ok(tenant) => tenant,
         Err(error) => return refuse(response, vec![error]),
@@ -106,16 +128,17 @@ fn decide(request: &AdmissionRequest<DynamicObject>, cluster: &dyn Cluster) -> A
         Ok(valid) => valid,
         Err(errors) => return refuse(response, errors.iter().map(ToString::to_string).collect()),
     };
-    let old = match (&request.operation, &request.old_object) {
-        (Operation::Update, Some(old)) => tenant_watch::decode(old).ok(),
-        _ => None,
-    };
     let mut errors = Vec::new();
-    errors.extend(unique_across_tenants(&tenant, cluster));
-    errors.extend(namespace_is_free(&tenant, old.as_ref(), cluster));
-    if let Some(old) = &old {
-        errors.extend(immutable_fields(old, &tenant));
-        errors.extend(no_silent_downgrade(old, &tenant));
+    match old {
+        // The namespace and the ISTAT code cannot change, so what CREATE checked still holds.
+        Some(old) => {
+            errors.extend(immutable_fields(old, &tenant));
+            errors.extend(no_silent_downgrade(old, &tenant));
+        }
+        None => {
+            errors.extend(unique_across_tenants(&tenant, cluster));
+            errors.extend(namespace_is_free(&tenant, cluster));
+        }
     }
     if !errors.is_empty() {
         return refuse(response, errors);
@@ -162,17 +185,14 @@ fn unique_across_tenants(tenant: &MunicipalityTenant, cluster: &dyn Cluster) -> 
     errors
 }
 
-/// The namespace must not exist, unless it was created for this very tenant (an update).
-fn namespace_is_free(
-    tenant: &MunicipalityTenant,
-    old: Option<&MunicipalityTenant>,
-    cluster: &dyn Cluster,
-) -> Vec<String> {
+/// The namespace of a new tenant must not exist (the operator never takes one over).
+fn namespace_is_free(tenant: &MunicipalityTenant, cluster: &dyn Cluster) -> Vec<String> {
     let namespace = namespace_of(tenant);
     let Some(owners) = cluster.namespace_owners(&namespace) else {
         return Vec::new();
     };
-    let uid = old.and_then(|o| o.metadata.uid.as_deref());
+    // Only the tenant itself could own it (the same object, created again with its uid).
+    let uid = tenant.metadata.uid.as_deref();
     if uid.is_some_and(|uid| owners.iter().any(|o| o == uid)) {
         return Vec::new();
     }
@@ -181,18 +201,28 @@ fn namespace_is_free(
     )]
 }
 
-fn immutable_fields(old: &MunicipalityTenant, new: &MunicipalityTenant) -> Vec<String> {
+/// A string field of the old object, read from its JSON: the old object may have been stored
+/// under an older schema and not decode, and its immutable fields must hold all the same.
+fn old_str<'a>(old: &'a DynamicObject, pointer: &str) -> Option<&'a str> {
+    old.data
+        .pointer(pointer)
+        .and_then(serde_json::Value::as_str)
+}
+
+fn immutable_fields(old: &DynamicObject, new: &MunicipalityTenant) -> Vec<String> {
     let mut errors = Vec::new();
-    let (was, is) = (namespace_of(old), namespace_of(new));
+    let name = old.metadata.name.as_deref().unwrap_or_default();
+    let was = old_str(old, "/spec/namespace")
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{}{name}", NamespaceName::DEFAULT_PREFIX));
+    let is = namespace_of(new);
     if was != is {
         errors.push(format!(
             "spec.namespace: cannot change from {was} to {is}: the municipality's workloads and data live in {was}. To move, create a new tenant and migrate the data"
         ));
     }
-    let (was, is) = (
-        &old.spec.municipality.istat_code,
-        &new.spec.municipality.istat_code,
-    );
+    let was = old_str(old, "/spec/municipality/istatCode").unwrap_or_default();
+    let is = &new.spec.municipality.istat_code;
     if was != is {
         errors.push(format!(
             "spec.municipality.istatCode: cannot change from {was} to {is}: a tenant is one municipality. For another municipality, create another tenant"
@@ -201,15 +231,15 @@ fn immutable_fields(old: &MunicipalityTenant, new: &MunicipalityTenant) -> Vec<S
     errors
 }
 
-fn no_silent_downgrade(old: &MunicipalityTenant, new: &MunicipalityTenant) -> Vec<String> {
+fn no_silent_downgrade(old: &DynamicObject, new: &MunicipalityTenant) -> Vec<String> {
     let allowed = new
         .metadata
         .annotations
         .as_ref()
         .and_then(|a| a.get(ALLOW_DOWNGRADE_ANNOTATION))
         .is_some_and(|v| v == "true");
-    let downgrade =
-        old.spec.environment == Environment::Production && new.spec.environment == Environment::Uat;
+    let downgrade = old_str(old, "/spec/environment") == Some("production")
+        && new.spec.environment == Environment::Uat;
     if downgrade && !allowed {
         vec![format!(
             "spec.environment: moving from production to uat points a live municipality's payments and messages at the test platforms; if that is meant, set the annotation {ALLOW_DOWNGRADE_ANNOTATION}: \"true\""

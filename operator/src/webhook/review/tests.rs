@@ -299,3 +299,65 @@ fn an_unusable_source_secret_is_a_warning_naming_it_never_its_value() {
         "{warnings:?}"
     );
 }
+
+#[test]
+fn a_tenant_being_deleted_is_never_refused() {
+    // Retain cleanup detached the namespace; then the finalizer goes, through an UPDATE.
+    let mut cluster = modena_cluster();
+    cluster
+        .namespaces
+        .insert("comune-modena".into(), Vec::new());
+    let mut old = with_uid(modena(), "uid-modena");
+    old["metadata"]["finalizers"] = json!(["tenancy.municipio.io/cleanup"]);
+    old["metadata"]["deletionTimestamp"] = json!("2026-11-23T10:00:00Z");
+    let mut new = old.clone();
+    new["metadata"]["finalizers"] = json!([]);
+    assert!(answer(&request("UPDATE", new, Some(old)), &cluster).allowed);
+}
+
+#[test]
+fn an_update_that_leaves_the_spec_alone_is_never_refused() {
+    // A duplicate let in while the webhook was down, and a spec a later rule refuses.
+    let mut old = with_uid(modena(), "uid-modena");
+    old["spec"]["pagopa"]["ibans"][0]["iban"] = json!("IT61X0542811101000000123456");
+    let mut cluster = modena_cluster();
+    cluster.tenants = vec![TenantFacts {
+        name: "modena-bis".into(),
+        istat_code: "036023".into(),
+        namespace: "comune-modena-bis".into(),
+    }];
+    let mut labelled = old.clone();
+    labelled["metadata"]["labels"] = json!({"team": "tributi"});
+    assert!(answer(&request("UPDATE", labelled, Some(old.clone())), &cluster).allowed);
+    // A change of the spec is checked in full.
+    let mut changed = old.clone();
+    changed["spec"]["suspend"] = json!(true);
+    let r = answer(&request("UPDATE", changed, Some(old)), &cluster);
+    assert!(!r.allowed);
+    assert!(r.result.message.contains("spec.pagopa.ibans[0].iban: "));
+}
+
+#[test]
+fn immutable_fields_hold_even_when_the_old_object_does_not_decode() {
+    // Stored under an older, looser schema: the old object is not a valid tenant today.
+    let mut old = with_uid(modena(), "uid-modena");
+    old["spec"]["quota"]["pods"] = json!(99_999_999_999_i64);
+    old["spec"]["environment"] = json!("production");
+    let mut new = with_uid(modena(), "uid-modena");
+    new["spec"]["municipality"]["istatCode"] = json!("036005");
+    let r = answer(&request("UPDATE", new, Some(old)), &modena_cluster());
+    assert!(!r.allowed);
+    let message = &r.result.message;
+    assert!(
+        message.contains("spec.municipality.istatCode: cannot change from 036023 to 036005"),
+        "{message}"
+    );
+    assert!(message.contains("spec.environment: "), "{message}");
+}
+
+#[test]
+fn an_update_without_its_old_object_is_refused() {
+    let r = answer(&request("UPDATE", modena(), None), &modena_cluster());
+    assert!(!r.allowed);
+    assert!(r.result.message.contains("without its old object"));
+}
