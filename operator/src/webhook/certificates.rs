@@ -162,7 +162,9 @@ fn usable(secret: &Secret, names: &[String], now: Timestamp) -> bool {
     let complete = ["ca.crt", "ca.key", "tls.crt", "tls.key"]
         .iter()
         .all(|k| text(secret, k).is_some());
-    complete && same_names && not_after.is_some_and(|t| t - RENEW_BEFORE > now)
+    // A pair that does not load (a corrupt or hand-edited Secret) is issued again.
+    let loads = certified_key(secret, "").is_ok();
+    complete && loads && same_names && not_after.is_some_and(|t| t - RENEW_BEFORE > now)
 }
 
 fn secret_of(settings: &SelfManaged, issued: &Issued, previous: Option<&Secret>) -> Secret {
@@ -362,6 +364,16 @@ mod tests {
             "other names: reissued"
         );
         certified_key(&secret, "test").expect("the key goes with the certificate");
+        let mut corrupt = secret.clone();
+        corrupt
+            .data
+            .as_mut()
+            .unwrap()
+            .insert("tls.key".into(), ByteString(b"not a key".to_vec()));
+        assert!(
+            !usable(&corrupt, &names(), now),
+            "a corrupt pair is issued again"
+        );
     }
 
     #[test]
