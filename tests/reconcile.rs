@@ -398,6 +398,21 @@ async fn a_foreign_namespace_is_left_untouched() {
     );
 }
 
+/// Whether the object `name` of kind `K` is absent from namespace `ns`.
+async fn absent<K>(client: &kube::Client, ns: &str, name: &str) -> bool
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    Api::<K>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .unwrap()
+        .is_none()
+}
+
 /// Polls `check` until it holds (the controller reacts to watch events; no fixed sleeps).
 async fn eventually<F, Fut>(what: &str, mut check: F)
 where
@@ -496,39 +511,13 @@ async fn a_spec_change_moves_the_children_and_prunes_what_is_gone() {
     eventually(
         "the removed workload and the disabled connector are pruned",
         || async {
-            let gone = |o: Option<()>| o.is_none();
-            gone(deployments.get_opt("portale").await.unwrap().map(|_| ()))
-                && gone(
-                    Api::<k8s_openapi::api::core::v1::Service>::namespaced(client.clone(), &name)
-                        .get_opt("portale")
-                        .await
-                        .unwrap()
-                        .map(|_| ()),
-                )
-                && gone(
-                    Api::<ConfigMap>::namespaced(client.clone(), &name)
-                        .get_opt("io-connector")
-                        .await
-                        .unwrap()
-                        .map(|_| ()),
-                )
-                && gone(
-                    Api::<Secret>::namespaced(client.clone(), &name)
-                        .get_opt("io-connector")
-                        .await
-                        .unwrap()
-                        .map(|_| ()),
-                )
-                && gone(
-                    Api::<k8s_openapi::api::networking::v1::NetworkPolicy>::namespaced(
-                        client.clone(),
-                        &name,
-                    )
-                    .get_opt("ingress-portale")
-                    .await
-                    .unwrap()
-                    .map(|_| ()),
-                )
+            use k8s_openapi::api::core::v1::Service;
+            use k8s_openapi::api::networking::v1::NetworkPolicy;
+            absent::<Deployment>(&client, &name, "portale").await
+                && absent::<Service>(&client, &name, "portale").await
+                && absent::<ConfigMap>(&client, &name, "io-connector").await
+                && absent::<Secret>(&client, &name, "io-connector").await
+                && absent::<NetworkPolicy>(&client, &name, "ingress-portale").await
         },
     )
     .await;

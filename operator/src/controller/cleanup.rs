@@ -20,6 +20,7 @@ use municipio_crds::identifiers::NamespaceName;
 use municipio_crds::v1alpha1::{Connector, DeletionPolicy};
 use serde::de::DeserializeOwned;
 
+use super::tolerate_missing;
 use crate::build::metadata::object_name;
 use crate::build::metadata::tenant_selector;
 
@@ -30,14 +31,6 @@ fn detach_patch() -> Patch<serde_json::Value> {
     Patch::Merge(
         serde_json::json!({"metadata": {"ownerReferences": null, "labels": {RETAINED_LABEL: "true"}}}),
     )
-}
-
-fn tolerate_missing(result: Result<impl Sized, kube::Error>) -> Result<(), kube::Error> {
-    match result {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 async fn detach_kind<K>(
@@ -113,5 +106,6 @@ pub async fn cleanup(client: &Client, tenant: &MunicipalityTenant) -> Result<(),
         namespaces
             .patch(&ns, &PatchParams::default(), &detach_patch())
             .await,
-    )
+    )?;
+    Ok(())
 }

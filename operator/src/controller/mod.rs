@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, ApiResource, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{Event, finalizer};
@@ -235,7 +235,12 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
                 };
                 let new = status::status(tenant.status.as_ref(), observed, &outcome, &now());
                 let regarding = tenant.object_ref(&());
-                write_status(&ctx, &regarding, tenant.status.as_ref(), new).await?;
+                let previous_raw = tenant
+                    .status
+                    .as_ref()
+                    .and_then(|s| serde_json::to_value(s).ok());
+                let previous = tenant.status.as_ref();
+                write_status(&ctx, &regarding, previous, previous_raw.as_ref(), new).await?;
                 result
             }
             Event::Cleanup(tenant) => {
@@ -399,23 +404,31 @@ async fn revoke_unbound_keys(
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     for connector in unbound {
         let name = build::metadata::object_name(connector);
-        match secrets.delete(&name, &Default::default()).await {
-            Ok(_) => {
-                let note = Note {
-                    warning: true,
-                    reason: "KeysRevoked".to_owned(),
-                    action: "Revoke",
-                    note: format!(
-                        "Secret {namespace}/{name} deleted: its source Secret is no longer bound to this tenant"
-                    ),
-                };
-                ctx.events.on_tenant(tenant, note).await;
-            }
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(e),
+        let deleted = tolerate_missing(secrets.delete(&name, &Default::default()).await)?;
+        if deleted.is_some() {
+            let note = Note {
+                warning: true,
+                reason: "KeysRevoked".to_owned(),
+                action: "Revoke",
+                note: format!(
+                    "Secret {namespace}/{name} deleted: its source Secret is no longer bound to this tenant"
+                ),
+            };
+            ctx.events.on_tenant(tenant, note).await;
         }
     }
     Ok(())
+}
+
+/// `result`, with "not found" as `None`: what is gone is as good as deleted.
+pub(crate) fn tolerate_missing<T>(
+    result: Result<T, kube::Error>,
+) -> Result<Option<T>, kube::Error> {
+    match result {
+        Ok(t) => Ok(Some(t)),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn joined(problems: &[impl ToString]) -> String {
@@ -446,31 +459,37 @@ fn available(d: &Deployment) -> bool {
         && s.replicas.unwrap_or(0) == wanted
 }
 
-/// Writes `new` over the tenant's status unless it is what is there already, and records an
-/// event when the `Ready` condition moved.
+/// Writes `new` over the tenant's status unless it is what is there already (`previous`, and
+/// `previous_raw`: the stored JSON, whose fields `new` leaves out are cleared), and records an
+/// event when the `Ready` condition moved. The event is recorded even when the write fails:
+/// an API server without validation ratcheting refuses any write to a tenant stored under an
+/// older schema, and then the event is all that tells.
 async fn write_status(
     ctx: &Context,
     regarding: &ObjectReference,
     previous: Option<&MunicipalityTenantStatus>,
+    previous_raw: Option<&Value>,
     new: MunicipalityTenantStatus,
 ) -> Result<(), kube::Error> {
     if previous == Some(&new) {
         return Ok(());
     }
     let name = regarding.name.clone().unwrap_or_default();
-    let api: Api<MunicipalityTenant> = Api::all(ctx.client.clone());
+    // A raw object, since the answer for an undecodable tenant would not decode either.
+    let api: Api<DynamicObject> = Api::all_with(
+        ctx.client.clone(),
+        &ApiResource::erase::<MunicipalityTenant>(&()),
+    );
     // A merge patch: the operator is the only writer of status and replaces it whole. (Server-
     // side apply of this kind runs without a schema on Kubernetes 1.20, which mangles it.)
-    let patch = status_patch(
-        previous.and_then(|p| serde_json::to_value(p).ok()).as_ref(),
-        &new,
-    );
-    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
+    let patch = status_patch(previous_raw, &new);
+    let written = api
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await;
     if let Some(note) = events::transition(previous, &new) {
         ctx.events.publish(regarding, note).await;
     }
-    Ok(())
+    written.map(|_| ())
 }
 
 /// The merge patch that turns the status `previous` into `new`: a field `new` leaves out (an
@@ -506,22 +525,9 @@ async fn report_undecodable(ctx: Arc<Context>, undecodable: Undecodable) {
         ),
     };
     let new = status::status(previous.as_ref(), observed, &outcome, &now());
-    if previous.as_ref() == Some(&new) {
-        return;
-    }
     let regarding = object.object_ref(&ApiResource::erase::<MunicipalityTenant>(&()));
-    let api: Api<MunicipalityTenant> = Api::all(ctx.client.clone());
-    let patch = status_patch(raw_status, &new);
-    if let Err(e) = api
-        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-    {
-        // Likely the API server refusing any write to an object its current schema refuses
-        // (no validation ratcheting before Kubernetes 1.30): the event below still tells.
+    if let Err(e) = write_status(&ctx, &regarding, previous.as_ref(), raw_status, new).await {
         warn!(tenant = %name, error = %e, "could not write the status of an undecodable tenant");
-    }
-    if let Some(note) = events::transition(previous.as_ref(), &new) {
-        ctx.events.publish(&regarding, note).await;
     }
 }
 

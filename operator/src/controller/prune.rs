@@ -17,6 +17,7 @@ use kube::{Client, Resource, ResourceExt};
 use municipio_crds::v1alpha1::Connector;
 use serde::de::DeserializeOwned;
 
+use super::tolerate_missing;
 use crate::build::Children;
 use crate::build::metadata::object_name;
 use crate::build::metadata::{Owner, tenant_selector};
@@ -86,14 +87,8 @@ where
         + DeserializeOwned
         + Debug,
 {
-    match Api::<K>::namespaced(client.clone(), namespace)
-        .delete(name, &DeleteParams::background())
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(e),
-    }
+    let api = Api::<K>::namespaced(client.clone(), namespace);
+    tolerate_missing(api.delete(name, &DeleteParams::background()).await).map(|_| ())
 }
 
 /// Deletes this tenant's children that `desired` does not contain; returns them as `Kind/name`.
