@@ -233,14 +233,12 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
                         (outcome, observed, Err(error))
                     }
                 };
-                let new = status::status(tenant.status.as_ref(), observed, &outcome, &now());
                 let regarding = tenant.object_ref(&());
-                let previous_raw = tenant
+                let cached = tenant
                     .status
                     .as_ref()
                     .and_then(|s| serde_json::to_value(s).ok());
-                let previous = tenant.status.as_ref();
-                write_status(&ctx, &regarding, previous, previous_raw.as_ref(), new).await?;
+                write_status(&ctx, &regarding, cached.as_ref(), observed, &outcome).await?;
                 result
             }
             Event::Cleanup(tenant) => {
@@ -459,34 +457,51 @@ fn available(d: &Deployment) -> bool {
         && s.replicas.unwrap_or(0) == wanted
 }
 
-/// Writes `new` over the tenant's status unless it is what is there already (`previous`, and
-/// `previous_raw`: the stored JSON, whose fields `new` leaves out are cleared), and records an
-/// event when the `Ready` condition moved. The event is recorded even when the write fails:
-/// an API server without validation ratcheting refuses any write to a tenant stored under an
-/// older schema, and then the event is all that tells.
+/// Writes the status for `outcome` unless it is what is there already, and records an event
+/// when the `Ready` condition moved. The event is recorded even when the write fails: an API
+/// server without validation ratcheting refuses any write to a tenant stored under an older
+/// schema, and then the event is all that tells.
 async fn write_status(
     ctx: &Context,
     regarding: &ObjectReference,
-    previous: Option<&MunicipalityTenantStatus>,
-    previous_raw: Option<&Value>,
-    new: MunicipalityTenantStatus,
+    cached: Option<&Value>,
+    observed: Observed,
+    outcome: &Outcome,
 ) -> Result<(), kube::Error> {
-    if previous == Some(&new) {
+    let at = now();
+    let decode = |raw: Option<&Value>| {
+        raw.and_then(|s| serde_json::from_value::<MunicipalityTenantStatus>(s.clone()).ok())
+    };
+    let previous = decode(cached);
+    let new = status::status(previous.as_ref(), observed.clone(), outcome, &at);
+    if previous.as_ref() == Some(&new) {
         return Ok(());
     }
+    // The store may not hold this operator's own last write yet (a reconcile queued behind the
+    // one that wrote starts before that write's watch event arrives): the status is read
+    // fresh, so the same status is neither written nor announced twice.
     let name = regarding.name.clone().unwrap_or_default();
     // A raw object, since the answer for an undecodable tenant would not decode either.
     let api: Api<DynamicObject> = Api::all_with(
         ctx.client.clone(),
         &ApiResource::erase::<MunicipalityTenant>(&()),
     );
+    let Some(stored) = tolerate_missing(api.get_status(&name).await)? else {
+        return Ok(()); // Gone: nothing to tell.
+    };
+    let stored = stored.data.get("status");
+    let previous = decode(stored);
+    let new = status::status(previous.as_ref(), observed, outcome, &at);
+    if previous.as_ref() == Some(&new) {
+        return Ok(());
+    }
     // A merge patch: the operator is the only writer of status and replaces it whole. (Server-
     // side apply of this kind runs without a schema on Kubernetes 1.20, which mangles it.)
-    let patch = status_patch(previous_raw, &new);
+    let patch = status_patch(stored, &new);
     let written = api
         .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await;
-    if let Some(note) = events::transition(previous, &new) {
+    if let Some(note) = events::transition(previous.as_ref(), &new) {
         ctx.events.publish(regarding, note).await;
     }
     written.map(|_| ())
@@ -511,9 +526,6 @@ async fn report_undecodable(ctx: Arc<Context>, undecodable: Undecodable) {
     let Undecodable { object, error } = undecodable;
     let name = object.name_any();
     warn!(tenant = %name, %error, "tenant cannot be decoded; skipped");
-    let raw_status = object.data.get("status");
-    let previous: Option<MunicipalityTenantStatus> =
-        raw_status.and_then(|s| serde_json::from_value(s.clone()).ok());
     let observed = Observed {
         generation: object.metadata.generation,
         ..Observed::default()
@@ -524,9 +536,9 @@ async fn report_undecodable(ctx: Arc<Context>, undecodable: Undecodable) {
             "the operator cannot read this tenant: {error}; it was probably stored under an older schema: correct the field to match the installed CRD"
         ),
     };
-    let new = status::status(previous.as_ref(), observed, &outcome, &now());
     let regarding = object.object_ref(&ApiResource::erase::<MunicipalityTenant>(&()));
-    if let Err(e) = write_status(&ctx, &regarding, previous.as_ref(), raw_status, new).await {
+    let cached = object.data.get("status");
+    if let Err(e) = write_status(&ctx, &regarding, cached, observed, &outcome).await {
         warn!(tenant = %name, error = %e, "could not write the status of an undecodable tenant");
     }
 }
