@@ -190,6 +190,8 @@ async fn kubectl_get_shows_the_columns_and_the_status() {
         .pop()
         .unwrap();
     obj.metadata.name = Some(name.clone());
+    let istat = support::unique_istat();
+    obj.data["spec"]["municipality"]["istatCode"] = serde_json::json!(istat);
     api.create(&PostParams::default(), &obj)
         .await
         .expect("created");
@@ -232,7 +234,7 @@ async fn kubectl_get_shows_the_columns_and_the_status() {
     let row = lines.next().unwrap();
     for value in [
         name.as_str(),
-        "015059",
+        istat.as_str(),
         "uat",
         &format!("comune-{name}"),
         "True",
@@ -286,6 +288,7 @@ async fn the_built_children_are_accepted_by_the_api_server() {
     tenant.metadata.name = Some(name.clone());
     tenant.metadata.labels = Some([(support::TEST_RUN_LABEL.to_owned(), "none".to_owned())].into());
     tenant.spec.namespace = Some(name.clone());
+    tenant.spec.municipality.istat_code = support::unique_istat();
     let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
     let created = tenants
         .create(&PostParams::default(), &tenant)

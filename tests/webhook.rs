@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::ByteString;
@@ -19,7 +18,9 @@ use kube::api::{Api, PostParams};
 use municipio_crds::MunicipalityTenant;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
 use serde_json::{Value, json};
-use support::{TEST_RUN_LABEL, client, install_crd, try_kubectl, unique_name};
+use support::{
+    TEST_RUN_LABEL, client, eventually, install_crd, try_kubectl, unique_istat, unique_name,
+};
 
 /// A CA and a serving certificate for 127.0.0.1, as PEM files in `dir`; returns the CA's PEM.
 fn certificates(dir: &Path) -> String {
@@ -58,6 +59,8 @@ struct Webhook {
     dir: PathBuf,
     port: u16,
     certificates: Certificates,
+    /// `municipio run` only: whether its controller manages the tenants labelled with `run`.
+    manage: bool,
 }
 
 /// Where the serving certificate comes from, and which command serves the webhook.
@@ -95,6 +98,7 @@ impl Webhook {
             dir,
             port: free_port(),
             certificates,
+            manage: false,
         };
         let configuration = json!({
             "apiVersion": "admissionregistration.k8s.io/v1",
@@ -140,13 +144,15 @@ impl Webhook {
         let log = std::fs::File::create(self.dir.join("webhook.log")).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_municipio"));
         match self.certificates {
-            Certificates::SelfManagedByRun => command
-                .arg("run")
-                // The controller manages none of the cluster's tenants here.
-                .args([
-                    "--tenant-selector",
-                    &format!("{TEST_RUN_LABEL}={}-none", self.run),
-                ]),
+            Certificates::SelfManagedByRun => {
+                // The controller manages this test's tenants, or none of the cluster's.
+                let selector = if self.manage {
+                    format!("{TEST_RUN_LABEL}={}", self.run)
+                } else {
+                    format!("{TEST_RUN_LABEL}={}-none", self.run)
+                };
+                command.arg("run").args(["--tenant-selector", &selector])
+            }
             _ => command.arg("webhook"),
         };
         command
@@ -176,6 +182,14 @@ impl Webhook {
             std::thread::sleep(Duration::from_millis(250));
         }
         panic!("the webhook does not listen: {}", self.log());
+    }
+
+    /// Restarts `municipio run` so that its controller manages this test's tenants.
+    fn manages_its_tenants(&mut self) {
+        assert!(self.certificates == Certificates::SelfManagedByRun);
+        self.stop();
+        self.manage = true;
+        self.spawn();
     }
 
     fn stop(&mut self) {
@@ -211,13 +225,6 @@ impl Drop for Webhook {
         self.stop();
         let _ = try_kubectl(&["delete", "validatingwebhookconfiguration", &self.run]);
     }
-}
-
-/// An ISTAT code no other tenant on the cluster has (the webhook's caches see them all).
-fn unique_istat() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = std::process::id() * 100 + COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("9{:05}", n % 100_000)
 }
 
 fn yaml(path: &Path) -> Value {
@@ -332,6 +339,55 @@ async fn rules_across_tenants_and_a_server_side_dry_run() {
             "spec.namespace: cannot change from {one} to {one}-2"
         )),
         "{refused}"
+    );
+}
+
+/// What an update may not do, through the real API server (which hands the webhook the old
+/// object): move the municipality, or quietly take a production tenant back to uat.
+#[tokio::test]
+async fn updates_keep_the_municipality_and_refuse_a_silent_downgrade() {
+    let client = client().await;
+    let hook = Webhook::start(&client).await;
+    let name = unique_name("update");
+    let istat = unique_istat();
+    let mut milano = own_namespace(
+        yaml(&support::repo_root().join("examples/lombardia/milano.yaml")),
+        &name,
+    );
+    milano["spec"]["municipality"]["istatCode"] = json!(istat);
+    hook.apply(milano.clone(), &name, &[]).expect("admitted");
+
+    let mut moved = milano.clone();
+    let other = unique_istat();
+    moved["spec"]["municipality"]["istatCode"] = json!(other);
+    let refused = hook.apply(moved, &name, &[]).unwrap_err();
+    assert!(
+        refused.contains(&format!(
+            "spec.municipality.istatCode: cannot change from {istat} to {other}"
+        )),
+        "{refused}"
+    );
+
+    let mut uat = milano.clone();
+    uat["spec"]["environment"] = json!("uat");
+    let refused = hook.apply(uat.clone(), &name, &[]).unwrap_err();
+    assert!(
+        refused.contains("spec.environment: moving from production to uat")
+            && refused.contains("tenancy.municipio.io/allow-environment-downgrade"),
+        "{refused}"
+    );
+    // Said on purpose: admitted.
+    uat["metadata"]["annotations"] =
+        json!({"tenancy.municipio.io/allow-environment-downgrade": "true"});
+    hook.apply(uat, &name, &[])
+        .expect("a deliberate downgrade is admitted");
+    let stored = Api::<MunicipalityTenant>::all(client.clone())
+        .get(&name)
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(stored.spec.environment).unwrap(),
+        json!("uat")
     );
 }
 
@@ -461,6 +517,50 @@ async fn self_managed_certificates_are_trusted_and_shared_by_replicas() {
     tenant["spec"]["municipality"]["istatCode"] = json!(unique_istat());
     hook.apply(tenant, &name, &[])
         .expect("admitted through the same CA");
+}
+
+/// With the webhook in front of the controller, a Retain tenant still goes: the controller's
+/// own updates while it is deleted (its namespace detached, the finalizer removed) pass the
+/// webhook, and the namespace stays.
+#[tokio::test]
+async fn a_retained_tenant_is_deleted_through_the_webhook() {
+    let client = client().await;
+    let mut hook = Webhook::start_with(&client, Certificates::SelfManagedByRun).await;
+    // This time the controller manages the test's tenants.
+    hook.manages_its_tenants();
+    let name = unique_name("retain");
+    let mut tenant = own_namespace(
+        yaml(&support::repo_root().join("examples/modena.yaml")),
+        &name,
+    );
+    tenant["spec"]["municipality"]["istatCode"] = json!(unique_istat());
+    tenant["spec"]["deletionPolicy"] = json!("Retain");
+    // No connectors, so no source Secrets are needed for the controller to build.
+    let spec = tenant["spec"].as_object_mut().unwrap();
+    spec.remove("pagopa");
+    spec.remove("io");
+    for workload in spec["workloads"].as_array_mut().unwrap() {
+        workload.as_object_mut().unwrap().remove("connectors");
+    }
+    hook.apply(tenant, &name, &[]).expect("admitted");
+
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    eventually("the controller made the namespace", || async {
+        namespaces.get_opt(&name).await.unwrap().is_some()
+    })
+    .await;
+    tenants.delete(&name, &Default::default()).await.unwrap();
+    eventually("the tenant is gone", || async {
+        tenants.get_opt(&name).await.unwrap().is_none()
+    })
+    .await;
+    let namespace = namespaces.get(&name).await.unwrap();
+    assert!(
+        namespace.metadata.deletion_timestamp.is_none(),
+        "a retained namespace stays: {}",
+        hook.log()
+    );
 }
 
 #[tokio::test]

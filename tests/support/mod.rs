@@ -118,6 +118,15 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
+/// An ISTAT code no other tenant on the cluster has: the webhook refuses a second tenant for a
+/// municipality, and the demo's examples (real codes, which never start with 9) share the
+/// control plane with the tests.
+pub fn unique_istat() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = std::process::id() * 100 + COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("9{:05}", n % 100_000)
+}
+
 /// Runs `kubectl` against the test control plane and returns its standard output; panics with
 /// its standard error when it fails.
 pub fn kubectl(args: &[&str]) -> String {
@@ -282,4 +291,19 @@ impl Drop for Operator {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Polls `check` until it holds (the controller reacts to watch events; no fixed sleeps).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..240 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("{what}: not within 60 s");
 }

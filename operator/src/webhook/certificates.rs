@@ -5,6 +5,11 @@
 //!
 //! Replicas race only through the API server: the Secret is created or replaced with its
 //! resourceVersion, and the loser of a race reads what the winner wrote.
+//!
+//! The CA lives ten years and signs only serving certificates that end before it does; when
+//! less than a serving certificate's life is left, a new CA is made and the old one stays in
+//! the `caBundle` (as `previous-ca.crt`) until it ends, so certificates it signed that a
+//! replica still serves stay trusted.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,7 +30,7 @@ use super::server::{self, Certificate};
 /// How long a serving certificate is valid, and how long before its end it is renewed.
 const VALIDITY: SignedDuration = SignedDuration::from_hours(365 * 24);
 const RENEW_BEFORE: SignedDuration = SignedDuration::from_hours(30 * 24);
-/// How long the CA is valid (it is not rotated: ten years).
+/// How long a CA is valid.
 const CA_VALIDITY: SignedDuration = SignedDuration::from_hours(10 * 365 * 24);
 /// How often the Secret and the caBundle are looked at: a renewal (due, or by another
 /// replica), a configuration created or re-applied without its caBundle, are taken up within
@@ -77,13 +82,26 @@ pub enum Error {
     Contended(String),
 }
 
+/// A CA, as PEM texts, and the CA it replaced while that one is still valid.
+struct Authority {
+    cert: String,
+    key: String,
+    previous: Option<String>,
+}
+
 /// The PEM texts of a CA and a serving certificate.
 struct Issued {
-    ca_cert: String,
-    ca_key: String,
+    ca: Authority,
     cert: String,
     key: String,
     not_after: Timestamp,
+}
+
+/// The end of validity of the first certificate in `pem`.
+fn not_after(pem: &str) -> Option<Timestamp> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
+    let certificate = pem.parse_x509().ok()?;
+    Timestamp::from_second(certificate.validity().not_after.timestamp()).ok()
 }
 
 /// The UTC day of `t` (certificate validity is kept to whole days).
@@ -113,37 +131,47 @@ fn ca_params(now: Timestamp) -> Result<CertificateParams, rcgen::Error> {
     Ok(ca)
 }
 
-/// A serving certificate for `names`, signed by the CA in `ca` (its certificate and key) or,
-/// without one, by a new CA.
-fn issue(ca: Option<(&str, &str)>, names: &[String], now: Timestamp) -> Result<Issued, Error> {
-    let (ca_cert, ca_key) = match ca {
-        Some((cert, key)) => (
-            cert.to_owned(),
-            KeyPair::from_pem(key).map_err(|e| Error::Stored("ca.key".into(), e.to_string()))?,
-        ),
-        None => {
+/// A serving certificate for `names`, signed by the stored CA when it outlives the
+/// certificate, otherwise by a new CA (which then keeps the stored one as its previous).
+fn issue(stored: Option<Authority>, names: &[String], now: Timestamp) -> Result<Issued, Error> {
+    let cert_not_after = now + VALIDITY;
+    let outlives = |ca: &Authority| not_after(&ca.cert).is_some_and(|end| end >= cert_not_after);
+    let ca = match stored {
+        Some(ca) if outlives(&ca) => Authority {
+            previous: ca
+                .previous
+                .filter(|p| not_after(p).is_some_and(|end| end > now)),
+            ..ca
+        },
+        stored => {
             let key = KeyPair::generate()?;
-            (ca_params(now)?.self_signed(&key)?.pem(), key)
+            Authority {
+                cert: ca_params(now)?.self_signed(&key)?.pem(),
+                key: key.serialize_pem(),
+                previous: stored
+                    .map(|old| old.cert)
+                    .filter(|p| not_after(p).is_some_and(|end| end > now)),
+            }
         }
     };
-    // The issuer is named as the CA names itself, and identified by its key.
-    let issuer = Issuer::new(ca_params(now)?, &ca_key);
+    let ca_key =
+        KeyPair::from_pem(&ca.key).map_err(|e| Error::Stored("ca.key".into(), e.to_string()))?;
+    let issuer = Issuer::from_ca_cert_pem(&ca.cert, &ca_key)
+        .map_err(|e| Error::Stored("ca.crt".into(), e.to_string()))?;
     let mut params = CertificateParams::new(names.to_vec())?;
     params.distinguished_name.push(
         DnType::CommonName,
         names.first().map_or("municipio", String::as_str),
     );
-    let not_after = now + VALIDITY;
     params.not_before = day!(now - SignedDuration::from_hours(24));
-    params.not_after = day!(not_after);
+    params.not_after = day!(cert_not_after);
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, &issuer)?;
     Ok(Issued {
-        ca_cert,
-        ca_key: ca_key.serialize_pem(),
+        ca,
         cert: cert.pem(),
         key: key.serialize_pem(),
-        not_after,
+        not_after: cert_not_after,
     })
 }
 
@@ -167,43 +195,52 @@ fn usable(secret: &Secret, names: &[String], now: Timestamp) -> bool {
     complete && loads && same_names && not_after.is_some_and(|t| t - RENEW_BEFORE > now)
 }
 
+/// The Secret holding `issued`, replacing `previous`: its labels, annotations and owners
+/// (a Helm release's, say) are kept.
 fn secret_of(settings: &SelfManaged, issued: &Issued, previous: Option<&Secret>) -> Secret {
-    let data = BTreeMap::from([
-        (
-            "ca.crt".to_owned(),
-            ByteString(issued.ca_cert.clone().into_bytes()),
-        ),
-        (
-            "ca.key".to_owned(),
-            ByteString(issued.ca_key.clone().into_bytes()),
-        ),
-        (
-            "tls.crt".to_owned(),
-            ByteString(issued.cert.clone().into_bytes()),
-        ),
-        (
-            "tls.key".to_owned(),
-            ByteString(issued.key.clone().into_bytes()),
-        ),
+    let bytes = |text: &str| ByteString(text.as_bytes().to_vec());
+    let mut data = BTreeMap::from([
+        ("ca.crt".to_owned(), bytes(&issued.ca.cert)),
+        ("ca.key".to_owned(), bytes(&issued.ca.key)),
+        ("tls.crt".to_owned(), bytes(&issued.cert)),
+        ("tls.key".to_owned(), bytes(&issued.key)),
     ]);
+    if let Some(previous_ca) = &issued.ca.previous {
+        data.insert("previous-ca.crt".to_owned(), bytes(previous_ca));
+    }
+    let kept = previous.map(|p| p.metadata.clone()).unwrap_or_default();
+    let mut annotations = kept.annotations.unwrap_or_default();
+    annotations.insert(
+        NOT_AFTER_ANNOTATION.to_owned(),
+        issued.not_after.to_string(),
+    );
+    annotations.insert(DNS_NAMES_ANNOTATION.to_owned(), settings.names.join(","));
     Secret {
         metadata: ObjectMeta {
             name: Some(settings.secret.clone()),
             namespace: Some(settings.namespace.clone()),
-            resource_version: previous.and_then(|p| p.resource_version()),
-            annotations: Some(BTreeMap::from([
-                (
-                    NOT_AFTER_ANNOTATION.to_owned(),
-                    issued.not_after.to_string(),
-                ),
-                (DNS_NAMES_ANNOTATION.to_owned(), settings.names.join(",")),
-            ])),
+            resource_version: kept.resource_version,
+            labels: kept.labels,
+            annotations: Some(annotations),
+            owner_references: kept.owner_references,
             ..ObjectMeta::default()
         },
         type_: Some("kubernetes.io/tls".to_owned()),
         data: Some(data),
         ..Secret::default()
     }
+}
+
+/// What the API server is told to trust: the CA, and the one it replaced while valid.
+fn ca_bundle(secret: &Secret) -> Vec<u8> {
+    let mut bundle = text(secret, "ca.crt").unwrap_or_default();
+    if let Some(previous) = text(secret, "previous-ca.crt") {
+        if !bundle.ends_with('\n') {
+            bundle.push('\n');
+        }
+        bundle.push_str(&previous);
+    }
+    bundle.into_bytes()
 }
 
 /// The Secret with a usable certificate, issued (or renewed) first when needed.
@@ -215,15 +252,16 @@ async fn current(client: &Client, settings: &SelfManaged) -> Result<Secret, Erro
         if let Some(s) = stored.as_ref().filter(|s| usable(s, &settings.names, now)) {
             return Ok(s.clone());
         }
-        // Renewal keeps the CA, so the caBundle the API server trusts stays valid.
-        let ca = stored
-            .as_ref()
-            .and_then(|s| Some((text(s, "ca.crt")?, text(s, "ca.key")?)));
-        let issued = issue(
-            ca.as_ref().map(|(c, k)| (c.as_str(), k.as_str())),
-            &settings.names,
-            now,
-        )?;
+        // Renewal keeps the CA while it lasts, so the caBundle the API server trusts stays
+        // valid.
+        let ca = stored.as_ref().and_then(|s| {
+            Some(Authority {
+                cert: text(s, "ca.crt")?,
+                key: text(s, "ca.key")?,
+                previous: text(s, "previous-ca.crt"),
+            })
+        });
+        let issued = issue(ca, &settings.names, now)?;
         let secret = secret_of(settings, &issued, stored.as_ref());
         let written = match &stored {
             None => api.create(&PostParams::default(), &secret).await,
@@ -309,8 +347,7 @@ fn certified_key(secret: &Secret, name: &str) -> Result<Arc<CertifiedKey>, Error
 /// The serving certificate, issued if needed, with its CA in the webhook configuration.
 pub async fn ensure(client: &Client, settings: &SelfManaged) -> Result<Arc<CertifiedKey>, Error> {
     let secret = current(client, settings).await?;
-    let ca = text(&secret, "ca.crt").unwrap_or_default();
-    inject_ca(client, settings, ca.as_bytes()).await?;
+    inject_ca(client, settings, &ca_bundle(&secret)).await?;
     certified_key(&secret, &settings.secret)
 }
 
@@ -376,13 +413,85 @@ mod tests {
         );
     }
 
+    fn authority(issued: &Issued) -> Option<Authority> {
+        Some(Authority {
+            cert: issued.ca.cert.clone(),
+            key: issued.ca.key.clone(),
+            previous: issued.ca.previous.clone(),
+        })
+    }
+
+    /// The issuer of the first certificate in `pem`, and its subject.
+    fn issuer_and_subject(pem: &str) -> (String, String) {
+        let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+        let c = pem.parse_x509().unwrap();
+        (c.issuer().to_string(), c.subject().to_string())
+    }
+
     #[test]
     fn a_renewal_keeps_the_ca() {
         let now = Timestamp::now();
         let first = issue(None, &names(), now).unwrap();
-        let renewed = issue(Some((&first.ca_cert, &first.ca_key)), &names(), now).unwrap();
-        assert_eq!(renewed.ca_cert, first.ca_cert);
+        let renewed = issue(authority(&first), &names(), now).unwrap();
+        assert_eq!(renewed.ca.cert, first.ca.cert);
         assert_ne!(renewed.cert, first.cert);
         assert_ne!(renewed.key, first.key);
+        assert_eq!(
+            issuer_and_subject(&renewed.cert).0,
+            issuer_and_subject(&renewed.ca.cert).1
+        );
+        assert_eq!(ca_bundle(&stored(&renewed)), first.ca.cert.as_bytes());
+    }
+
+    #[test]
+    fn a_serving_certificate_never_outlives_its_ca() {
+        let start = Timestamp::now();
+        let first = issue(None, &names(), start).unwrap();
+        let ca_end = not_after(&first.ca.cert).unwrap();
+        assert!(ca_end >= start + CA_VALIDITY - SignedDuration::from_hours(24));
+
+        // Nine and a half years on, the CA has less than a year left: a new CA signs, and the
+        // old one stays trusted beside it until it ends.
+        let late = start + SignedDuration::from_hours(9 * 365 * 24 + 180 * 24);
+        let renewed = issue(authority(&first), &names(), late).unwrap();
+        assert_ne!(renewed.ca.cert, first.ca.cert);
+        assert!(not_after(&renewed.cert).unwrap() <= not_after(&renewed.ca.cert).unwrap());
+        assert_eq!(renewed.ca.previous.as_deref(), Some(first.ca.cert.as_str()));
+        let bundle = String::from_utf8(ca_bundle(&stored(&renewed))).unwrap();
+        assert!(bundle.starts_with(&renewed.ca.cert) && bundle.ends_with(&first.ca.cert));
+
+        // Once the old CA has ended it leaves the bundle.
+        let later = ca_end + SignedDuration::from_hours(24);
+        let again = issue(authority(&renewed), &names(), later).unwrap();
+        assert_eq!(again.ca.cert, renewed.ca.cert);
+        assert_eq!(again.ca.previous, None);
+    }
+
+    #[test]
+    fn a_renewal_keeps_the_secrets_labels_and_annotations() {
+        let now = Timestamp::now();
+        let mut secret = stored(&issue(None, &names(), now).unwrap());
+        secret.metadata.labels =
+            Some([("app.kubernetes.io/managed-by".into(), "Helm".into())].into());
+        secret
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert("meta.helm.sh/release-name".into(), "municipio".into());
+        let settings = SelfManaged {
+            namespace: "municipio-system".into(),
+            secret: "municipio-webhook-tls".into(),
+            configuration: "municipio".into(),
+            names: names(),
+        };
+        let renewed = secret_of(
+            &settings,
+            &issue(None, &names(), now).unwrap(),
+            Some(&secret),
+        );
+        assert_eq!(renewed.metadata.labels, secret.metadata.labels);
+        let annotations = renewed.metadata.annotations.unwrap();
+        assert_eq!(annotations["meta.helm.sh/release-name"], "municipio");
+        assert!(annotations.contains_key(NOT_AFTER_ANNOTATION));
     }
 }
