@@ -3,143 +3,14 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::wait::await_condition;
 use municipio_crds::MunicipalityTenant;
-use support::{Operator, TEST_RUN_LABEL, client, eventually, install_crd, kubectl, unique_name};
-
-async fn namespace(client: &kube::Client, name: &str) {
-    let ns: Namespace =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .expect("namespace created");
-}
-
-async fn source_secret(
-    client: &kube::Client,
-    ns: &str,
-    name: &str,
-    bound_to: &str,
-    data: &[(&str, &str)],
-) {
-    let secret = Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.into()),
-            labels: Some(BTreeMap::from([(
-                "tenancy.municipio.io/tenant".to_owned(),
-                bound_to.to_owned(),
-            )])),
-            ..Default::default()
-        },
-        data: Some(
-            data.iter()
-                .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
-                .collect(),
-        ),
-        ..Default::default()
-    };
-    Api::<Secret>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("secret created");
-}
-
-/// Modena's example under a fresh name, namespace and test-run label, naming Secrets `<name>-pagopa`
-/// and `<name>-io`.
-fn tenant(name: &str, run: &str) -> MunicipalityTenant {
-    let text = std::fs::read_to_string(support::repo_root().join("examples/modena.yaml")).unwrap();
-    let mut t: MunicipalityTenant = serde_yaml_ng::from_str(&text).unwrap();
-    t.metadata.name = Some(name.to_owned());
-    t.metadata.labels = Some(BTreeMap::from([(
-        TEST_RUN_LABEL.to_owned(),
-        run.to_owned(),
-    )]));
-    t.spec.namespace = Some(name.to_owned());
-    t.spec.municipality.istat_code = support::unique_istat();
-    t.spec
-        .pagopa
-        .as_mut()
-        .unwrap()
-        .subscription_key
-        .as_mut()
-        .unwrap()
-        .secret_name = format!("{name}-pagopa");
-    for s in &mut t.spec.io.as_mut().unwrap().services {
-        s.api_key.secret_name = format!("{name}-io");
-    }
-    t
-}
-
-async fn keys_for(client: &kube::Client, operator: &Operator, name: &str, bound_to: &str) {
-    source_secret(
-        client,
-        &operator.namespace,
-        &format!("{name}-pagopa"),
-        bound_to,
-        &[("primary", "P1"), ("secondary", "P2")],
-    )
-    .await;
-    let io = [
-        ("tributi", "a"),
-        ("anagrafe-cie", "b"),
-        ("elettorale", "c"),
-        ("polizia-locale", "d"),
-    ];
-    source_secret(
-        client,
-        &operator.namespace,
-        &format!("{name}-io"),
-        bound_to,
-        &io,
-    )
-    .await;
-}
-
-/// Waits until the tenant's condition `type_` has `status` and, if given, `reason`.
-async fn condition(
-    client: &kube::Client,
-    name: &str,
-    type_: &str,
-    status: &str,
-    reason: Option<&str>,
-) -> MunicipalityTenant {
-    let api: Api<MunicipalityTenant> = Api::all(client.clone());
-    // Only a condition computed for the current generation counts.
-    let matches = |t: Option<&MunicipalityTenant>| {
-        t.is_some_and(|t| {
-            t.status.as_ref().is_some_and(|s| {
-                s.conditions.iter().any(|c| {
-                    c.type_ == type_
-                        && c.status == status
-                        && reason.is_none_or(|r| c.reason == r)
-                        && c.observed_generation == t.metadata.generation
-                })
-            })
-        })
-    };
-    match tokio::time::timeout(
-        Duration::from_secs(120),
-        await_condition(api.clone(), name, matches),
-    )
-    .await
-    {
-        Ok(Ok(Some(t))) => t,
-        other => {
-            let now = api.get(name).await.ok().and_then(|t| t.status);
-            panic!(
-                "{name}: {type_}={status} ({reason:?}) not reached: {other:?}; status now: {now:#?}"
-            )
-        }
-    }
-}
+use support::tenants::{condition, keys_for, namespace, tenant};
+use support::{Operator, client, eventually, install_crd, kubectl, unique_name};
 
 /// The (type, reason) of the Events recorded about tenant `name`. A cluster-scoped object's
 /// events live in the `default` namespace.

@@ -157,7 +157,8 @@ impl Webhook {
         };
         command
             .args(["--operator-namespace", &self.operator_namespace])
-            .args(["--webhook-addr", &format!("127.0.0.1:{}", self.port)]);
+            .args(["--webhook-addr", &format!("127.0.0.1:{}", self.port)])
+            .args(["--http-addr", "127.0.0.1:0"]);
         match self.certificates {
             Certificates::Provided => command
                 .arg("--tls-cert-file")

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use municipio_operator::config::OperatorArgs;
+use municipio_operator::runtime::{self, HttpArgs, LeaderArgs};
 use municipio_operator::webhook::WebhookArgs;
 
 /// municipio: runs Italian municipalities (Comuni) as tenants of a regional Kubernetes cloud.
@@ -48,6 +49,10 @@ enum Command {
         /// Run the controller only (the webhook runs as its own Deployment, `municipio webhook`).
         #[arg(long, env = "MUNICIPIO_NO_WEBHOOK")]
         no_webhook: bool,
+        #[command(flatten)]
+        http: HttpArgs,
+        #[command(flatten)]
+        leader: LeaderArgs,
     },
     /// Serve the validating admission webhook alone (for a separate Deployment, and for tests).
     Webhook {
@@ -60,6 +65,8 @@ enum Command {
         operator_namespace: String,
         #[command(flatten)]
         webhook: WebhookArgs,
+        #[command(flatten)]
+        http: HttpArgs,
         /// Log format.
         #[arg(long, env = "MUNICIPIO_LOG_FORMAT", value_enum, default_value = "text")]
         log_format: LogFormat,
@@ -86,18 +93,23 @@ enum LogFormat {
 fn init_logs(log_format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MUNICIPIO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colours only on a terminal: a pod's log (or a file) gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     match log_format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
     }
 }
 
-/// Runs `work` with a Kubernetes client, on a new async runtime.
-fn with_client<F, Fut>(work: F) -> ExitCode
+/// Runs `work` with a Kubernetes client, on a new async runtime. The client names itself
+/// `municipio/<version> (<instance>)` to the API server, so audit logs tell replicas apart.
+fn with_client<F, Fut>(instance: &str, work: F) -> ExitCode
 where
     F: FnOnce(kube::Client) -> Fut,
-    Fut: Future<Output = ExitCode>,
+    Fut: Future<Output = Result<(), runtime::Error>>,
 {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -106,9 +118,25 @@ where
             return ExitCode::FAILURE;
         }
     };
+    let agent = format!("municipio/{} ({instance})", env!("CARGO_PKG_VERSION"));
     runtime.block_on(async {
-        match kube::Client::try_default().await {
-            Ok(client) => work(client).await,
+        let client = kube::Config::infer()
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|mut config| {
+                let agent = axum::http::HeaderValue::from_str(&agent).map_err(|e| e.to_string())?;
+                config.headers.push((axum::http::header::USER_AGENT, agent));
+                kube::Client::try_from(config).map_err(|e| e.to_string())
+            });
+        match client {
+            Ok(client) => match work(client).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "stopped");
+                    eprintln!("municipio: {e}");
+                    ExitCode::FAILURE
+                }
+            },
             Err(e) => {
                 eprintln!("cannot reach Kubernetes: {e}");
                 ExitCode::FAILURE
@@ -117,52 +145,15 @@ where
     })
 }
 
-fn run(
-    operator: &OperatorArgs,
-    tenant_selector: Option<String>,
-    instance: Option<String>,
-    webhook: Option<WebhookArgs>,
-) -> ExitCode {
-    with_client(|client| async move {
-        let instance = instance.or_else(|| std::env::var("HOSTNAME").ok());
-        let config = operator.config();
-        let controller = municipio_operator::controller::run(
-            client.clone(),
-            config.clone(),
-            tenant_selector,
-            instance,
-        );
-        let Some(webhook) = webhook else {
-            controller.await;
-            return ExitCode::SUCCESS;
-        };
-        // The webhook serves until it fails; then the process ends, so that the pod restarts
-        // rather than stay up with nothing listening (which, with failurePolicy: Fail, would
-        // refuse every tenant change).
-        let namespace = config.operator_namespace.clone();
-        tokio::select! {
-            () = controller => {}
-            result = municipio_operator::webhook::run(client, webhook, &namespace) => {
-                if let Err(e) = result {
-                    tracing::error!(error = %e, "the webhook stopped");
-                    return ExitCode::FAILURE;
-                }
-            }
-        }
-        ExitCode::SUCCESS
-    })
-}
-
-fn webhook(operator_namespace: String, webhook: WebhookArgs) -> ExitCode {
-    with_client(|client| async move {
-        match municipio_operator::webhook::run(client, webhook, &operator_namespace).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("webhook: {e}");
-                ExitCode::FAILURE
-            }
-        }
-    })
+/// This replica's name: the pod's (downward API), else the host's.
+fn instance_name(instance: Option<String>) -> String {
+    instance
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| {
+            let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+            Some(name.trim().to_owned()).filter(|n| !n.is_empty())
+        })
+        .unwrap_or_else(|| "municipio".to_owned())
 }
 
 fn main() -> ExitCode {
@@ -175,22 +166,31 @@ fn main() -> ExitCode {
             instance,
             webhook,
             no_webhook,
+            http,
+            leader,
         } => {
             init_logs(log_format);
-            run(
-                &operator,
+            let instance = instance_name(instance);
+            let run = runtime::Run {
+                config: operator.config(),
                 tenant_selector,
-                instance,
-                (!no_webhook).then_some(webhook),
-            )
+                instance: instance.clone(),
+                http,
+                leader,
+                webhook: (!no_webhook).then_some(webhook),
+            };
+            with_client(&instance, |client| runtime::run(client, run))
         }
         Command::Webhook {
             operator_namespace,
-            webhook: args,
+            webhook,
+            http,
             log_format,
         } => {
             init_logs(log_format);
-            webhook(operator_namespace, args)
+            with_client(&instance_name(None), |client| {
+                runtime::webhook_only(client, webhook, operator_namespace, http)
+            })
         }
         Command::Crd => {
             print!("{}", municipio_crds::crd::crd_yaml());

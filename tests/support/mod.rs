@@ -6,6 +6,8 @@
 //! cannot be had is a test failure, never a skip.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod tenants;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -223,6 +225,7 @@ pub struct Operator {
     child: std::process::Child,
     pub run: String,
     pub namespace: String,
+    log: String,
 }
 
 pub const TEST_RUN_LABEL: &str = "municipio.io/test-run";
@@ -253,7 +256,13 @@ fn operator_kubeconfig() -> PathBuf {
 
 impl Operator {
     pub fn start(run: &str, operator_namespace: &str) -> Self {
-        let log = std::fs::File::create(Self::log_path(run)).expect("log file");
+        Self::start_as(run, operator_namespace, run, "operator")
+    }
+
+    /// A replica named `instance` (as a pod's name), logging to `<log>.operator.log`.
+    pub fn start_as(run: &str, operator_namespace: &str, log: &str, instance: &str) -> Self {
+        let log_name = log.to_owned();
+        let log = std::fs::File::create(Self::log_path(log)).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_municipio"))
             // The webhook has its own tests (tests/webhook.rs); many operators run side by side here.
             .args([
@@ -261,10 +270,14 @@ impl Operator {
                 "--no-webhook",
                 "--operator-namespace",
                 operator_namespace,
+                // Many operators run side by side here: any free port (the log names it).
+                "--http-addr",
+                "127.0.0.1:0",
             ])
             .args(["--tenant-selector", &format!("{TEST_RUN_LABEL}={run}")])
             .env("KUBECONFIG", operator_kubeconfig())
             .env("MUNICIPIO_LOG", "info,municipio_operator=debug")
+            .env("POD_NAME", instance)
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
             .spawn()
@@ -273,6 +286,7 @@ impl Operator {
             child,
             run: run.to_owned(),
             namespace: operator_namespace.to_owned(),
+            log: log_name,
         }
     }
 
@@ -282,12 +296,48 @@ impl Operator {
 
     /// The operator's log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(Self::log_path(&self.run)).unwrap_or_default()
+        std::fs::read_to_string(Self::log_path(&self.log)).unwrap_or_default()
+    }
+
+    /// Kills it at once (SIGKILL), as a crashed node would.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Where it serves /metrics, /livez and /readyz, from its log.
+    pub async fn http_addr(&self) -> String {
+        let mut found = None;
+        eventually("the operator serves HTTP", || {
+            found = self
+                .log()
+                .lines()
+                .find(|l| l.contains("serving /metrics"))
+                .and_then(|l| l.split("addr=").nth(1))
+                .map(|a| a.trim().to_owned());
+            std::future::ready(found.is_some())
+        })
+        .await;
+        found.unwrap_or_default()
     }
 }
 
 impl Drop for Operator {
+    /// Stops it as the kubelet would: SIGTERM (it finishes its reconciles and gives up its
+    /// Lease, so a successor leads at once), then SIGKILL after 10 s.
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return; // Killed, or exited by itself.
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

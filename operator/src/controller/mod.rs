@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
     ConfigMap, LimitRange, Namespace, ObjectReference, ResourceQuota, Secret, Service,
@@ -36,6 +36,8 @@ use crate::build::metadata::{MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL};
 use crate::build::{self, Owner};
 use crate::config::OperatorConfig;
 use crate::dereference;
+use crate::health::Health;
+use crate::metrics::{InFlight, Metrics, ReconcileResult, TenantConditions};
 use events::{Events, Note};
 use status::{Observed, Outcome};
 use tenant_watch::Undecodable;
@@ -70,8 +72,13 @@ pub struct Context {
     pub events: Events,
     /// The source Secrets of the operator namespace, kept by their watch: no read per reconcile.
     source_secrets: Store<Secret>,
+    /// True once the first list of the source Secrets is in: until then a Secret would look
+    /// missing.
+    source_secrets_listed: tokio::sync::watch::Receiver<bool>,
     /// Consecutive failed reconciles per tenant, for the error backoff.
     failures: Mutex<HashMap<String, u32>>,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
 }
 
 impl Context {
@@ -96,63 +103,105 @@ impl Context {
     }
 }
 
-/// Runs the controller until SIGTERM or SIGINT. `tenant_selector` limits it to the tenants with
-/// matching labels (a shard of a large region, or one test's tenants). `instance` names this
-/// replica in the events it records.
+/// What the controller runs with, besides the client.
+pub struct Settings {
+    pub config: OperatorConfig,
+    /// Only the tenants with matching labels (a shard of a large region, or one test's tenants).
+    pub tenant_selector: Option<String>,
+    /// Names this replica in the events it records.
+    pub instance: Option<String>,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+}
+
+/// Runs the controller until `shutdown` completes; in-flight reconciles finish first.
 pub async fn run(
     client: Client,
-    config: OperatorConfig,
-    tenant_selector: Option<String>,
-    instance: Option<String>,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
+    let Settings {
+        config,
+        tenant_selector,
+        instance,
+        metrics,
+        health,
+    } = settings;
     let mut tenant_watch = watcher::Config::default();
     if let Some(selector) = &tenant_selector {
         tenant_watch = tenant_watch.labels(selector);
     }
     let managed = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
     let (source_secrets, secrets_writer) = reflector::store();
+    let (listed, secrets_listed) = tokio::sync::watch::channel(false);
     let source_secret_watch = watcher(
         Api::<Secret>::namespaced(client.clone(), &config.operator_namespace),
         watcher::Config::default(),
     )
     .default_backoff()
     .reflect(secrets_writer)
-    .touched_objects();
+    .inspect_ok(tenant_watch::mark_listed(listed))
+    .touched_objects()
+    .inspect_err(counted(&metrics, "source-secrets"));
     let ctx = Arc::new(Context {
         client: client.clone(),
         config,
         events: Events::new(client.clone(), instance),
         source_secrets,
+        source_secrets_listed: secrets_listed.clone(),
         failures: Mutex::default(),
+        metrics: metrics.clone(),
+        health: health.clone(),
     });
     info!(
         selector = tenant_selector.as_deref().unwrap_or(""),
         "municipio controller starting"
     );
     let reporter = ctx.clone();
-    let (tenants, tenant_stream) = tenant_watch::watch(client.clone(), tenant_watch, move |u| {
-        tokio::spawn(report_undecodable(reporter.clone(), u));
+    let (tenants, tenant_stream, tenants_listed) =
+        tenant_watch::watch(client.clone(), tenant_watch, move |u| {
+            tokio::spawn(report_undecodable(reporter.clone(), u));
+        });
+    let tenant_stream = tenant_stream.inspect_err(counted(&metrics, "tenants"));
+    tokio::spawn({
+        let (mut tenants, mut secrets) = (tenants_listed, secrets_listed.clone());
+        let health = health.clone();
+        async move {
+            if tenants.wait_for(|l| *l).await.is_ok() && secrets.wait_for(|l| *l).await.is_ok() {
+                health.controller_synced();
+            }
+        }
     });
+    // Children point at their tenant by label: one key per tenant, whatever the namespace.
+    // Deployments in full, for their availability.
+    let deployments = watcher(
+        Api::<Deployment>::all(client.clone()),
+        watcher::Config::default().labels(&managed),
+    )
+    .default_backoff()
+    .touched_objects()
+    .inspect_err(counted(&metrics, "deployments"));
     let controller = Controller::for_stream(tenant_stream, tenants)
-        // Children point at their tenant by label: one key per tenant, whatever the namespace.
-        // Deployments in full, for their availability.
-        .watches(
-            Api::<Deployment>::all(client.clone()),
-            watcher::Config::default().labels(&managed),
-            |d| d.labels().get(TENANT_LABEL).map(|t| ObjectRef::new(t)),
-        )
+        .watches_stream(deployments, |d| {
+            d.labels().get(TENANT_LABEL).map(|t| ObjectRef::new(t))
+        })
         .watches_stream(source_secret_watch, source_secret_mapper());
     // Every other child kind by metadata only (small memory). Tenant Secrets are not watched,
     // since the operator may not read Secrets cluster-wide: the periodic resync catches them.
-    let controller = watch_children::<Namespace>(controller, &client, &managed);
-    let controller = watch_children::<ResourceQuota>(controller, &client, &managed);
-    let controller = watch_children::<LimitRange>(controller, &client, &managed);
-    let controller = watch_children::<RoleBinding>(controller, &client, &managed);
-    let controller = watch_children::<NetworkPolicy>(controller, &client, &managed);
-    let controller = watch_children::<ConfigMap>(controller, &client, &managed);
-    let controller = watch_children::<Service>(controller, &client, &managed);
+    let children = Children {
+        client: &client,
+        managed: &managed,
+        metrics: &metrics,
+    };
+    let controller = children.watch::<Namespace>(controller, "namespaces");
+    let controller = children.watch::<ResourceQuota>(controller, "resourcequotas");
+    let controller = children.watch::<LimitRange>(controller, "limitranges");
+    let controller = children.watch::<RoleBinding>(controller, "rolebindings");
+    let controller = children.watch::<NetworkPolicy>(controller, "networkpolicies");
+    let controller = children.watch::<ConfigMap>(controller, "configmaps");
+    let controller = children.watch::<Service>(controller, "services");
     controller
-        .shutdown_on_signal()
+        .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {
@@ -167,25 +216,48 @@ pub async fn run(
         .await;
 }
 
-/// Watches one child kind by metadata and maps each object to its tenant by label.
-fn watch_children<K>(
-    controller: Controller<MunicipalityTenant>,
-    client: &Client,
-    managed: &str,
-) -> Controller<MunicipalityTenant>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let api: Api<PartialObjectMeta<K>> = Api::all(client.clone());
-    controller.watches(api, watcher::Config::default().labels(managed), |o| {
-        o.labels().get(TENANT_LABEL).map(|t| ObjectRef::new(t))
-    })
+/// Counts the failures of a watch (each is followed by a restart with backoff).
+fn counted(metrics: &Arc<Metrics>, watch: &'static str) -> impl Fn(&watcher::Error) + use<> {
+    metrics.watch_started(watch);
+    let metrics = metrics.clone();
+    move |error| {
+        warn!(%error, watch, "watch failed; restarting");
+        metrics.watch_error(watch);
+    }
+}
+
+/// What the watches of the child kinds share.
+struct Children<'a> {
+    client: &'a Client,
+    managed: &'a str,
+    metrics: &'a Arc<Metrics>,
+}
+
+impl Children<'_> {
+    /// Watches one child kind by metadata and maps each object to its tenant by label.
+    fn watch<K>(
+        &self,
+        controller: Controller<MunicipalityTenant>,
+        name: &'static str,
+    ) -> Controller<MunicipalityTenant>
+    where
+        K: kube::Resource<DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + Sync
+            + 'static,
+    {
+        let api: Api<PartialObjectMeta<K>> = Api::all(self.client.clone());
+        let stream = watcher(api, watcher::Config::default().labels(self.managed))
+            .default_backoff()
+            .touched_objects()
+            .inspect_err(counted(self.metrics, name));
+        controller.watches_stream(stream, |o| {
+            o.labels().get(TENANT_LABEL).map(|t| ObjectRef::new(t))
+        })
+    }
 }
 
 /// Maps a source Secret to the tenants it is bound to, and to those it was bound to before
@@ -210,7 +282,30 @@ fn error_policy(tenant: Arc<MunicipalityTenant>, error: &Error, ctx: Arc<Context
     Action::requeue(delay)
 }
 
+/// A reconcile in flight, for the metrics and the liveness probe, until dropped.
+struct Running<'a> {
+    ctx: &'a Context,
+    _timer: InFlight<'a>,
+}
+
+impl<'a> Running<'a> {
+    fn start(ctx: &'a Context) -> Self {
+        ctx.health.reconcile_started();
+        Self {
+            ctx,
+            _timer: ctx.metrics.reconcile_started(),
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.ctx.health.reconcile_finished();
+    }
+}
+
 async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _running = Running::start(&ctx);
     let name = tenant.name_any();
     let span = info_span!("reconcile", tenant = %name);
     let api: Api<MunicipalityTenant> = Api::all(ctx.client.clone());
@@ -238,6 +333,22 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
                     .status
                     .as_ref()
                     .and_then(|s| serde_json::to_value(s).ok());
+                ctx.metrics.reconciled(match (&result, &outcome) {
+                    (Err(_), _) => ReconcileResult::error,
+                    (Ok(_), Outcome::Ready) => ReconcileResult::ready,
+                    (Ok(_), Outcome::Progressing { .. }) => ReconcileResult::progressing,
+                    (Ok(_), Outcome::Blocked { .. }) => ReconcileResult::blocked,
+                    (Ok(_), Outcome::Stalled { .. }) => ReconcileResult::stalled,
+                    (Ok(_), Outcome::Suspended) => ReconcileResult::suspended,
+                });
+                ctx.metrics.tenant(
+                    &tenant.name_any(),
+                    Some(TenantConditions {
+                        ready: outcome == Outcome::Ready,
+                        stalled: matches!(outcome, Outcome::Stalled { .. }),
+                        suspended: outcome == Outcome::Suspended,
+                    }),
+                );
                 write_status(&ctx, &regarding, cached.as_ref(), observed, &outcome).await?;
                 result
             }
@@ -253,6 +364,7 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
                     return Err(error.into());
                 }
                 info!(policy = ?tenant.spec.deletion_policy, "tenant deleted");
+                ctx.metrics.tenant(&tenant.name_any(), None);
                 Ok(Action::await_change())
             }
         }
@@ -333,11 +445,12 @@ async fn pipeline(
     }
 
     // Until the first list of the source Secrets is in, a Secret would look missing.
-    let secrets = &ctx.source_secrets;
-    secrets
-        .wait_until_ready()
+    ctx.source_secrets_listed
+        .clone()
+        .wait_for(|listed| *listed)
         .await
         .map_err(|_| Error::SourceSecretsUnwatched)?;
+    let secrets = &ctx.source_secrets;
     let namespace = &ctx.config.operator_namespace;
     let find = |name: &str| secrets.get(&ObjectRef::new(name).within(namespace));
     let keys = match dereference::connector_keys(&valid, namespace, find) {

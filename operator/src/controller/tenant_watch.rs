@@ -21,8 +21,9 @@ pub struct Undecodable {
     pub error: String,
 }
 
-/// Watches tenants (with `config`'s selector) into a store, and returns the store and the stream
-/// of decoded tenants for the controller. Undecodable tenants go to `report`.
+/// Watches tenants (with `config`'s selector) into a store, and returns the store, the stream
+/// of decoded tenants for the controller, and a flag that turns true once the first full list
+/// is in. Undecodable tenants go to `report`.
 pub fn watch(
     client: Client,
     config: watcher::Config,
@@ -30,15 +31,29 @@ pub fn watch(
 ) -> (
     Store<MunicipalityTenant>,
     impl Stream<Item = Result<MunicipalityTenant, watcher::Error>> + Send + 'static,
+    tokio::sync::watch::Receiver<bool>,
 ) {
     let resource = ApiResource::erase::<MunicipalityTenant>(&());
     let api: Api<DynamicObject> = Api::all_with(client, &resource);
     let (reader, writer) = reflector::store();
+    let (listed, is_listed) = tokio::sync::watch::channel(false);
     let decoded = watcher(api, config)
         .default_backoff()
+        .inspect_ok(mark_listed(listed))
         .try_filter_map(move |event| future::ready(Ok(decode_event(event, &report))));
     let stream = reflector::reflector(writer, decoded).applied_objects();
-    (reader, stream)
+    (reader, stream, is_listed)
+}
+
+/// Sets `listed` at the end of a watch's first full list. Reconciles and the readiness probe
+/// wait on such a flag rather than on `Store::wait_until_ready`, which wakes only one of
+/// several concurrent waiters (and the controller itself waits on its store).
+pub fn mark_listed<K>(listed: tokio::sync::watch::Sender<bool>) -> impl FnMut(&watcher::Event<K>) {
+    move |event| {
+        if matches!(event, watcher::Event::InitDone) {
+            listed.send_replace(true);
+        }
+    }
 }
 
 /// Decodes the objects of one watch event. An undecodable object becomes a deletion from the

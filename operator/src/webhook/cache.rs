@@ -29,7 +29,7 @@ impl ClusterCache {
     /// Starts the watches (as background tasks) and returns the cache they fill.
     pub fn start(client: &Client, operator_namespace: &str) -> Arc<Self> {
         // Undecodable tenants are the controller's to report; here they are simply unknown.
-        let (tenants, tenant_stream) =
+        let (tenants, tenant_stream, _) =
             tenant_watch::watch(client.clone(), watcher::Config::default(), |_| {});
         tokio::spawn(tenant_stream.for_each(|_| futures::future::ready(())));
         let namespaces = metadata_store(Api::<PartialObjectMeta<Namespace>>::all(client.clone()));

@@ -10,8 +10,13 @@ pub mod server;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use kube::Client;
 use tracing::info;
+
+use crate::health::Health;
+use crate::metrics::Metrics;
 
 /// How the webhook is served.
 #[derive(Debug, Clone, clap::Args)]
@@ -64,8 +69,16 @@ pub enum Error {
     Certificates(#[from] certificates::Error),
 }
 
-/// Serves the webhook until the process ends: certificate, caches, then HTTPS.
-pub async fn run(client: Client, args: WebhookArgs, operator_namespace: &str) -> Result<(), Error> {
+/// Serves the webhook until the process ends: certificate, caches, then HTTPS; `health` hears
+/// when it serves.
+pub async fn run(
+    client: Client,
+    args: WebhookArgs,
+    operator_namespace: &str,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+) -> Result<(), Error> {
+    health.expect_webhook();
     let certificate = match (args.tls_cert_file, args.tls_key_file) {
         (Some(cert_file), Some(key_file)) => {
             let certificate = server::Certificate::new(server::load(&cert_file, &key_file)?);
@@ -100,6 +113,12 @@ pub async fn run(client: Client, args: WebhookArgs, operator_namespace: &str) ->
     let cache = cache::ClusterCache::start(&client, operator_namespace);
     cache.ready().await;
     info!("webhook caches filled");
-    server::serve(args.webhook_addr, certificate, server::router(cache)).await?;
+    server::serve(
+        args.webhook_addr,
+        certificate,
+        server::router(cache, metrics),
+        || health.webhook_serving(),
+    )
+    .await?;
     Ok(())
 }

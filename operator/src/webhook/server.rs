@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -26,6 +26,7 @@ use tokio_rustls::rustls::{self, ServerConfig};
 use tracing::{debug, info, warn};
 
 use super::review::{self, Cluster};
+use crate::metrics::{AdmissionResult, Metrics};
 
 /// The path the `ValidatingWebhookConfiguration` calls.
 pub const PATH: &str = "/validate-municipalitytenant";
@@ -136,30 +137,46 @@ pub async fn reload_on_change(
     }
 }
 
+#[derive(Clone)]
+struct Shared {
+    cluster: Arc<dyn Cluster + Send + Sync>,
+    metrics: Arc<Metrics>,
+}
+
 /// The routes, for any cluster view.
-pub fn router(cluster: Arc<dyn Cluster + Send + Sync>) -> Router {
+pub fn router(cluster: Arc<dyn Cluster + Send + Sync>, metrics: Arc<Metrics>) -> Router {
     Router::new()
         .route(PATH, post(admit))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(cluster)
+        .with_state(Shared { cluster, metrics })
 }
 
 async fn admit(
-    State(cluster): State<Arc<dyn Cluster + Send + Sync>>,
+    State(shared): State<Shared>,
     body: Bytes,
 ) -> axum::Json<AdmissionReview<DynamicObject>> {
-    let review = review::review(&body, cluster.as_ref());
-    let allowed = review.response.as_ref().is_some_and(|r| r.allowed);
-    debug!(allowed, "admission review answered");
+    let started = Instant::now();
+    let review = review::review(&body, shared.cluster.as_ref());
+    let result = match &review.response {
+        Some(r) if r.allowed => AdmissionResult::allowed,
+        // A request that could not be read at all.
+        Some(r) if r.result.reason == "InvalidRequest" => AdmissionResult::error,
+        Some(_) => AdmissionResult::denied,
+        None => AdmissionResult::error,
+    };
+    shared.metrics.admission(result, started);
+    debug!(?result, "admission review answered");
     axum::Json(review)
 }
 
-/// Serves `router` over TLS on `addr` until the process ends.
+/// Serves `router` over TLS on `addr` until the process ends; `listening` is called once it
+/// accepts connections.
 pub async fn serve(
     addr: SocketAddr,
     certificate: Arc<Certificate>,
     router: Router,
+    listening: impl FnOnce(),
 ) -> Result<(), Error> {
     let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()?
@@ -170,6 +187,7 @@ pub async fn serve(
         .await
         .map_err(|source| Error::Listen { addr, source })?;
     info!(%addr, path = PATH, "webhook serving");
+    listening();
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,

@@ -1,0 +1,172 @@
+//! The operator as it is deployed: replicas electing one leader through a Lease, and the
+//! metrics and probes every replica serves. Against the real API server.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use municipio_crds::MunicipalityTenant;
+use support::tenants::{condition, keys_for, namespace, tenant};
+use support::{Operator, client, eventually, install_crd, unique_name};
+
+/// A GET over plain HTTP/1.0: the status code and the body.
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let Ok(mut stream) = TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    let _ = write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (code, body)
+}
+
+/// Writes to tenant `tenant` and its namespace by the replica named `instance`: the audit log
+/// records each request's user agent, `municipio/<version> (<instance>)`.
+fn writes_by(audit_log: &Path, tenant: &str, instance: &str) -> usize {
+    let agent = format!("({instance})");
+    std::fs::read_to_string(audit_log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| {
+            e["userAgent"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("municipio/") && a.ends_with(&agent))
+        })
+        .filter(|e| {
+            let o = &e["objectRef"];
+            o["namespace"] == tenant || o["name"] == tenant
+        })
+        .count()
+}
+
+/// The holder of the only Lease in `namespace`.
+async fn holder(client: &kube::Client, namespace: &str) -> Option<String> {
+    let leases = Api::<Lease>::namespaced(client.clone(), namespace)
+        .list(&Default::default())
+        .await
+        .ok()?;
+    leases.items.first()?.spec.as_ref()?.holder_identity.clone()
+}
+
+#[tokio::test]
+async fn two_replicas_elect_one_writer_and_the_other_takes_over() {
+    let client = client().await;
+    install_crd(&client).await;
+    let run = unique_name("lead");
+    let ns = format!("{run}-system");
+    namespace(&client, &ns).await;
+    let (a, b) = (format!("{run}-a"), format!("{run}-b"));
+    let replica_a = Operator::start_as(&run, &ns, &a, &a);
+    let replica_b = Operator::start_as(&run, &ns, &b, &b);
+
+    let name = unique_name("led");
+    keys_for(&client, &replica_a, &name, &name).await;
+    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    tenants
+        .create(&PostParams::default(), &tenant(&name, &run))
+        .await
+        .unwrap();
+    condition(&client, &name, "Ready", "True", Some("Ready")).await;
+
+    let leading = holder(&client, &ns).await.expect("a Lease with a holder");
+    let (leader, standby, standby_name, leader_name) = if leading.starts_with(&format!("{a}_")) {
+        (replica_a, replica_b, b, a)
+    } else {
+        assert!(leading.starts_with(&format!("{b}_")), "holder {leading}");
+        (replica_b, replica_a, a, b)
+    };
+    if let Some(audit_log) = support::audit_log() {
+        assert!(writes_by(&audit_log, &name, &leader_name) >= 16);
+        assert_eq!(
+            writes_by(&audit_log, &name, &standby_name),
+            0,
+            "the standby wrote: {}",
+            standby.log()
+        );
+    }
+
+    // The leader dies without a word (SIGKILL: its Lease is not released), and the spec
+    // changes meanwhile: the standby takes the Lease once it has expired, and finishes.
+    leader.kill();
+    let patch = serde_json::json!({"spec": {"quota": {"pods": 41}}});
+    tenants
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    condition(&client, &name, "Ready", "True", Some("Ready")).await;
+    let now_leading = holder(&client, &ns).await.unwrap_or_default();
+    assert!(
+        now_leading.starts_with(&format!("{standby_name}_")),
+        "holder {now_leading}"
+    );
+    if let Some(audit_log) = support::audit_log() {
+        assert!(writes_by(&audit_log, &name, &standby_name) > 0);
+    }
+    assert!(standby.log().contains("leading: the controller starts"));
+}
+
+#[tokio::test]
+async fn every_replica_serves_metrics_and_probes() {
+    let client = client().await;
+    install_crd(&client).await;
+    let run = unique_name("metrics");
+    let ns = format!("{run}-system");
+    namespace(&client, &ns).await;
+    let leader = Operator::start(&run, &ns);
+    let name = unique_name("measured");
+    keys_for(&client, &leader, &name, &name).await;
+    Api::<MunicipalityTenant>::all(client.clone())
+        .create(&PostParams::default(), &tenant(&name, &run))
+        .await
+        .unwrap();
+    condition(&client, &name, "Ready", "True", Some("Ready")).await;
+
+    let addr = leader.http_addr().await;
+    eventually("/readyz answers 200", || async {
+        get(&addr, "/readyz").0 == 200
+    })
+    .await;
+    assert_eq!(get(&addr, "/livez").0, 200);
+    let (code, metrics) = get(&addr, "/metrics");
+    assert_eq!(code, 200);
+    for expected in [
+        "municipio_reconciles_total{result=\"ready\"}",
+        "municipio_reconcile_duration_seconds_bucket",
+        "municipio_reconciles_in_flight",
+        "municipio_tenants{condition=\"Ready\"} 1",
+        "municipio_tenants{condition=\"Stalled\"} 0",
+        "municipio_leader 1",
+        "municipio_watch_errors_total{watch=\"tenants\"} 0",
+    ] {
+        assert!(metrics.contains(expected), "{expected} missing:\n{metrics}");
+    }
+    assert_eq!(get(&addr, "/nothing").0, 404);
+
+    // A standby serves them too: ready, and not leading.
+    let standby = Operator::start_as(&run, &ns, &format!("{run}-standby"), "standby");
+    let standby_addr = standby.http_addr().await;
+    eventually("the standby is ready", || async {
+        get(&standby_addr, "/readyz").0 == 200
+    })
+    .await;
+    let (_, metrics) = get(&standby_addr, "/metrics");
+    assert!(metrics.contains("municipio_leader 0"), "{metrics}");
+    assert!(
+        metrics.contains("municipio_tenants{condition=\"Ready\"} 0"),
+        "a standby reconciles nothing: {metrics}"
+    );
+}
