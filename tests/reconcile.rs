@@ -334,6 +334,52 @@ async fn drift_is_put_back() {
     .await;
 }
 
+/// Tenant Secrets are never read back (the operator may not read Secrets outside its own
+/// namespace): a deleted or edited one is put back by the Secret resync, here every 2 s.
+#[tokio::test]
+async fn a_tenant_secret_someone_changed_is_put_back_by_the_resync() {
+    let client = client().await;
+    install_crd(&client).await;
+    let run = unique_name("resync");
+    let operator_ns = format!("{run}-system");
+    namespace(&client, &operator_ns).await;
+    let operator = Operator::start_with(
+        &run,
+        &operator_ns,
+        &run,
+        "operator",
+        &["--secret-resync-seconds", "2"],
+    );
+    let name = ready_tenant(&client, &operator, "resync").await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &name);
+    secrets
+        .delete("pagopa-connector", &Default::default())
+        .await
+        .unwrap();
+    eventually("a deleted tenant Secret comes back", || async {
+        secrets
+            .get_opt("pagopa-connector")
+            .await
+            .unwrap()
+            .is_some_and(|s| s.metadata.deletion_timestamp.is_none())
+    })
+    .await;
+    let edit = serde_json::json!({"data": {"PAGOPA_SUBSCRIPTION_KEY": "Zm9yZ2Vk"}});
+    secrets
+        .patch(
+            "pagopa-connector",
+            &PatchParams::default(),
+            &Patch::Merge(&edit),
+        )
+        .await
+        .unwrap();
+    eventually("an edited key is put back", || async {
+        let s = secrets.get("pagopa-connector").await.unwrap();
+        s.data.unwrap()["PAGOPA_SUBSCRIPTION_KEY"].0 == b"P1"
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_spec_change_moves_the_children_and_prunes_what_is_gone() {
     let (client, operator) = setup().await;

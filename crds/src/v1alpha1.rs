@@ -502,6 +502,11 @@ pub struct ConnectorStatus {
     pub keys: i32,
     /// The source Secrets, in the operator namespace, the keys were copied from.
     pub source_secrets: Vec<String>,
+    /// Identifies the keys last written to the Secret: a digest of the Secret's layout and of
+    /// the source Secrets' versions, never of a value. The operator may not read Secrets in
+    /// tenant namespaces; this is how it knows the Secret is current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys_version: Option<String>,
 }
 
 /// Kubernetes quantities are int-or-string. Like Kubernetes' own types, the schema says so with

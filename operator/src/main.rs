@@ -53,6 +53,11 @@ enum Command {
         http: HttpArgs,
         #[command(flatten)]
         leader: LeaderArgs,
+        /// Seconds between writes of a tenant Secret whose keys have not changed. The operator
+        /// never reads Secrets outside its namespace, so this is how a Secret someone changed
+        /// or deleted is put back.
+        #[arg(long, env = "MUNICIPIO_SECRET_RESYNC_SECONDS", default_value_t = 1800)]
+        secret_resync_seconds: u64,
     },
     /// Serve the validating admission webhook alone (for a separate Deployment, and for tests).
     Webhook {
@@ -168,6 +173,7 @@ fn main() -> ExitCode {
             no_webhook,
             http,
             leader,
+            secret_resync_seconds,
         } => {
             init_logs(log_format);
             let instance = instance_name(instance);
@@ -175,6 +181,7 @@ fn main() -> ExitCode {
                 config: operator.config(),
                 tenant_selector,
                 instance: instance.clone(),
+                secret_resync: std::time::Duration::from_secs(secret_resync_seconds),
                 http,
                 leader,
                 webhook: (!no_webhook).then_some(webhook),

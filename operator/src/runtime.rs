@@ -42,6 +42,8 @@ pub struct Run {
     pub config: OperatorConfig,
     pub tenant_selector: Option<String>,
     pub instance: String,
+    /// See [`controller::Settings::secret_resync`].
+    pub secret_resync: std::time::Duration,
     pub http: HttpArgs,
     pub leader: LeaderArgs,
     /// `None`: the webhook runs elsewhere (`--no-webhook`).
@@ -114,6 +116,7 @@ pub async fn run(client: Client, run: Run) -> Result<(), Error> {
         config: run.config.clone(),
         tenant_selector: run.tenant_selector.clone(),
         instance: Some(run.instance.clone()),
+        secret_resync: run.secret_resync,
         metrics: metrics.clone(),
         health: health.clone(),
     };

@@ -126,7 +126,8 @@ pub fn unique_name(prefix: &str) -> String {
 pub fn unique_istat() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = std::process::id() * 100 + COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("9{:05}", n % 100_000)
+    // Province 9xx, municipality 001..999 (a zero municipality part is not a code).
+    format!("9{:02}{:03}", n / 999 % 100, n % 999 + 1)
 }
 
 /// Runs `kubectl` against the test control plane and returns its standard output; panics with
@@ -261,6 +262,17 @@ impl Operator {
 
     /// A replica named `instance` (as a pod's name), logging to `<log>.operator.log`.
     pub fn start_as(run: &str, operator_namespace: &str, log: &str, instance: &str) -> Self {
+        Self::start_with(run, operator_namespace, log, instance, &[])
+    }
+
+    /// As [`Operator::start_as`], with more flags.
+    pub fn start_with(
+        run: &str,
+        operator_namespace: &str,
+        log: &str,
+        instance: &str,
+        flags: &[&str],
+    ) -> Self {
         let log_name = log.to_owned();
         let log = std::fs::File::create(Self::log_path(log)).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_municipio"))
@@ -275,6 +287,7 @@ impl Operator {
                 "127.0.0.1:0",
             ])
             .args(["--tenant-selector", &format!("{TEST_RUN_LABEL}={run}")])
+            .args(flags)
             .env("KUBECONFIG", operator_kubeconfig())
             .env("MUNICIPIO_LOG", "info,municipio_operator=debug")
             .env("POD_NAME", instance)

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Secret;
 use municipio_crds::ValidTenant;
 use municipio_crds::v1alpha1::Connector;
 
-use super::metadata::object_name;
+use super::metadata::{APPLIED_HASH_ANNOTATION, digest, object_name};
 use super::metadata::{Owner, child_meta};
 
 /// A key's value. Never printed: `Debug` shows only its length.
@@ -108,6 +108,31 @@ pub fn connectors(tenant: &ValidTenant, owner: &Owner, keys: &ConnectorKeys) -> 
     out
 }
 
+/// What identifies the keys in `secret` without revealing them: the Secret as built, its
+/// values and value digest left out, and the identity and version of each source Secret the
+/// values come from. It changes whenever a value may have.
+pub fn keys_version(secret: &Secret, sources: &[&Secret]) -> String {
+    let mut layout = secret.clone();
+    layout.data = None;
+    if let Some(a) = layout.metadata.annotations.as_mut() {
+        a.remove(APPLIED_HASH_ANNOTATION);
+    }
+    let mut parts = vec![serde_json::to_vec(&layout).unwrap_or_default()];
+    for source in sources {
+        let meta = &source.metadata;
+        for field in [
+            &meta.namespace,
+            &meta.name,
+            &meta.uid,
+            &meta.resource_version,
+        ] {
+            parts.push(field.clone().unwrap_or_default().into_bytes());
+            parts.push(vec![0]);
+        }
+    }
+    digest(parts.iter().map(Vec::as_slice))
+}
+
 fn secret(
     tenant: &ValidTenant,
     owner: &Owner,
@@ -127,5 +152,52 @@ fn secret(
                 .collect(),
         ),
         ..Secret::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::api::ObjectMeta;
+
+    fn source(resource_version: &str) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                namespace: Some("municipio-system".into()),
+                name: Some("modena-pagopa".into()),
+                uid: Some("u-1".into()),
+                resource_version: Some(resource_version.into()),
+                ..ObjectMeta::default()
+            },
+            ..Secret::default()
+        }
+    }
+
+    fn built(value: &[u8]) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                name: Some("pagopa-connector".into()),
+                annotations: Some([(APPLIED_HASH_ANNOTATION.to_owned(), digest([value]))].into()),
+                ..ObjectMeta::default()
+            },
+            data: Some([("KEY".to_owned(), ByteString(value.to_vec()))].into()),
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn the_keys_version_follows_the_sources_and_never_the_values() {
+        let v1 = keys_version(&built(b"key-1"), &[&source("10")]);
+        assert_eq!(v1, keys_version(&built(b"key-1"), &[&source("10")]));
+        assert_ne!(
+            v1,
+            keys_version(&built(b"key-1"), &[&source("11")]),
+            "a source Secret changed"
+        );
+        assert_eq!(
+            v1,
+            keys_version(&built(b"key-2"), &[&source("10")]),
+            "no value, nor a digest of one, goes into it"
+        );
     }
 }

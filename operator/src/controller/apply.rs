@@ -5,6 +5,7 @@
 use std::fmt::Debug;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
@@ -122,14 +123,21 @@ where
     apply_one(Api::<K>::namespaced(client.clone(), &ns), obj).await
 }
 
-/// What apply returns: the live Deployments, and how many objects were applied.
+/// What apply returns: the live Deployments, how many objects were applied, and which Secrets
+/// were written.
 pub struct Applied {
     pub deployments: Vec<Deployment>,
     pub objects: usize,
+    pub secrets_written: Vec<String>,
 }
 
-/// Applies the children, the namespace first.
-pub async fn apply(client: &Client, children: &Children) -> Result<Applied, kube::Error> {
+/// Applies the children, the namespace first. Secrets are never read (the operator may not
+/// read Secrets outside its namespace): each is written when `write_secret` says so.
+pub async fn apply(
+    client: &Client,
+    children: &Children,
+    write_secret: impl Fn(&Secret) -> bool,
+) -> Result<Applied, kube::Error> {
     // Destructured without `..`: a new kind in Children must be applied here too.
     let Children {
         namespace,
@@ -166,8 +174,15 @@ pub async fn apply(client: &Client, children: &Children) -> Result<Applied, kube
         namespaced(client, o).await?;
         objects += 1;
     }
+    let mut secrets_written = Vec::new();
     for o in secrets {
-        namespaced(client, o).await?;
+        if write_secret(o) {
+            let ns = o.namespace().unwrap_or_default();
+            Api::<Secret>::namespaced(client.clone(), &ns)
+                .patch(&o.name_any(), &params(), &Patch::Apply(o))
+                .await?;
+            secrets_written.push(o.name_any());
+        }
         objects += 1;
     }
     for o in services {
@@ -182,6 +197,7 @@ pub async fn apply(client: &Client, children: &Children) -> Result<Applied, kube
     Ok(Applied {
         deployments: live,
         objects,
+        secrets_written,
     })
 }
 

@@ -10,7 +10,7 @@ pub mod tenant_watch;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -77,6 +77,9 @@ pub struct Context {
     source_secrets_listed: tokio::sync::watch::Receiver<bool>,
     /// Consecutive failed reconciles per tenant, for the error backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// When this process last wrote each tenant Secret (`namespace/name`).
+    secret_writes: Mutex<HashMap<String, Instant>>,
+    secret_resync: Duration,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
 }
@@ -97,6 +100,22 @@ impl Context {
         Self::backoff(*n)
     }
 
+    /// Whether the Secret was written within the Secret resync period. A Secret this process
+    /// has not written yet counts as written now: after a restart, status tells it is current,
+    /// and the period starts over.
+    fn secret_written_lately(&self, namespace: &str, name: &str) -> bool {
+        let mut writes = self.secret_writes.lock().unwrap_or_else(|e| e.into_inner());
+        let at = *writes
+            .entry(format!("{namespace}/{name}"))
+            .or_insert_with(Instant::now);
+        at.elapsed() < self.secret_resync
+    }
+
+    fn secret_written(&self, namespace: &str, name: &str) {
+        let mut writes = self.secret_writes.lock().unwrap_or_else(|e| e.into_inner());
+        writes.insert(format!("{namespace}/{name}"), Instant::now());
+    }
+
     fn succeeded(&self, tenant: &str) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         failures.remove(tenant);
@@ -110,6 +129,9 @@ pub struct Settings {
     pub tenant_selector: Option<String>,
     /// Names this replica in the events it records.
     pub instance: Option<String>,
+    /// How often a tenant Secret is written even when its keys have not changed, to put back
+    /// what someone changed: tenant Secrets are never read.
+    pub secret_resync: Duration,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
 }
@@ -124,6 +146,7 @@ pub async fn run(
         config,
         tenant_selector,
         instance,
+        secret_resync,
         metrics,
         health,
     } = settings;
@@ -150,6 +173,8 @@ pub async fn run(
         source_secrets,
         source_secrets_listed: secrets_listed.clone(),
         failures: Mutex::default(),
+        secret_writes: Mutex::default(),
+        secret_resync,
         metrics: metrics.clone(),
         health: health.clone(),
     });
@@ -467,7 +492,50 @@ async fn pipeline(
     observed.connectors = status::connectors(&valid, &ctx.config);
 
     let children = build::build(&valid, &owner, &ctx.config, &keys);
-    let applied = apply::apply(&ctx.client, &children).await?;
+    // Tenant Secrets are never read back (the operator may not read Secrets outside its own
+    // namespace): each is written when its keys version moved, and otherwise only now and
+    // then, which puts back a Secret someone changed or deleted.
+    for connector in &mut observed.connectors {
+        let sources: Vec<_> = connector
+            .source_secrets
+            .iter()
+            .filter_map(|s| find(s))
+            .collect();
+        let sources: Vec<&Secret> = sources.iter().map(|s| s.as_ref()).collect();
+        connector.keys_version = children
+            .secrets
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some(connector.secret.as_str()))
+            .map(|s| build::secret::keys_version(s, &sources));
+    }
+    let written_before = |name: &str| {
+        tenant
+            .status
+            .iter()
+            .flat_map(|s| &s.connectors)
+            .find(|c| c.secret == name)
+            .and_then(|c| c.keys_version.clone())
+    };
+    let ready_before = tenant.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    });
+    let write_secret = |secret: &Secret| {
+        let name = secret.name_any();
+        let version = observed
+            .connectors
+            .iter()
+            .find(|c| c.secret == name)
+            .and_then(|c| c.keys_version.clone());
+        // A tenant that is not Ready may be missing a Secret its pods need.
+        let current = ready_before && version.is_some() && version == written_before(&name);
+        !(current && ctx.secret_written_lately(valid.namespace.as_str(), &name))
+    };
+    let applied = apply::apply(&ctx.client, &children, write_secret).await?;
+    for secret in &applied.secrets_written {
+        ctx.secret_written(valid.namespace.as_str(), secret);
+    }
     let pruned = prune::prune(&ctx.client, &owner, &children).await?;
     if !pruned.is_empty() {
         info!(?pruned, "deleted children no longer desired");
@@ -495,7 +563,11 @@ async fn pipeline(
             message: format!("waiting for Deployments: {}", waiting.join(", ")),
         }
     };
-    Ok((outcome, observed, Action::requeue(RESYNC)))
+    Ok((
+        outcome,
+        observed,
+        Action::requeue(RESYNC.min(ctx.secret_resync)),
+    ))
 }
 
 /// A key whose source Secret is no longer bound to the tenant was given to someone else: the

@@ -133,6 +133,7 @@ pub fn connectors(tenant: &ValidTenant, config: &OperatorConfig) -> Vec<Connecto
         secret: object_name(name),
         keys: i32::try_from(keys).unwrap_or(i32::MAX),
         source_secrets: sources.into_iter().map(str::to_owned).collect(),
+        keys_version: None,
     };
     let mut out = Vec::new();
     if let Some(p) = &tenant.pagopa {
