@@ -231,28 +231,125 @@ pub struct Operator {
 
 pub const TEST_RUN_LABEL: &str = "municipio.io/test-run";
 
-/// The user the operator runs as on the test control plane, so the audit log can tell its
-/// writes from the tests'. Until the chart's RBAC exists it is bound to cluster-admin here.
+/// The user the test operators authenticate as on the test control plane, so the audit log
+/// can tell their writes from the tests'. It may only impersonate the chart's ServiceAccount:
+/// every request is authorized with the chart's RBAC.
 pub const OPERATOR_USER: &str = "municipio-operator";
 
-fn operator_kubeconfig() -> PathBuf {
-    let own = kubeconfig()
-        .parent()
-        .expect("state directory")
-        .join("operator.kubeconfig");
-    if audit_log().is_some() && own.exists() {
-        // Idempotent: "already exists" from a parallel test is fine.
-        let _ = try_kubectl(&[
-            "create",
-            "clusterrolebinding",
-            "municipio-tests-operator",
-            "--clusterrole=cluster-admin",
-            &format!("--user={OPERATOR_USER}"),
-        ]);
-        own
+/// The release (and namespace) of the chart installed for the tests, whose ServiceAccount the
+/// test operators impersonate.
+pub const CHART_RELEASE: &str = "municipio-tests";
+
+/// The ServiceAccount of the chart release: what the operator is in a cluster.
+pub fn chart_service_account() -> String {
+    format!("system:serviceaccount:{CHART_RELEASE}:{CHART_RELEASE}")
+}
+
+/// Runs `tests/helm` (Helm's library) with the test control plane's kubeconfig.
+pub fn helm(args: &[&str]) -> Result<String, String> {
+    let out = Command::new(repo_root().join("tests/helm"))
+        .args(args)
+        .current_dir(repo_root())
+        .env("KUBECONFIG", kubeconfig())
+        .output()
+        .expect("tests/helm runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    if out.status.success() {
+        Ok(text(&out.stdout))
     } else {
-        kubeconfig()
+        Err(format!("{}{}", text(&out.stdout), text(&out.stderr)))
     }
+}
+
+/// Installs (or upgrades) the chart for the tests, once per test process.
+pub fn chart_installed() {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        helm(&[
+            "upgrade",
+            "--install",
+            CHART_RELEASE,
+            "charts/municipio",
+            "-n",
+            CHART_RELEASE,
+            "--create-namespace",
+            "-f",
+            "tests/chart/test-values.yaml",
+        ])
+        .unwrap_or_else(|e| panic!("the chart installs: {e}"));
+    });
+}
+
+/// The kubeconfig the test operators use: the chart's ServiceAccount, impersonated (by the
+/// test user on the test control plane, by the admin on an existing cluster).
+fn operator_kubeconfig() -> PathBuf {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        chart_installed();
+        let state = kubeconfig().parent().expect("state directory").to_owned();
+        let own = state.join("operator.kubeconfig");
+        let base = if audit_log().is_some() && own.exists() {
+            // The test user may impersonate the chart's ServiceAccount, and nothing else.
+            let role = format!("{CHART_RELEASE}-impersonate");
+            let sa = format!("--resource-name={CHART_RELEASE}");
+            let _ = try_kubectl(&[
+                "-n",
+                CHART_RELEASE,
+                "create",
+                "role",
+                &role,
+                "--verb=impersonate",
+                "--resource=serviceaccounts",
+                &sa,
+            ]);
+            let _ = try_kubectl(&[
+                "-n",
+                CHART_RELEASE,
+                "create",
+                "rolebinding",
+                &role,
+                &format!("--role={role}"),
+                &format!("--user={OPERATOR_USER}"),
+            ]);
+            // Earlier versions of these tests made the test user cluster-admin.
+            let _ = try_kubectl(&[
+                "delete",
+                "clusterrolebinding",
+                "municipio-tests-operator",
+                "--ignore-not-found",
+            ]);
+            own
+        } else {
+            kubeconfig()
+        };
+        let mut config: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(&base).expect("kubeconfig"))
+                .expect("kubeconfig is YAML");
+        for user in config["users"].as_sequence_mut().into_iter().flatten() {
+            user["user"]["as"] = chart_service_account().into();
+        }
+        let path = std::env::temp_dir().join(format!(
+            "municipio-operator-as-chart-{}.kubeconfig",
+            std::process::id()
+        ));
+        std::fs::write(&path, serde_yaml_ng::to_string(&config).expect("YAML")).unwrap();
+        path
+    })
+    .clone()
+}
+
+/// Grants the chart's operator-namespace rules in `namespace`, as the chart does in its own
+/// (each test operator has its own namespace).
+fn grant_operator_namespace(namespace: &str) {
+    let _ = try_kubectl(&[
+        "-n",
+        namespace,
+        "create",
+        "rolebinding",
+        "municipio-operator",
+        &format!("--clusterrole={CHART_RELEASE}-operator-namespace"),
+        &format!("--serviceaccount={CHART_RELEASE}:{CHART_RELEASE}"),
+    ]);
 }
 
 impl Operator {
@@ -273,6 +370,8 @@ impl Operator {
         instance: &str,
         flags: &[&str],
     ) -> Self {
+        let kubeconfig = operator_kubeconfig();
+        grant_operator_namespace(operator_namespace);
         let log_name = log.to_owned();
         let log = std::fs::File::create(Self::log_path(log)).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_municipio"))
@@ -288,7 +387,7 @@ impl Operator {
             ])
             .args(["--tenant-selector", &format!("{TEST_RUN_LABEL}={run}")])
             .args(flags)
-            .env("KUBECONFIG", operator_kubeconfig())
+            .env("KUBECONFIG", kubeconfig)
             .env("MUNICIPIO_LOG", "info,municipio_operator=debug")
             .env("POD_NAME", instance)
             .stdout(log.try_clone().expect("log file"))
