@@ -8,7 +8,9 @@
 //! only in `kube-system` (fixed by kubernetes#100125), whereas a core/v1 event in `default`,
 //! where Kubernetes keeps the events of nodes too, is accepted by every version and found by
 //! `kubectl describe`. Repeats of one event within an hour raise its count instead of adding
-//! an object, as client-go's recorder does.
+//! an object, as client-go's recorder does; and, like its spam filter, each object gets a
+//! burst of [`BURST`] event writes, then one more per [`REFILL`]: a tenant flapping between
+//! states cannot flood the API server (what is dropped is logged, and status still tells).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -27,6 +29,38 @@ pub const CONTROLLER: &str = "municipio-controller";
 const CLUSTER_SCOPED_NAMESPACE: &str = "default";
 /// How long a repeat counts as the same event.
 const SERIES_WINDOW: SignedDuration = SignedDuration::from_hours(1);
+/// Event writes an object may have at once, and how often it earns one more.
+const BURST: f64 = 10.0;
+const REFILL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The event writes an object has left (a token bucket).
+#[derive(Debug, Clone, Copy)]
+struct Allowance {
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl Allowance {
+    fn new(now: std::time::Instant) -> Self {
+        Self {
+            tokens: BURST,
+            at: now,
+        }
+    }
+
+    /// Takes one write if there is one left at `now`.
+    fn take(&mut self, now: std::time::Instant) -> bool {
+        let earned = now.saturating_duration_since(self.at).as_secs_f64() / REFILL.as_secs_f64();
+        self.tokens = (self.tokens + earned).min(BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
 
 /// What to record: an event's type, reason, action and message.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -49,6 +83,7 @@ pub struct Events {
     client: Client,
     instance: Option<String>,
     recorded: Mutex<HashMap<(String, Note), Recorded>>,
+    allowances: Mutex<HashMap<String, Allowance>>,
 }
 
 impl Events {
@@ -58,15 +93,33 @@ impl Events {
             client,
             instance,
             recorded: Mutex::default(),
+            allowances: Mutex::default(),
         }
     }
 
     /// Records `note` about `regarding`. A failure is logged, never returned: an event is
     /// worth less than the reconcile that records it.
     pub async fn publish(&self, regarding: &ObjectReference, note: Note) {
+        if !self.allowed(regarding) {
+            warn!(reason = %note.reason, message = %note.note, "event dropped: too many about this object lately");
+            return;
+        }
         if let Err(error) = self.record(regarding, &note).await {
             warn!(%error, reason = %note.reason, "could not record an event");
         }
+    }
+
+    fn allowed(&self, regarding: &ObjectReference) -> bool {
+        let now = std::time::Instant::now();
+        let mut allowances = self.allowances.lock().unwrap_or_else(|e| e.into_inner());
+        // Full buckets carry no information: forget them, so deleted tenants leave nothing.
+        allowances.retain(|_, a| {
+            now.saturating_duration_since(a.at).as_secs_f64() < REFILL.as_secs_f64() * BURST
+        });
+        allowances
+            .entry(regarding.uid.clone().unwrap_or_default())
+            .or_insert_with(|| Allowance::new(now))
+            .take(now)
     }
 
     pub async fn on_tenant(&self, tenant: &MunicipalityTenant, note: Note) {
@@ -210,6 +263,24 @@ fn is_progress(reason: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_object_gets_a_burst_of_events_then_one_a_minute() {
+        let start = std::time::Instant::now();
+        let mut allowance = Allowance::new(start);
+        for _ in 0..10 {
+            assert!(allowance.take(start));
+        }
+        assert!(!allowance.take(start), "the burst is spent");
+        assert!(!allowance.take(start + std::time::Duration::from_secs(30)));
+        assert!(allowance.take(start + std::time::Duration::from_secs(61)));
+        assert!(!allowance.take(start + std::time::Duration::from_secs(62)));
+        let later = start + std::time::Duration::from_secs(3600);
+        for _ in 0..10 {
+            assert!(allowance.take(later), "refilled up to the burst");
+        }
+        assert!(!allowance.take(later));
+    }
 
     fn status(ready: &str, reason: &str, stalled: bool) -> MunicipalityTenantStatus {
         let condition = |type_: &str, status: &str| Condition {
