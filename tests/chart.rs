@@ -192,6 +192,55 @@ fn a_wrong_value_fails_naming_it() {
     }
 }
 
+/// The chart's RBAC names the Lease `municipio run` elects its leader with.
+#[test]
+fn the_charts_lease_is_the_one_the_operator_uses() {
+    for selector in ["", "shard=north"] {
+        let objects = render(
+            &[],
+            &["--set", &format!("operator.tenantSelector={selector}")],
+        );
+        let expected = municipio_operator::leader::Settings::lease_name(
+            Some(selector).filter(|s| !s.is_empty()),
+        );
+        let named = objects
+            .iter()
+            .filter(|o| o["kind"] == "ClusterRole")
+            .flat_map(|o| o["rules"].as_array().unwrap())
+            .filter(|r| r["resources"] == serde_json::json!(["leases"]))
+            .filter_map(|r| r["resourceNames"].as_array())
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>();
+        assert_eq!(named, [expected.as_str()], "selector {selector:?}");
+    }
+}
+
+#[test]
+fn a_provided_certificate_needs_its_ca() {
+    let refused = helm(&[
+        "template",
+        "municipio",
+        CHART,
+        "--set",
+        "webhook.tls.existingSecret=municipio-webhook-cert",
+    ])
+    .expect_err("refused");
+    assert!(
+        refused.contains("webhook.tls.existingSecret needs webhook.tls.caBundle"),
+        "{refused}"
+    );
+    let refused = helm(&[
+        "template",
+        "municipio",
+        CHART,
+        "--set",
+        "webhook.tls.caBundle=TUlJQg==",
+    ])
+    .expect_err("base64 is refused: the chart encodes it");
+    assert!(refused.contains("/webhook/tls/caBundle"), "{refused}");
+}
+
 #[test]
 fn the_image_runs_as_the_user_the_chart_sets() {
     let dockerfile = std::fs::read_to_string(repo_root().join("Dockerfile")).unwrap();
@@ -279,7 +328,19 @@ fn the_operator_can_do_what_it_needs_and_nothing_more() {
         &["create", "secrets", "-n", "comune-modena"],
         &["delete", "secrets", "-n", "comune-modena"],
         &["watch", "secrets", "-n", CHART_RELEASE],
-        &["update", "leases.coordination.k8s.io", "-n", CHART_RELEASE],
+        &[
+            "update",
+            "leases.coordination.k8s.io/municipio-controller",
+            "-n",
+            CHART_RELEASE,
+        ],
+        &["create", "leases.coordination.k8s.io", "-n", CHART_RELEASE],
+        &[
+            "update",
+            "secrets/municipio-tests-webhook-tls",
+            "-n",
+            CHART_RELEASE,
+        ],
         &["bind", "clusterroles.rbac.authorization.k8s.io/admin"],
         &["create", "events", "-n", "default"],
         &["update", "validatingwebhookconfigurations/municipio-tests"],
@@ -318,6 +379,13 @@ fn the_operator_can_do_what_it_needs_and_nothing_more() {
         &["delete", "municipalitytenants.tenancy.municipio.io"],
         &["update", "validatingwebhookconfigurations/someone-elses"],
         &["create", "leases.coordination.k8s.io", "-n", "kube-system"],
+        &[
+            "update",
+            "leases.coordination.k8s.io/someone-elses",
+            "-n",
+            CHART_RELEASE,
+        ],
+        &["update", "secrets/someone-elses", "-n", CHART_RELEASE],
         &["create", "events", "-n", "kube-system"],
     ] {
         assert!(

@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -17,10 +16,8 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 use municipio_crds::MunicipalityTenant;
 use serde_json::{Value, json};
-use support::tenants::{keys_for, namespace, tenant};
-use support::{
-    Operator, TEST_RUN_LABEL, client, eventually, install_crd, kubectl, try_kubectl, unique_name,
-};
+use support::tenants::{from_manifest, keys_for, namespace, operator_of_its_own, tenant};
+use support::{Operator, client, eventually, kubectl, try_kubectl, unique_name};
 
 const HEALTH_KEY: &str = "resource.customizations.health.tenancy.municipio.io_MunicipalityTenant";
 
@@ -234,20 +231,6 @@ async fn the_argocd_cm_patch_merges_into_an_existing_argocd_cm() {
 
 // ---------------------------------------------------------------- tenants on the API server
 
-/// A manifest of the repository under a fresh name, namespace, ISTAT code and test-run label.
-fn from_manifest(file: &str, name: &str, run: &str) -> MunicipalityTenant {
-    let text = std::fs::read_to_string(support::repo_root().join(file)).unwrap();
-    let mut t: MunicipalityTenant = serde_yaml_ng::from_str(&text).unwrap();
-    t.metadata.name = Some(name.to_owned());
-    t.metadata.labels = Some(BTreeMap::from([(
-        TEST_RUN_LABEL.to_owned(),
-        run.to_owned(),
-    )]));
-    t.spec.namespace = Some(name.to_owned());
-    t.spec.municipality.istat_code = support::unique_istat();
-    t
-}
-
 /// Waits until the tenant's condition `type_` has `status` and `reason`, computed for the
 /// current generation. Polls, and rides out API errors: other tests on the same control plane
 /// change the CRD now and then, which can fail a request or end a watch.
@@ -342,15 +325,6 @@ fn as_floats(v: &Value) -> Value {
     }
 }
 
-async fn setup() -> (kube::Client, Operator) {
-    let client = client().await;
-    install_crd(&client).await;
-    let run = unique_name("run");
-    let operator_ns = format!("{run}-system");
-    namespace(&client, &operator_ns).await;
-    (client, Operator::start(&run, &operator_ns))
-}
-
 fn wait_ready(name: &str, timeout: &str) -> Result<String, String> {
     try_kubectl(&[
         "wait",
@@ -362,7 +336,7 @@ fn wait_ready(name: &str, timeout: &str) -> Result<String, String> {
 
 #[tokio::test]
 async fn argo_cd_health_and_kubectl_wait_follow_the_operator() {
-    let (client, operator) = setup().await;
+    let (client, operator) = operator_of_its_own().await;
     let run = operator.run.clone();
     let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
     let create = |t: MunicipalityTenant| {

@@ -157,7 +157,13 @@ async fn every_replica_serves_metrics_and_probes() {
     assert_eq!(get(&addr, "/nothing").0, 404);
 
     // A standby serves them too: ready, and not leading.
-    let standby = Operator::start_as(&run, &ns, &format!("{run}-standby"), "standby");
+    let standby = Operator::start_with(
+        &run,
+        &ns,
+        &format!("{run}-standby"),
+        "standby",
+        &["--drain-seconds", "10"],
+    );
     let standby_addr = standby.http_addr().await;
     eventually("the standby is ready", || async {
         get(&standby_addr, "/readyz").0 == 200
@@ -169,4 +175,18 @@ async fn every_replica_serves_metrics_and_probes() {
         metrics.contains("municipio_tenants{condition=\"Ready\"} 0"),
         "a standby reconciles nothing: {metrics}"
     );
+
+    // SIGTERM: out of the Service at once (not ready), still answering while it drains, then
+    // gone.
+    let mut standby = standby;
+    standby.terminate();
+    eventually("a stopping replica is not ready", || async {
+        get(&standby_addr, "/readyz").0 == 503
+    })
+    .await;
+    assert_eq!(get(&standby_addr, "/livez").0, 200, "draining, not dead");
+    eventually("the replica ends after draining", || {
+        std::future::ready(standby.exited())
+    })
+    .await;
 }

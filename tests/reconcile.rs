@@ -9,7 +9,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use municipio_crds::MunicipalityTenant;
-use support::tenants::{condition, keys_for, namespace, tenant};
+use support::tenants::{condition, keys_for, namespace, operator_of_its_own, tenant};
 use support::{Operator, client, eventually, install_crd, kubectl, unique_name};
 
 /// The (type, reason) of the Events recorded about tenant `name`. A cluster-scoped object's
@@ -38,18 +38,9 @@ async fn event_recorded(client: &kube::Client, name: &str, type_: &str, reason: 
     .await;
 }
 
-async fn setup() -> (kube::Client, Operator) {
-    let client = client().await;
-    install_crd(&client).await;
-    let run = unique_name("run");
-    let operator_ns = format!("{run}-system");
-    namespace(&client, &operator_ns).await;
-    (client.clone(), Operator::start(&run, &operator_ns))
-}
-
 #[tokio::test]
 async fn a_tenant_gets_its_children_and_becomes_ready() {
-    let (client, operator) = setup().await;
+    let (client, operator) = operator_of_its_own().await;
     let name = unique_name("ready");
     keys_for(&client, &operator, &name, &name).await;
     let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
@@ -118,7 +109,7 @@ async fn a_tenant_gets_its_children_and_becomes_ready() {
 
 #[tokio::test]
 async fn an_invalid_spec_is_stalled_naming_the_field() {
-    let (client, operator) = setup().await;
+    let (client, operator) = operator_of_its_own().await;
     let name = unique_name("invalid");
     let mut t = tenant(&name, &operator.run);
     t.spec.pagopa.as_mut().unwrap().ibans[0].iban = "IT61X0542811101000000123456".to_owned();
@@ -155,7 +146,7 @@ async fn an_invalid_spec_is_stalled_naming_the_field() {
 
 #[tokio::test]
 async fn another_tenants_source_secret_gives_nothing() {
-    let (client, operator) = setup().await;
+    let (client, operator) = operator_of_its_own().await;
     let name = unique_name("thief");
     keys_for(&client, &operator, &name, "someone-else").await;
     Api::<MunicipalityTenant>::all(client.clone())
@@ -240,7 +231,7 @@ async fn another_tenants_source_secret_gives_nothing() {
 
 #[tokio::test]
 async fn a_foreign_namespace_is_left_untouched() {
-    let (client, operator) = setup().await;
+    let (client, operator) = operator_of_its_own().await;
     let name = unique_name("foreign");
     namespace(&client, &name).await;
     let before = Api::<Namespace>::all(client.clone())
@@ -298,7 +289,7 @@ async fn ready_tenant(client: &kube::Client, operator: &Operator, prefix: &str) 
 
 #[tokio::test]
 async fn drift_is_put_back() {
-    let (client, operator) = setup().await;
+    let (client, operator) = operator_of_its_own().await;
     let name = ready_tenant(&client, &operator, "drift").await;
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &name);
     config_maps
@@ -382,7 +373,7 @@ async fn a_tenant_secret_someone_changed_is_put_back_by_the_resync() {
 
 #[tokio::test]
 async fn a_spec_change_moves_the_children_and_prunes_what_is_gone() {
-    let (client, operator) = setup().await;
+    let (client, operator) = operator_of_its_own().await;
     let name = ready_tenant(&client, &operator, "change").await;
     let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
     let mut t = tenants.get(&name).await.unwrap();
@@ -450,7 +441,7 @@ async fn a_spec_change_moves_the_children_and_prunes_what_is_gone() {
 
 #[tokio::test]
 async fn the_namespace_of_a_tenant_cannot_move() {
-    let (client, operator) = setup().await;
+    let (client, operator) = operator_of_its_own().await;
     let name = ready_tenant(&client, &operator, "move").await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let before = namespaces.get(&name).await.unwrap();
@@ -493,7 +484,7 @@ async fn the_namespace_of_a_tenant_cannot_move() {
 
 #[tokio::test]
 async fn rotating_a_source_key_updates_the_tenant_secret_and_rolls_the_pods() {
-    let (client, operator) = setup().await;
+    let (client, operator) = operator_of_its_own().await;
     let name = ready_tenant(&client, &operator, "rotate").await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &name);
     let hash = |d: Deployment| {
@@ -532,7 +523,7 @@ async fn rotating_a_source_key_updates_the_tenant_secret_and_rolls_the_pods() {
 
 #[tokio::test]
 async fn suspend_stops_writes_and_says_so() {
-    let (client, operator) = setup().await;
+    let (client, operator) = operator_of_its_own().await;
     let name = ready_tenant(&client, &operator, "suspend").await;
     let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
     let patch = serde_json::json!({"spec": {"suspend": true, "workloads": [{"name": "portale", "image": "registry.regione.example/comuni/portale:2.3.1", "replicas": 3, "port": 8080, "connectors": ["pagopa", "io"]}]}});
@@ -559,7 +550,7 @@ async fn suspend_stops_writes_and_says_so() {
 
 #[tokio::test]
 async fn deletion_follows_the_deletion_policy() {
-    let (client, operator) = setup().await;
+    let (client, operator) = operator_of_its_own().await;
     let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
     let namespaces: Api<Namespace> = Api::all(client.clone());
 
@@ -653,7 +644,7 @@ async fn a_converged_tenant_costs_no_writes_not_even_after_a_restart() {
     let Some(audit_log) = support::audit_log() else {
         return; // USE_EXISTING_CLUSTER: its audit log is not ours to read.
     };
-    let (client, operator) = setup().await;
+    let (client, operator) = operator_of_its_own().await;
     let name = ready_tenant(&client, &operator, "quiet").await;
     let converged = operator_writes(&audit_log, &name);
     assert!(
@@ -708,7 +699,7 @@ impl Drop for CommittedCrd {
 async fn a_tenant_stored_under_an_older_schema_stops_no_one_else() {
     use kube::api::{ApiResource, DynamicObject};
 
-    let (client, operator) = setup().await;
+    let (client, operator) = operator_of_its_own().await;
     // An older CRD let `quota.pods` be any integer; the current types read it as an int32.
     let restore = CommittedCrd;
     let loosen = serde_json::json!([{

@@ -1,24 +1,29 @@
 //! What `/readyz` and `/livez` answer.
 //!
-//! Ready: the webhook (when this process serves it) has its caches and listens, and the
-//! controller (when this replica leads) has its caches. A standby replica is ready: it serves
-//! the webhook and metrics. Live: the controller has not ended, and no reconcile has been
-//! running for longer than [`STUCK_AFTER`] without any completing: a wedged controller is
-//! restarted by the kubelet rather than left looking healthy.
+//! Ready: what the Service routes to this pod works, the webhook (when this process serves
+//! it: certificate and caches), and the pod is not shutting down. The controller does not
+//! count: a leader waiting for its caches still answers admission reviews, and with a single
+//! replica, leaving the Service would keep anyone from fixing a tenant. Live: no reconcile has
+//! been running for [`STUCK_AFTER`] without any finishing, and a leader has its caches within
+//! [`SYNC_DEADLINE`]: a wedged controller is restarted by the kubelet (and its Lease goes to a
+//! standby) rather than left looking healthy.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-/// A reconcile makes a handful of API calls, each with a timeout; this is far beyond it.
+/// Reconciles are abandoned after two minutes; this is a backstop beyond it.
 pub const STUCK_AFTER: Duration = Duration::from_secs(300);
+/// How long a new leader may take to list the tenants and the source Secrets.
+pub const SYNC_DEADLINE: Duration = Duration::from_secs(300);
 
 pub struct Health {
     webhook_expected: AtomicBool,
     webhook_serving: AtomicBool,
+    draining: AtomicBool,
+    /// Since when this replica leads, while its controller's caches are not filled.
+    leading_unsynced_since: Mutex<Option<Instant>>,
     leading: AtomicBool,
-    controller_synced: AtomicBool,
-    controller_ended: AtomicBool,
     in_flight: AtomicI64,
     /// When a reconcile last started or completed.
     last_progress: Mutex<Instant>,
@@ -29,9 +34,9 @@ impl Default for Health {
         Self {
             webhook_expected: AtomicBool::new(false),
             webhook_serving: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            leading_unsynced_since: Mutex::new(None),
             leading: AtomicBool::new(false),
-            controller_synced: AtomicBool::new(false),
-            controller_ended: AtomicBool::new(false),
             in_flight: AtomicI64::new(0),
             last_progress: Mutex::new(Instant::now()),
         }
@@ -48,9 +53,19 @@ impl Health {
         self.webhook_serving.store(true, Ordering::SeqCst);
     }
 
+    /// Shutting down: out of the Service's endpoints while requests in flight finish.
+    pub fn draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
     /// This replica leads (runs the controller) from now on.
     pub fn leading(&self) {
         self.leading.store(true, Ordering::SeqCst);
+        let mut since = self
+            .leading_unsynced_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        since.get_or_insert_with(Instant::now);
     }
 
     pub fn is_leading(&self) -> bool {
@@ -58,12 +73,10 @@ impl Health {
     }
 
     pub fn controller_synced(&self) {
-        self.controller_synced.store(true, Ordering::SeqCst);
-    }
-
-    /// The controller's stream ended while the process goes on: nothing is reconciled any more.
-    pub fn controller_ended(&self) {
-        self.controller_ended.store(true, Ordering::SeqCst);
+        *self
+            .leading_unsynced_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     pub fn reconcile_started(&self) {
@@ -81,13 +94,13 @@ impl Health {
     }
 
     pub fn ready(&self) -> Result<(), String> {
+        if self.draining.load(Ordering::SeqCst) {
+            return Err("shutting down".into());
+        }
         if self.webhook_expected.load(Ordering::SeqCst)
             && !self.webhook_serving.load(Ordering::SeqCst)
         {
             return Err("the webhook is not serving yet (certificate or caches)".into());
-        }
-        if self.leading.load(Ordering::SeqCst) && !self.controller_synced.load(Ordering::SeqCst) {
-            return Err("the controller's caches are not synced yet".into());
         }
         Ok(())
     }
@@ -97,8 +110,17 @@ impl Health {
     }
 
     fn live_at(&self, now: Instant) -> Result<(), String> {
-        if self.controller_ended.load(Ordering::SeqCst) {
-            return Err("the controller has stopped".into());
+        let unsynced = *self
+            .leading_unsynced_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(since) = unsynced
+            && now.saturating_duration_since(since) > SYNC_DEADLINE
+        {
+            return Err(format!(
+                "leading for {}s without the tenants and source Secrets listed",
+                now.saturating_duration_since(since).as_secs()
+            ));
         }
         let last = *self.last_progress.lock().unwrap_or_else(|e| e.into_inner());
         let idle = now.saturating_duration_since(last);
@@ -117,21 +139,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ready_once_what_this_replica_runs_is_ready() {
+    fn ready_when_the_webhook_serves_and_not_shutting_down() {
         let health = Health::default();
-        assert!(health.ready().is_ok(), "a standby without webhook");
+        assert!(health.ready().is_ok(), "a replica without webhook");
         health.expect_webhook();
         assert!(health.ready().is_err());
         health.webhook_serving();
         assert!(health.ready().is_ok());
         health.leading();
+        assert!(
+            health.ready().is_ok(),
+            "a leader filling its caches still serves the webhook"
+        );
+        health.draining();
         assert!(health.ready().is_err());
-        health.controller_synced();
-        assert!(health.ready().is_ok());
     }
 
     #[test]
-    fn not_live_when_the_controller_ended_or_a_reconcile_hangs() {
+    fn not_live_when_a_reconcile_hangs_or_a_leader_never_syncs() {
         let health = Health::default();
         let later = Instant::now() + STUCK_AFTER + Duration::from_secs(1);
         assert!(health.live_at(later).is_ok(), "idle without work is fine");
@@ -140,7 +165,12 @@ mod tests {
         assert!(health.live_at(later).is_err(), "stuck in a reconcile");
         health.reconcile_finished();
         assert!(health.live_at(later).is_ok());
-        health.controller_ended();
-        assert!(health.live().is_err());
+
+        health.leading();
+        let after_deadline = Instant::now() + SYNC_DEADLINE + Duration::from_secs(1);
+        assert!(health.live().is_ok());
+        assert!(health.live_at(after_deadline).is_err(), "never synced");
+        health.controller_synced();
+        assert!(health.live_at(after_deadline).is_ok());
     }
 }

@@ -94,10 +94,13 @@ where
     };
     info!(lease = %settings.name, identity = %settings.identity, "waiting to lead");
     loop {
-        match try_hold(&api, &settings, &mut observed).await {
-            Ok(true) => break,
-            Ok(false) => {}
-            Err(error) => warn!(%error, lease = %settings.name, "cannot read or take the Lease"),
+        match tokio::time::timeout(RENEW_DEADLINE, try_hold(&api, &settings, &mut observed)).await {
+            Ok(Ok(true)) => break,
+            Ok(Ok(false)) => {}
+            Ok(Err(error)) => {
+                warn!(%error, lease = %settings.name, "cannot read or take the Lease")
+            }
+            Err(_) => warn!(lease = %settings.name, "reading or taking the Lease timed out"),
         }
         tokio::time::sleep(RETRY).await;
     }
@@ -106,13 +109,20 @@ where
     health.leading();
 
     let renew = async {
+        // When the last successful renewal was sent: a standby may take the Lease
+        // LEASE_DURATION after it last saw the record change, so leading must stop well before.
         let mut renewed = Instant::now();
         loop {
             tokio::time::sleep(RETRY).await;
-            match try_hold(&api, &settings, &mut observed).await {
-                Ok(true) => renewed = Instant::now(),
-                Ok(false) => return Error::Lost(settings.name.clone()),
-                Err(error) => warn!(%error, lease = %settings.name, "cannot renew the Lease"),
+            let sent = Instant::now();
+            // A request to an API server that went away may hang for minutes: no answer within
+            // the deadline is as good as a refusal.
+            let left = RENEW_DEADLINE.saturating_sub(renewed.elapsed());
+            match tokio::time::timeout(left, try_hold(&api, &settings, &mut observed)).await {
+                Ok(Ok(true)) => renewed = sent,
+                Ok(Ok(false)) => return Error::Lost(settings.name.clone()),
+                Ok(Err(error)) => warn!(%error, lease = %settings.name, "cannot renew the Lease"),
+                Err(_) => warn!(lease = %settings.name, "renewing the Lease timed out"),
             }
             if renewed.elapsed() > RENEW_DEADLINE {
                 return Error::Lost(settings.name.clone());
@@ -122,7 +132,8 @@ where
     tokio::select! {
         () = work => {
             metrics.set_leader(false);
-            release(&api, &settings).await;
+            // Bounded: a shutdown must not hang on an API server that went away.
+            let _ = tokio::time::timeout(RETRY, release(&api, &settings)).await;
             Ok(())
         }
         lost = renew => {
@@ -192,9 +203,8 @@ async fn try_hold(
                 Some(now.clone())
             },
             renew_time: Some(now),
-            lease_transitions: Some(
-                spec.lease_transitions.unwrap_or(0) + i32::from(!ours && holder.is_some()),
-            ),
+            // As client-go: every change of holder, from a released Lease too.
+            lease_transitions: Some(spec.lease_transitions.unwrap_or(0) + i32::from(!ours)),
             ..spec
         }),
     };

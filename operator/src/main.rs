@@ -56,7 +56,12 @@ enum Command {
         /// Seconds between writes of a tenant Secret whose keys have not changed. The operator
         /// never reads Secrets outside its namespace, so this is how a Secret someone changed
         /// or deleted is put back.
-        #[arg(long, env = "MUNICIPIO_SECRET_RESYNC_SECONDS", default_value_t = 1800)]
+        #[arg(
+            long,
+            env = "MUNICIPIO_SECRET_RESYNC_SECONDS",
+            default_value_t = 1800,
+            value_parser = clap::value_parser!(u64).range(1..)
+        )]
         secret_resync_seconds: u64,
     },
     /// Serve the validating admission webhook alone (for a separate Deployment, and for tests).

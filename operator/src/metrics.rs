@@ -77,6 +77,7 @@ pub struct Metrics {
     reconcile_duration: Histogram,
     in_flight: Gauge,
     tenants: Family<ConditionLabel, Gauge>,
+    tenants_managed: Gauge,
     tenant_conditions: Mutex<HashMap<String, TenantConditions>>,
     watch_errors: Family<WatchLabel, Counter>,
     admissions: Family<AdmissionLabel, Counter>,
@@ -118,6 +119,12 @@ impl Metrics {
             "Tenants managed by this replica whose condition is true (Ready, Stalled) or that are suspended",
             tenants.clone(),
         );
+        let tenants_managed = Gauge::default();
+        registry.register(
+            "tenants_managed",
+            "Tenants this replica manages (the leader: every tenant of its selector)",
+            tenants_managed.clone(),
+        );
         let watch_errors = Family::<WatchLabel, Counter>::default();
         registry.register(
             "watch_errors",
@@ -151,6 +158,7 @@ impl Metrics {
             reconcile_duration,
             in_flight,
             tenants,
+            tenants_managed,
             tenant_conditions: Mutex::default(),
             watch_errors,
             admissions,
@@ -190,6 +198,8 @@ impl Metrics {
             Some(c) => all.insert(name.to_owned(), c),
             None => all.remove(name),
         };
+        self.tenants_managed
+            .set(i64::try_from(all.len()).unwrap_or(i64::MAX));
         let count = |pick: fn(&TenantConditions) -> bool| {
             i64::try_from(all.values().filter(|c| pick(c)).count()).unwrap_or(i64::MAX)
         };
@@ -278,6 +288,7 @@ mod tests {
             "municipio_tenants{condition=\"Ready\"} 1",
             "municipio_tenants{condition=\"Stalled\"} 1",
             "municipio_tenants{condition=\"Suspended\"} 0",
+            "municipio_tenants_managed 2",
             "municipio_watch_errors_total{watch=\"tenants\"} 1",
             "municipio_webhook_requests_total{result=\"denied\"} 1",
             "municipio_webhook_request_duration_seconds_count 1",

@@ -22,6 +22,11 @@ pub struct HttpArgs {
     /// Address of the plain-HTTP listener for /metrics, /livez and /readyz.
     #[arg(long, env = "MUNICIPIO_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     pub http_addr: SocketAddr,
+    /// Seconds a stopping replica keeps serving after it reports not ready (SIGTERM), so
+    /// that the API server stops calling its webhook before it goes; within the pod's
+    /// termination grace period.
+    #[arg(long, env = "MUNICIPIO_DRAIN_SECONDS", default_value_t = 10)]
+    pub drain_seconds: u64,
 }
 
 /// Leader election of the controller.
@@ -88,6 +93,15 @@ async fn signalled(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
+/// Completes `drain_seconds` after the signal, having marked the replica not ready: the API
+/// server and kube-proxy need a moment to stop sending it admission reviews, and with
+/// `failurePolicy: Fail` a dropped one is a refused `kubectl apply`.
+async fn drained(stop: watch::Receiver<bool>, health: Arc<Health>, drain_seconds: u64) {
+    signalled(stop).await;
+    health.draining();
+    tokio::time::sleep(std::time::Duration::from_secs(drain_seconds)).await;
+}
+
 /// Runs until the first part ends: a failure is returned; a graceful stop is `Ok`.
 async fn until_first(parts: Vec<Part>) -> Result<(), Error> {
     let (result, _, _) = future::select_all(parts).await;
@@ -121,10 +135,16 @@ pub async fn run(client: Client, run: Run) -> Result<(), Error> {
         health: health.clone(),
     };
     let controller = controller::run(client.clone(), settings, signalled(stop.clone()));
+    // The controller stops at once on the signal (a standby can take over sooner); the
+    // process ends when the webhook has drained.
+    let drain = drained(stop.clone(), health.clone(), run.http.drain_seconds)
+        .boxed()
+        .shared();
     if run.leader.no_leader_election {
         metrics.set_leader(true);
         health.leading();
-        parts.push(controller.map(Ok).boxed());
+        let drain = drain.clone();
+        parts.push(controller.then(move |()| drain).map(Ok).boxed());
     } else {
         let lease =
             leader::Settings {
@@ -135,15 +155,23 @@ pub async fn run(client: Client, run: Run) -> Result<(), Error> {
                 identity: leader::Settings::identity_of(&run.instance),
             };
         let elected = leader::lead(client, lease, metrics, health.clone(), controller);
-        parts.push(elected.map(|r| r.map_err(Error::from)).boxed());
-        // A standby has no controller to stop: it ends on the signal itself. (The leader's
-        // controller ends on it too, and then releases the Lease.)
-        let standby_stop = stop.clone();
-        let standby = health.clone();
+        // A lost Lease ends the process at once; a graceful stop once drained. A standby has
+        // no controller to stop: the drain alone ends it.
+        let after_leading = drain.clone();
         parts.push(
             async move {
-                signalled(standby_stop).await;
-                if standby.is_leading() {
+                elected.await?;
+                after_leading.await;
+                Ok(())
+            }
+            .boxed(),
+        );
+        // A standby ends when drained; a leader ends through the branch above, once its
+        // controller has stopped and the Lease is released.
+        parts.push(
+            async move {
+                drain.await;
+                if health.is_leading() {
                     future::pending::<()>().await;
                 }
                 Ok(())
@@ -164,13 +192,14 @@ pub async fn webhook_only(
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::default());
     let stop = shutdown_signal();
+    let drain = drained(stop, health.clone(), http.drain_seconds);
     until_first(vec![
         http::serve(http.http_addr, metrics.clone(), health.clone())
             .map(|r| r.map_err(Error::from))
             .boxed(),
         async move { Ok(webhook::run(client, args, &operator_namespace, metrics, health).await?) }
             .boxed(),
-        signalled(stop).map(Ok).boxed(),
+        drain.map(Ok).boxed(),
     ])
     .await
 }

@@ -386,6 +386,10 @@ impl Operator {
                 "127.0.0.1:0",
             ])
             .args(["--tenant-selector", &format!("{TEST_RUN_LABEL}={run}")])
+            // The Lease the chart's RBAC names (each test operator has its own namespace).
+            .args(["--leader-election-lease", "municipio-controller"])
+            // Many operators stop in these tests: a short drain, unless the test sets one.
+            .env("MUNICIPIO_DRAIN_SECONDS", "1")
             .args(flags)
             .env("KUBECONFIG", kubeconfig)
             .env("MUNICIPIO_LOG", "info,municipio_operator=debug")
@@ -409,6 +413,18 @@ impl Operator {
     /// The operator's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(Self::log_path(&self.log)).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM, as the kubelet does when a pod is deleted, and returns at once.
+    pub fn terminate(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+
+    /// Whether the process has ended.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// Kills it at once (SIGKILL), as a crashed node would.
@@ -435,8 +451,8 @@ impl Operator {
 }
 
 impl Drop for Operator {
-    /// Stops it as the kubelet would: SIGTERM (it finishes its reconciles and gives up its
-    /// Lease, so a successor leads at once), then SIGKILL after 10 s.
+    /// Stops it as the kubelet would: SIGTERM (it finishes its reconciles, gives up its Lease,
+    /// so a successor leads at once, and drains for 10 s), then SIGKILL after 15 s.
     fn drop(&mut self) {
         if let Ok(Some(_)) = self.child.try_wait() {
             return; // Killed, or exited by itself.
@@ -444,7 +460,7 @@ impl Drop for Operator {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        for _ in 0..100 {
+        for _ in 0..150 {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
             }

@@ -49,10 +49,9 @@ pub async fn source_secret(
         .expect("secret created");
 }
 
-/// Modena's example under a fresh name, namespace and test-run label, naming Secrets `<name>-pagopa`
-/// and `<name>-io`.
-pub fn tenant(name: &str, run: &str) -> MunicipalityTenant {
-    let text = std::fs::read_to_string(super::repo_root().join("examples/modena.yaml")).unwrap();
+/// A manifest of the repository under a fresh name, namespace, ISTAT code and test-run label.
+pub fn from_manifest(file: &str, name: &str, run: &str) -> MunicipalityTenant {
+    let text = std::fs::read_to_string(super::repo_root().join(file)).unwrap();
     let mut t: MunicipalityTenant = serde_yaml_ng::from_str(&text).unwrap();
     t.metadata.name = Some(name.to_owned());
     t.metadata.labels = Some(BTreeMap::from([(
@@ -61,6 +60,23 @@ pub fn tenant(name: &str, run: &str) -> MunicipalityTenant {
     )]));
     t.spec.namespace = Some(name.to_owned());
     t.spec.municipality.istat_code = super::unique_istat();
+    t
+}
+
+/// A client, the CRD, and an operator of its own (own run label and operator namespace).
+pub async fn operator_of_its_own() -> (kube::Client, Operator) {
+    let client = super::client().await;
+    super::install_crd(&client).await;
+    let run = super::unique_name("run");
+    let operator_ns = format!("{run}-system");
+    namespace(&client, &operator_ns).await;
+    (client, Operator::start(&run, &operator_ns))
+}
+
+/// Modena's example under a fresh name, namespace and test-run label, naming Secrets `<name>-pagopa`
+/// and `<name>-io`.
+pub fn tenant(name: &str, run: &str) -> MunicipalityTenant {
+    let mut t = from_manifest("examples/modena.yaml", name, run);
     t.spec
         .pagopa
         .as_mut()

@@ -23,11 +23,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{ include "municipio.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end }}
 
 {{- define "municipio.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* The leader election Lease: `municipio run` names it after the tenant selector (the
+first 10 hex digits of its SHA-256), so shards have their own. */}}
+{{- define "municipio.lease" -}}
+{{- if .Values.operator.tenantSelector }}
+{{- printf "municipio-controller-%s" (sha256sum .Values.operator.tenantSelector | trunc 10) }}
+{{- else }}
+{{- print "municipio-controller" }}
+{{- end }}
 {{- end }}
 
 {{/* Names shared by several templates. */}}

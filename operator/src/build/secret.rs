@@ -108,12 +108,14 @@ pub fn connectors(tenant: &ValidTenant, owner: &Owner, keys: &ConnectorKeys) -> 
     out
 }
 
-/// What identifies the keys in `secret` without revealing them: the Secret as built, its
-/// values and value digest left out, and the identity and version of each source Secret the
-/// values come from. It changes whenever a value may have.
+/// What identifies the keys in `secret` without revealing them: the Secret as built with its
+/// values (and their digest) left out but the keys' names kept, and the identity and version
+/// of each source Secret the values come from. It changes whenever a key or a value may have.
 pub fn keys_version(secret: &Secret, sources: &[&Secret]) -> String {
     let mut layout = secret.clone();
-    layout.data = None;
+    if let Some(data) = layout.data.as_mut() {
+        data.values_mut().for_each(|v| v.0.clear());
+    }
     if let Some(a) = layout.metadata.annotations.as_mut() {
         a.remove(APPLIED_HASH_ANNOTATION);
     }
@@ -198,6 +200,13 @@ mod tests {
             v1,
             keys_version(&built(b"key-2"), &[&source("10")]),
             "no value, nor a digest of one, goes into it"
+        );
+        let mut fewer_keys = built(b"key-1");
+        fewer_keys.data.as_mut().unwrap().clear();
+        assert_ne!(
+            v1,
+            keys_version(&fewer_keys, &[&source("10")]),
+            "a key removed from the spec"
         );
     }
 }

@@ -48,6 +48,10 @@ const RESYNC: Duration = Duration::from_secs(300);
 /// How soon a tenant blocked on a missing source Secret is retried (the Secret watch usually
 /// triggers it sooner).
 const BLOCKED_RETRY: Duration = Duration::from_secs(60);
+/// How often a tenant Secret is written again while its tenant is not Ready.
+const NOT_READY_SECRET_RESYNC: Duration = Duration::from_secs(60);
+/// Longer than any reconcile takes: a handful of API calls.
+const RECONCILE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Retry after a failed reconcile: doubling from the first delay up to the last, per tenant.
 const ERROR_BACKOFF: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(300));
 
@@ -60,6 +64,8 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error("{0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error("the reconcile took longer than {0:?} and was abandoned")]
+    TimedOut(Duration),
     /// Only while shutting down: the watch of the source Secrets has ended.
     #[error("the source Secrets are no longer watched")]
     SourceSecretsUnwatched,
@@ -100,15 +106,22 @@ impl Context {
         Self::backoff(*n)
     }
 
-    /// Whether the Secret was written within the Secret resync period. A Secret this process
-    /// has not written yet counts as written now: after a restart, status tells it is current,
-    /// and the period starts over.
-    fn secret_written_lately(&self, namespace: &str, name: &str) -> bool {
+    /// Whether the Secret was written within `period`. A Secret this process has not written
+    /// (a restart, a new leader) counts as written at a moment spread over the last resync
+    /// period by its name: status tells it is current, so the new leader does not write every
+    /// Secret at once, and frequent restarts still cannot postpone a resync for ever.
+    fn secret_written_within(&self, namespace: &str, name: &str, period: Duration) -> bool {
+        let key = format!("{namespace}/{name}");
         let mut writes = self.secret_writes.lock().unwrap_or_else(|e| e.into_inner());
-        let at = *writes
-            .entry(format!("{namespace}/{name}"))
-            .or_insert_with(Instant::now);
-        at.elapsed() < self.secret_resync
+        let resync = self.secret_resync;
+        let at = *writes.entry(key.clone()).or_insert_with(|| {
+            let spread = build::metadata::digest([key.as_bytes()]);
+            let fraction =
+                u64::from_str_radix(&spread[..8], 16).unwrap_or(0) as f64 / f64::from(u32::MAX);
+            let ago = resync.mul_f64(fraction);
+            Instant::now().checked_sub(ago).unwrap_or_else(Instant::now)
+        });
+        at.elapsed() < period
     }
 
     fn secret_written(&self, namespace: &str, name: &str) {
@@ -183,10 +196,17 @@ pub async fn run(
         "municipio controller starting"
     );
     let reporter = ctx.clone();
-    let (tenants, tenant_stream, tenants_listed) =
-        tenant_watch::watch(client.clone(), tenant_watch, move |u| {
+    let (tenants, tenant_stream, tenants_listed) = tenant_watch::watch(
+        client.clone(),
+        tenant_watch,
+        move |u| {
             tokio::spawn(report_undecodable(reporter.clone(), u));
-        });
+        },
+        {
+            let metrics = metrics.clone();
+            move |name| metrics.tenant(name, None)
+        },
+    );
     let tenant_stream = tenant_stream.inspect_err(counted(&metrics, "tenants"));
     tokio::spawn({
         let (mut tenants, mut secrets) = (tenants_listed, secrets_listed.clone());
@@ -334,7 +354,7 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
     let name = tenant.name_any();
     let span = info_span!("reconcile", tenant = %name);
     let api: Api<MunicipalityTenant> = Api::all(ctx.client.clone());
-    let result = finalizer(&api, FINALIZER, tenant.clone(), |event| async {
+    let finalized = finalizer(&api, FINALIZER, tenant.clone(), |event| async {
         match event {
             Event::Apply(tenant) => {
                 let (outcome, observed, result) = match pipeline(&tenant, &ctx).await {
@@ -358,14 +378,14 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
                     .status
                     .as_ref()
                     .and_then(|s| serde_json::to_value(s).ok());
-                ctx.metrics.reconciled(match (&result, &outcome) {
+                let counted = match (&result, &outcome) {
                     (Err(_), _) => ReconcileResult::error,
                     (Ok(_), Outcome::Ready) => ReconcileResult::ready,
                     (Ok(_), Outcome::Progressing { .. }) => ReconcileResult::progressing,
                     (Ok(_), Outcome::Blocked { .. }) => ReconcileResult::blocked,
                     (Ok(_), Outcome::Stalled { .. }) => ReconcileResult::stalled,
                     (Ok(_), Outcome::Suspended) => ReconcileResult::suspended,
-                });
+                };
                 ctx.metrics.tenant(
                     &tenant.name_any(),
                     Some(TenantConditions {
@@ -374,7 +394,14 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
                         suspended: outcome == Outcome::Suspended,
                     }),
                 );
-                write_status(&ctx, &regarding, cached.as_ref(), observed, &outcome).await?;
+                let written =
+                    write_status(&ctx, &regarding, cached.as_ref(), observed, &outcome).await;
+                ctx.metrics.reconciled(if written.is_ok() {
+                    counted
+                } else {
+                    ReconcileResult::error
+                });
+                written?;
                 result
             }
             Event::Cleanup(tenant) => {
@@ -386,6 +413,7 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
                         note: error.to_string(),
                     };
                     ctx.events.on_tenant(&tenant, note).await;
+                    ctx.metrics.reconciled(ReconcileResult::error);
                     return Err(error.into());
                 }
                 info!(policy = ?tenant.spec.deletion_policy, "tenant deleted");
@@ -394,9 +422,13 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
             }
         }
     })
-    .instrument(span)
-    .await
-    .map_err(|e| Error::Finalizer(Box::new(e)));
+    .instrument(span);
+    // No API call may hold a tenant for ever (a connection to an API server that went away):
+    // an abandoned reconcile is an error, retried with backoff.
+    let result = match tokio::time::timeout(RECONCILE_TIMEOUT, finalized).await {
+        Ok(result) => result.map_err(|e| Error::Finalizer(Box::new(e))),
+        Err(_) => Err(Error::TimedOut(RECONCILE_TIMEOUT)),
+    };
     if result.is_ok() {
         ctx.succeeded(&name);
     }
@@ -528,9 +560,15 @@ async fn pipeline(
             .iter()
             .find(|c| c.secret == name)
             .and_then(|c| c.keys_version.clone());
-        // A tenant that is not Ready may be missing a Secret its pods need.
-        let current = ready_before && version.is_some() && version == written_before(&name);
-        !(current && ctx.secret_written_lately(valid.namespace.as_str(), &name))
+        let current = version.is_some() && version == written_before(&name);
+        // A tenant that is not Ready may be missing a Secret its pods need: written again,
+        // at most once a minute.
+        let period = if ready_before {
+            ctx.secret_resync
+        } else {
+            NOT_READY_SECRET_RESYNC.min(ctx.secret_resync)
+        };
+        !(current && ctx.secret_written_within(valid.namespace.as_str(), &name, period))
     };
     let applied = apply::apply(&ctx.client, &children, write_secret).await?;
     for secret in &applied.secrets_written {
@@ -722,6 +760,13 @@ async fn report_undecodable(ctx: Arc<Context>, undecodable: Undecodable) {
         ),
     };
     let regarding = object.object_ref(&ApiResource::erase::<MunicipalityTenant>(&()));
+    ctx.metrics.tenant(
+        &name,
+        Some(TenantConditions {
+            stalled: true,
+            ..TenantConditions::default()
+        }),
+    );
     let cached = object.data.get("status");
     if let Err(e) = write_status(&ctx, &regarding, cached, observed, &outcome).await {
         warn!(tenant = %name, error = %e, "could not write the status of an undecodable tenant");

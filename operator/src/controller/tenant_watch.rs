@@ -6,10 +6,10 @@
 //! tenant is kept out of the controller's store and reported on the tenant itself.
 
 use futures::{Stream, TryStreamExt, future};
-use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
 use municipio_crds::MunicipalityTenant;
 use municipio_crds::v1alpha1::{Environment, Municipality, MunicipalityTenantSpec};
 
@@ -23,11 +23,13 @@ pub struct Undecodable {
 
 /// Watches tenants (with `config`'s selector) into a store, and returns the store, the stream
 /// of decoded tenants for the controller, and a flag that turns true once the first full list
-/// is in. Undecodable tenants go to `report`.
+/// is in. Undecodable tenants go to `report`, the names of deleted ones (or of ones that left
+/// the selector) to `gone`.
 pub fn watch(
     client: Client,
     config: watcher::Config,
     report: impl Fn(Undecodable) + Send + Sync + 'static,
+    gone: impl Fn(&str) + Send + Sync + 'static,
 ) -> (
     Store<MunicipalityTenant>,
     impl Stream<Item = Result<MunicipalityTenant, watcher::Error>> + Send + 'static,
@@ -40,6 +42,11 @@ pub fn watch(
     let decoded = watcher(api, config)
         .default_backoff()
         .inspect_ok(mark_listed(listed))
+        .inspect_ok(move |event| {
+            if let watcher::Event::Delete(object) = event {
+                gone(&object.name_any());
+            }
+        })
         .try_filter_map(move |event| future::ready(Ok(decode_event(event, &report))));
     let stream = reflector::reflector(writer, decoded).applied_objects();
     (reader, stream, is_listed)

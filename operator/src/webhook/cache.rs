@@ -30,7 +30,7 @@ impl ClusterCache {
     pub fn start(client: &Client, operator_namespace: &str) -> Arc<Self> {
         // Undecodable tenants are the controller's to report; here they are simply unknown.
         let (tenants, tenant_stream, _) =
-            tenant_watch::watch(client.clone(), watcher::Config::default(), |_| {});
+            tenant_watch::watch(client.clone(), watcher::Config::default(), |_| {}, |_| {});
         tokio::spawn(tenant_stream.for_each(|_| futures::future::ready(())));
         let namespaces = metadata_store(Api::<PartialObjectMeta<Namespace>>::all(client.clone()));
         let source_secrets = metadata_store(Api::<PartialObjectMeta<Secret>>::namespaced(
