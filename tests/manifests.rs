@@ -248,3 +248,123 @@ fn render_refuses_an_invalid_tenant_like_validate() {
         "nothing is rendered: {stdout}"
     );
 }
+
+// ---------------------------------------------------------------- municipio onboard
+
+fn istat_list() -> String {
+    repo_root()
+        .join("data/istat-comuni.csv")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// All 7,896 municipalities of Italy: each gets a unique tenant name and namespace, valid as
+/// labels; the six names Italy has twice after folding get their provinces, all of them.
+#[test]
+fn onboard_gives_every_municipality_of_italy_a_unique_valid_name() {
+    let (code, stdout, stderr) = municipio(&["onboard", "--csv", &istat_list()]);
+    assert_eq!(code, 0, "{stderr}");
+    let tenants: Vec<MunicipalityTenant> = serde_yaml_ng::Deserializer::from_str(&stdout)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    assert_eq!(tenants.len(), 7896);
+    let label = regex::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").unwrap();
+    let mut names = std::collections::BTreeSet::new();
+    let mut namespaces = std::collections::BTreeSet::new();
+    for t in &tenants {
+        let valid = municipio_crds::validate(t).unwrap_or_else(|e| panic!("{e:?}"));
+        let name = t.metadata.name.clone().unwrap();
+        assert!(label.is_match(&name) && name.len() <= 56, "{name}");
+        assert!(names.insert(name.clone()), "{name} twice");
+        assert!(namespaces.insert(valid.namespace.to_string()), "{name}");
+    }
+    for shared in [
+        "castro-bg",
+        "castro-le",
+        "samone-to",
+        "samone-tn",
+        "livo-co",
+        "livo-tn",
+        "peglio-co",
+        "peglio-pu",
+        "san-teodoro-me",
+        "san-teodoro-ss",
+        "paterno-ct",
+        "paterno-pz",
+    ] {
+        assert!(names.contains(shared), "{shared}");
+    }
+    for bare in [
+        "castro",
+        "samone",
+        "livo",
+        "peglio",
+        "san-teodoro",
+        "paterno",
+    ] {
+        assert!(
+            !names.contains(bare),
+            "{bare} would depend on who came first"
+        );
+    }
+    assert!(
+        names.contains("bolzano"),
+        "the Italian part of Bolzano/Bozen"
+    );
+}
+
+/// `--out`: one file per tenant and a kustomization.yaml, a GitOps source `municipio validate`
+/// accepts; a region's names are those it has in the whole list.
+#[test]
+fn onboard_writes_a_region_as_a_gitops_source() {
+    let dir = std::env::temp_dir().join(format!("onboard-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (code, _, stderr) = municipio(&[
+        "onboard",
+        "--csv",
+        &istat_list(),
+        "--region",
+        "Lombardia",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let kustomization: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap())
+            .unwrap();
+    let resources = kustomization["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 1502);
+    for r in resources {
+        assert!(dir.join(r.as_str().unwrap()).exists(), "{r}");
+    }
+    let (code, stdout, stderr) = municipio(&["validate", "-f", dir.to_str().unwrap()]);
+    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
+    assert!(stderr.contains("1502 tenant(s) valid"), "{stderr}");
+    // Peglio is in Lombardy (CO) and in the Marche (PU): suffixed even when onboarded alone.
+    assert!(dir.join("peglio-co.yaml").exists());
+    assert!(dir.join("milano.yaml").exists());
+}
+
+/// A row that cannot become a valid tenant is reported with its line; the others are written.
+#[test]
+fn onboard_reports_a_bad_row_by_line_and_writes_the_others() {
+    let csv = std::env::temp_dir().join(format!("onboard-bad-{}.csv", std::process::id()));
+    std::fs::write(
+        &csv,
+        "istat_code,name,name_it,name_other,region_code,region,province,cadastral_code,provincial_capital\n\
+         015146,Milano,Milano,,03,Lombardia,MI,F205,1\n\
+         015999,Nowhere,Nowhere,,03,Lombardia,MI,F20,0\n\
+         036023,Modena,Modena,,08,Emilia-Romagna,MO,F257,1\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = municipio(&["onboard", "--csv", csv.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("line 3: 015999 nowhere: spec.municipality.cadastralCode"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("name: milano") && stdout.contains("name: modena"),
+        "{stdout}"
+    );
+}

@@ -9,6 +9,7 @@ pub mod http;
 pub mod leader;
 pub mod manifests;
 pub mod metrics;
+pub mod onboard;
 pub mod render;
 pub mod runtime;
 pub mod validate_files;

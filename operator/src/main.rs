@@ -81,6 +81,29 @@ enum Command {
         #[arg(long, env = "MUNICIPIO_LOG_FORMAT", value_enum, default_value = "text")]
         log_format: LogFormat,
     },
+    /// MunicipalityTenant manifests for a region, from the ISTAT list of municipalities.
+    ///
+    /// A YAML stream on standard output, or one file per tenant and a kustomization.yaml under
+    /// --out. Names are stable: the same municipality always gets the same name. A row that
+    /// cannot become a valid tenant is reported with its line (exit 1); the others are written.
+    Onboard {
+        /// The ISTAT list (data/istat-comuni.csv in the repository).
+        #[arg(long)]
+        csv: PathBuf,
+        /// Only these regions (repeatable), e.g. `Lombardia`.
+        #[arg(long = "region")]
+        regions: Vec<String>,
+        /// Only these provinces (repeatable), by plate code, e.g. `MI`.
+        #[arg(long = "province")]
+        provinces: Vec<String>,
+        /// A MunicipalityTenant without metadata.name and spec.municipality, for everything
+        /// else (environment, quota, workloads); default: a portal per municipality in uat.
+        #[arg(long)]
+        template: Option<PathBuf>,
+        /// Write one file per tenant and a kustomization.yaml here, instead of to stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print, without a cluster, the objects the controller would apply for each tenant.
     ///
     /// The same builder code as the controller; Secret values are shown as the source Secret
@@ -166,6 +189,49 @@ fn instance_name(instance: Option<String>) -> String {
         .unwrap_or_else(|| "municipio".to_owned())
 }
 
+fn onboard(
+    csv: &std::path::Path,
+    regions: Vec<String>,
+    provinces: Vec<String>,
+    template: Option<&std::path::Path>,
+    out: Option<&std::path::Path>,
+) -> ExitCode {
+    use municipio_operator::onboard;
+    let prepared =
+        onboard::read_rows(csv).and_then(|rows| Ok((rows, onboard::template(template)?)));
+    let (rows, template) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("onboard: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let selection = onboard::Selection { regions, provinces };
+    let result = onboard::onboard(&rows, &selection, &template);
+    match out {
+        Some(dir) => {
+            if let Err(e) = onboard::write_dir(dir, &result.tenants) {
+                eprintln!("onboard: {}: {e}", dir.display());
+                return ExitCode::FAILURE;
+            }
+        }
+        None => print!("{}", onboard::stream(&result.tenants)),
+    }
+    for problem in &result.problems {
+        eprintln!("{}: {problem}", csv.display());
+    }
+    eprintln!(
+        "{} tenant(s) written, {} problem(s)",
+        result.tenants.len(),
+        result.problems.len()
+    );
+    if result.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -204,6 +270,19 @@ fn main() -> ExitCode {
                 runtime::webhook_only(client, webhook, operator_namespace, http)
             })
         }
+        Command::Onboard {
+            csv,
+            regions,
+            provinces,
+            template,
+            out,
+        } => onboard(
+            &csv,
+            regions,
+            provinces,
+            template.as_deref(),
+            out.as_deref(),
+        ),
         Command::Crd => {
             print!("{}", municipio_crds::crd::crd_yaml());
             ExitCode::SUCCESS
