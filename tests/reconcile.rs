@@ -611,31 +611,10 @@ async fn deletion_follows_the_deletion_policy() {
     );
 }
 
-/// Writes the operator made to a tenant, its namespace and everything in it, by the audit log:
-/// one line each (verb, resource, name, time), so a failure shows which write it was.
+/// Writes the operator made to a tenant, its namespace and everything in it.
 fn operator_writes(audit_log: &std::path::Path, tenant: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(audit_log).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| {
-            e.pointer("/user/username").and_then(|u| u.as_str()) == Some(support::OPERATOR_USER)
-        })
-        .filter(|e| {
-            let o = &e["objectRef"];
-            o["namespace"] == tenant || o["name"] == tenant
-        })
-        .map(|e| {
-            let o = &e["objectRef"];
-            format!(
-                "{} {}/{} {} at {}",
-                e["verb"].as_str().unwrap_or_default(),
-                o["resource"].as_str().unwrap_or_default(),
-                o["subresource"].as_str().unwrap_or_default(),
-                o["name"].as_str().unwrap_or_default(),
-                e["requestReceivedTimestamp"].as_str().unwrap_or_default(),
-            )
-        })
-        .collect()
+    let mut by_tenant = support::operator_writes(audit_log, &[tenant]);
+    by_tenant.remove(tenant).unwrap_or_default()
 }
 
 /// Once converged, the operator only reads: no write for 30 s, and none after a restart.

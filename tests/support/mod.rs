@@ -219,6 +219,43 @@ pub fn audit_log() -> Option<PathBuf> {
     )
 }
 
+/// The writes the test operators made to each of `tenants` (the tenant, its namespace and
+/// everything in it), from the audit log: one line each (verb, resource, name, time), so a
+/// failure shows which write it was.
+pub fn operator_writes(
+    audit_log: &Path,
+    tenants: &[&str],
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let wanted: std::collections::BTreeSet<&str> = tenants.iter().copied().collect();
+    let mut writes: std::collections::BTreeMap<String, Vec<String>> = tenants
+        .iter()
+        .map(|t| ((*t).to_owned(), Vec::new()))
+        .collect();
+    let text = std::fs::read_to_string(audit_log).unwrap_or_default();
+    for event in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e.pointer("/user/username").and_then(|u| u.as_str()) == Some(OPERATOR_USER))
+    {
+        let o = &event["objectRef"];
+        let field = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        let tenant = [field(&o["namespace"]), field(&o["name"])]
+            .into_iter()
+            .find(|t| wanted.contains(t.as_str()));
+        if let Some(tenant) = tenant {
+            writes.entry(tenant).or_default().push(format!(
+                "{} {}/{} {} at {}",
+                field(&event["verb"]),
+                field(&o["resource"]),
+                field(&o["subresource"]),
+                field(&o["name"]),
+                field(&event["requestReceivedTimestamp"]),
+            ));
+        }
+    }
+    writes
+}
+
 /// A `municipio run` process for one test: it manages only the tenants labelled
 /// `municipio.io/test-run: <run>` and reads source Secrets from its own namespace, so tests
 /// run side by side on one control plane. Killed when dropped.
