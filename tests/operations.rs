@@ -10,7 +10,7 @@ use std::path::Path;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use municipio_crds::MunicipalityTenant;
-use support::tenants::{condition, keys_for, namespace, tenant};
+use support::tenants::{condition, keys_for, namespace, operator_of_its_own_with, tenant};
 use support::{Operator, client, eventually, install_crd, unique_name};
 
 /// A GET over plain HTTP/1.0: the status code and the body.
@@ -121,12 +121,8 @@ async fn two_replicas_elect_one_writer_and_the_other_takes_over() {
 
 #[tokio::test]
 async fn every_replica_serves_metrics_and_probes() {
-    let client = client().await;
-    install_crd(&client).await;
-    let run = unique_name("metrics");
-    let ns = format!("{run}-system");
-    namespace(&client, &ns).await;
-    let leader = Operator::start(&run, &ns);
+    let (client, leader) = operator_of_its_own_with("metrics", &[]).await;
+    let (run, ns) = (leader.run.clone(), leader.namespace.clone());
     let name = unique_name("measured");
     keys_for(&client, &leader, &name, &name).await;
     Api::<MunicipalityTenant>::all(client.clone())
@@ -141,6 +137,13 @@ async fn every_replica_serves_metrics_and_probes() {
     })
     .await;
     assert_eq!(get(&addr, "/livez").0, 200);
+    // A reconcile is counted once its status is written: just after the test can see it.
+    eventually("the Ready reconcile is counted", || async {
+        get(&addr, "/metrics")
+            .1
+            .contains("municipio_reconciles_total{result=\"ready\"}")
+    })
+    .await;
     let (code, metrics) = get(&addr, "/metrics");
     assert_eq!(code, 200);
     for expected in [

@@ -9,8 +9,11 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use municipio_crds::MunicipalityTenant;
-use support::tenants::{condition, keys_for, namespace, operator_of_its_own, tenant};
-use support::{Operator, client, eventually, install_crd, kubectl, unique_name};
+use support::tenants::{
+    condition, keys_for, namespace, operator_of_its_own, operator_of_its_own_with,
+    subscription_key, tenant,
+};
+use support::{Operator, eventually, kubectl, unique_name};
 
 /// The (type, reason) of the Events recorded about tenant `name`. A cluster-scoped object's
 /// events live in the `default` namespace.
@@ -329,18 +332,8 @@ async fn drift_is_put_back() {
 /// namespace): a deleted or edited one is put back by the Secret resync, here every 2 s.
 #[tokio::test]
 async fn a_tenant_secret_someone_changed_is_put_back_by_the_resync() {
-    let client = client().await;
-    install_crd(&client).await;
-    let run = unique_name("resync");
-    let operator_ns = format!("{run}-system");
-    namespace(&client, &operator_ns).await;
-    let operator = Operator::start_with(
-        &run,
-        &operator_ns,
-        &run,
-        "operator",
-        &["--secret-resync-seconds", "2"],
-    );
+    let (client, operator) =
+        operator_of_its_own_with("resync", &["--secret-resync-seconds", "2"]).await;
     let name = ready_tenant(&client, &operator, "resync").await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &name);
     secrets
@@ -384,14 +377,7 @@ async fn a_spec_change_moves_the_children_and_prunes_what_is_gone() {
     t.spec.workloads = vec![second];
     t.spec.io.as_mut().unwrap().enabled = false;
     // The end of a key rotation: the secondary key is no longer named.
-    t.spec
-        .pagopa
-        .as_mut()
-        .unwrap()
-        .subscription_key
-        .as_mut()
-        .unwrap()
-        .secondary_key = None;
+    subscription_key(&mut t).secondary_key = None;
     t.metadata.managed_fields = None;
     tenants
         .replace(&name, &PostParams::default(), &t)

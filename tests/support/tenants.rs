@@ -65,26 +65,36 @@ pub fn from_manifest(file: &str, name: &str, run: &str) -> MunicipalityTenant {
 
 /// A client, the CRD, and an operator of its own (own run label and operator namespace).
 pub async fn operator_of_its_own() -> (kube::Client, Operator) {
+    operator_of_its_own_with("run", &[]).await
+}
+
+/// As [`operator_of_its_own`], its run named after `prefix`, with more flags.
+pub async fn operator_of_its_own_with(prefix: &str, flags: &[&str]) -> (kube::Client, Operator) {
     let client = super::client().await;
     super::install_crd(&client).await;
-    let run = super::unique_name("run");
+    let run = super::unique_name(prefix);
     let operator_ns = format!("{run}-system");
     namespace(&client, &operator_ns).await;
-    (client, Operator::start(&run, &operator_ns))
+    let operator = Operator::start_with(&run, &operator_ns, &run, "operator", flags);
+    (client, operator)
+}
+
+/// The pagoPA subscription key of a tenant made from Modena's example.
+pub fn subscription_key(
+    t: &mut MunicipalityTenant,
+) -> &mut municipio_crds::v1alpha1::SubscriptionKeyRef {
+    t.spec
+        .pagopa
+        .as_mut()
+        .and_then(|p| p.subscription_key.as_mut())
+        .expect("Modena's example has a pagoPA subscription key")
 }
 
 /// Modena's example under a fresh name, namespace and test-run label, naming Secrets `<name>-pagopa`
 /// and `<name>-io`.
 pub fn tenant(name: &str, run: &str) -> MunicipalityTenant {
     let mut t = from_manifest("examples/modena.yaml", name, run);
-    t.spec
-        .pagopa
-        .as_mut()
-        .unwrap()
-        .subscription_key
-        .as_mut()
-        .unwrap()
-        .secret_name = format!("{name}-pagopa");
+    subscription_key(&mut t).secret_name = format!("{name}-pagopa");
     for s in &mut t.spec.io.as_mut().unwrap().services {
         s.api_key.secret_name = format!("{name}-io");
     }

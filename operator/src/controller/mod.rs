@@ -27,7 +27,7 @@ use kube::runtime::finalizer::{Event, finalizer};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
-use municipio_crds::v1alpha1::WorkloadStatus;
+use municipio_crds::v1alpha1::{ConnectorStatus, WorkloadStatus};
 use municipio_crds::{MunicipalityTenant, MunicipalityTenantStatus, ValidTenant};
 use serde_json::Value;
 use tracing::{Instrument, info, info_span, warn};
@@ -524,9 +524,6 @@ async fn pipeline(
     observed.connectors = status::connectors(&valid, &ctx.config);
 
     let children = build::build(&valid, &owner, &ctx.config, &keys);
-    // Tenant Secrets are never read back (the operator may not read Secrets outside its own
-    // namespace): each is written when its keys version moved, and otherwise only now and
-    // then, which puts back a Secret someone changed or deleted.
     for connector in &mut observed.connectors {
         let sources: Vec<_> = connector
             .source_secrets
@@ -540,36 +537,7 @@ async fn pipeline(
             .find(|s| s.metadata.name.as_deref() == Some(connector.secret.as_str()))
             .map(|s| build::secret::keys_version(s, &sources));
     }
-    let written_before = |name: &str| {
-        tenant
-            .status
-            .iter()
-            .flat_map(|s| &s.connectors)
-            .find(|c| c.secret == name)
-            .and_then(|c| c.keys_version.clone())
-    };
-    let ready_before = tenant.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-    });
-    let write_secret = |secret: &Secret| {
-        let name = secret.name_any();
-        let version = observed
-            .connectors
-            .iter()
-            .find(|c| c.secret == name)
-            .and_then(|c| c.keys_version.clone());
-        let current = version.is_some() && version == written_before(&name);
-        // A tenant that is not Ready may be missing a Secret its pods need: written again,
-        // at most once a minute.
-        let period = if ready_before {
-            ctx.secret_resync
-        } else {
-            NOT_READY_SECRET_RESYNC.min(ctx.secret_resync)
-        };
-        !(current && ctx.secret_written_within(valid.namespace.as_str(), &name, period))
-    };
+    let write_secret = secret_write_policy(ctx, tenant, &valid, &observed.connectors);
     let applied = apply::apply(&ctx.client, &children, write_secret).await?;
     for secret in &applied.secrets_written {
         ctx.secret_written(valid.namespace.as_str(), secret);
@@ -606,6 +574,45 @@ async fn pipeline(
         observed,
         Action::requeue(RESYNC.min(ctx.secret_resync)),
     ))
+}
+
+/// Which tenant Secrets to write. They are never read back (the operator may not read Secrets
+/// outside its own namespace): one is written when its keys version moved since status last
+/// recorded it; while the tenant is not Ready (its pods may miss it) at most once a minute;
+/// otherwise every Secret resync period, which puts back one someone changed or deleted.
+fn secret_write_policy<'a>(
+    ctx: &'a Context,
+    tenant: &'a MunicipalityTenant,
+    valid: &'a ValidTenant,
+    connectors: &'a [ConnectorStatus],
+) -> impl Fn(&Secret) -> bool + 'a {
+    let recorded = |name: &str| {
+        tenant
+            .status
+            .iter()
+            .flat_map(|s| &s.connectors)
+            .find(|c| c.secret == name)
+            .and_then(|c| c.keys_version.clone())
+    };
+    let ready_before = tenant.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    });
+    let period = if ready_before {
+        ctx.secret_resync
+    } else {
+        NOT_READY_SECRET_RESYNC.min(ctx.secret_resync)
+    };
+    move |secret: &Secret| {
+        let name = secret.name_any();
+        let version = connectors
+            .iter()
+            .find(|c| c.secret == name)
+            .and_then(|c| c.keys_version.clone());
+        let current = version.is_some() && version == recorded(&name);
+        !(current && ctx.secret_written_within(valid.namespace.as_str(), &name, period))
+    }
 }
 
 /// A key whose source Secret is no longer bound to the tenant was given to someone else: the
