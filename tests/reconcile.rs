@@ -598,8 +598,12 @@ async fn deletion_follows_the_deletion_policy() {
 }
 
 /// Writes the operator made to a tenant, its namespace and everything in it.
-fn operator_writes(audit_log: &std::path::Path, tenant: &str) -> Vec<String> {
-    let mut by_tenant = support::operator_writes(audit_log, &[tenant]);
+async fn operator_writes(
+    client: &kube::Client,
+    audit_log: &std::path::Path,
+    tenant: &str,
+) -> Vec<String> {
+    let mut by_tenant = support::operator_writes(client, audit_log, &[tenant]).await;
     by_tenant.remove(tenant).unwrap_or_default()
 }
 
@@ -611,14 +615,14 @@ async fn a_converged_tenant_costs_no_writes_not_even_after_a_restart() {
     };
     let (client, operator) = operator_of_its_own().await;
     let name = ready_tenant(&client, &operator, "quiet").await;
-    let converged = operator_writes(&audit_log, &name);
+    let converged = operator_writes(&client, &audit_log, &name).await;
     assert!(
         converged.len() >= 16,
         "the operator's own writes are counted: {converged:#?}"
     );
     // Reconciles still in flight (the Deployment settling) must not write either.
     tokio::time::sleep(Duration::from_secs(30)).await;
-    let after = operator_writes(&audit_log, &name);
+    let after = operator_writes(&client, &audit_log, &name).await;
     assert_eq!(
         after[converged.len()..],
         [] as [String; 0],
@@ -635,7 +639,7 @@ async fn a_converged_tenant_costs_no_writes_not_even_after_a_restart() {
             .any(|l| l.contains("reconciled") && l.contains(&name))
     })
     .await;
-    let after = operator_writes(&audit_log, &name);
+    let after = operator_writes(&client, &audit_log, &name).await;
     assert_eq!(
         after[converged.len()..],
         [] as [String; 0],

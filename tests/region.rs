@@ -102,7 +102,7 @@ async fn fifty_onboarded_tenants_converge_and_then_cost_no_writes() {
         .filter_map(|t| t.status.as_ref()?.managed_objects)
         .max()
         .unwrap_or(0) as usize;
-    let converged_writes = support::operator_writes(&audit_log, &names);
+    let converged_writes = support::operator_writes(&client, &audit_log, &names).await;
     for (tenant, writes) in &converged_writes {
         // Each child applied once, the finalizer, and a status for progress and one for Ready.
         assert!(
@@ -119,7 +119,7 @@ async fn fifty_onboarded_tenants_converge_and_then_cost_no_writes() {
 
     // At rest: nothing.
     tokio::time::sleep(Duration::from_secs(15)).await;
-    let at_rest = support::operator_writes(&audit_log, &names);
+    let at_rest = support::operator_writes(&client, &audit_log, &names).await;
     for (tenant, writes) in &at_rest {
         assert_eq!(
             writes[converged_writes[tenant].len()..],
@@ -141,7 +141,7 @@ async fn fifty_onboarded_tenants_converge_and_then_cost_no_writes() {
         std::future::ready(all)
     })
     .await;
-    let after_restart = support::operator_writes(&audit_log, &names);
+    let after_restart = support::operator_writes(&client, &audit_log, &names).await;
     for (tenant, writes) in &after_restart {
         assert_eq!(
             writes[converged_writes[tenant].len()..],

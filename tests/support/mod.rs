@@ -219,13 +219,33 @@ pub fn audit_log() -> Option<PathBuf> {
     )
 }
 
+/// Waits until the audit log holds every request answered before this call. The API server
+/// logs a request just after answering it, so a test that saw a write through a watch can
+/// read the log before the write's line is in it: a request of our own, made now, is logged
+/// after that line.
+pub async fn audit_log_caught_up(client: &kube::Client, audit_log: &Path) {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let marker = unique_name("audit-marker");
+    let api: kube::Api<ConfigMap> = kube::Api::namespaced(client.clone(), "default");
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some(marker.clone());
+    api.create(&Default::default(), &cm).await.unwrap();
+    eventually("the audit log catches up", || async {
+        std::fs::read_to_string(audit_log).is_ok_and(|t| t.contains(&marker))
+    })
+    .await;
+    api.delete(&marker, &Default::default()).await.unwrap();
+}
+
 /// The writes the test operators made to each of `tenants` (the tenant, its namespace and
-/// everything in it), from the audit log: one line each (verb, resource, name, time), so a
-/// failure shows which write it was.
-pub fn operator_writes(
+/// everything in it) until now, from the audit log: one line each (verb, resource, name,
+/// time), so a failure shows which write it was.
+pub async fn operator_writes(
+    client: &kube::Client,
     audit_log: &Path,
     tenants: &[&str],
 ) -> std::collections::BTreeMap<String, Vec<String>> {
+    audit_log_caught_up(client, audit_log).await;
     let wanted: std::collections::BTreeSet<&str> = tenants.iter().copied().collect();
     let mut writes: std::collections::BTreeMap<String, Vec<String>> = tenants
         .iter()

@@ -83,8 +83,9 @@ pub struct Context {
     source_secrets_listed: tokio::sync::watch::Receiver<bool>,
     /// Consecutive failed reconciles per tenant, for the error backoff.
     failures: Mutex<HashMap<String, u32>>,
-    /// When this process last wrote each tenant Secret (`namespace/name`).
-    secret_writes: Mutex<HashMap<String, Instant>>,
+    /// When this process last wrote each tenant Secret (`namespace/name`), and with which keys
+    /// version.
+    secret_writes: Mutex<HashMap<String, SecretWrite>>,
     secret_resync: Duration,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
@@ -106,33 +107,50 @@ impl Context {
         Self::backoff(*n)
     }
 
-    /// Whether the Secret was written within `period`. A Secret this process has not written
-    /// (a restart, a new leader) counts as written at a moment spread over the last resync
-    /// period by its name: status tells it is current, so the new leader does not write every
-    /// Secret at once, and frequent restarts still cannot postpone a resync for ever.
-    fn secret_written_within(&self, namespace: &str, name: &str, period: Duration) -> bool {
+    /// This process's last write of the Secret. One it has not written (a restart, a new
+    /// leader) counts as written, with no known version, at a moment spread over the last
+    /// resync period by its name: status tells whether it is current, so the new leader does
+    /// not write every Secret at once, and frequent restarts still cannot postpone a resync
+    /// for ever.
+    fn last_secret_write(&self, namespace: &str, name: &str) -> SecretWrite {
         let key = format!("{namespace}/{name}");
         let mut writes = self.secret_writes.lock().unwrap_or_else(|e| e.into_inner());
         let resync = self.secret_resync;
-        let at = *writes.entry(key.clone()).or_insert_with(|| {
-            let spread = build::metadata::digest([key.as_bytes()]);
-            let fraction =
-                u64::from_str_radix(&spread[..8], 16).unwrap_or(0) as f64 / f64::from(u32::MAX);
-            let ago = resync.mul_f64(fraction);
-            Instant::now().checked_sub(ago).unwrap_or_else(Instant::now)
-        });
-        at.elapsed() < period
+        writes
+            .entry(key.clone())
+            .or_insert_with(|| {
+                let spread = build::metadata::digest([key.as_bytes()]);
+                let fraction =
+                    u64::from_str_radix(&spread[..8], 16).unwrap_or(0) as f64 / f64::from(u32::MAX);
+                let ago = resync.mul_f64(fraction);
+                SecretWrite {
+                    at: Instant::now().checked_sub(ago).unwrap_or_else(Instant::now),
+                    keys_version: None,
+                }
+            })
+            .clone()
     }
 
-    fn secret_written(&self, namespace: &str, name: &str) {
+    fn secret_written(&self, namespace: &str, name: &str, keys_version: Option<String>) {
         let mut writes = self.secret_writes.lock().unwrap_or_else(|e| e.into_inner());
-        writes.insert(format!("{namespace}/{name}"), Instant::now());
+        let write = SecretWrite {
+            at: Instant::now(),
+            keys_version,
+        };
+        writes.insert(format!("{namespace}/{name}"), write);
     }
 
     fn succeeded(&self, tenant: &str) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         failures.remove(tenant);
     }
+}
+
+/// A tenant Secret this process wrote.
+#[derive(Clone)]
+struct SecretWrite {
+    at: Instant,
+    keys_version: Option<String>,
 }
 
 /// What the controller runs with, besides the client.
@@ -540,7 +558,12 @@ async fn pipeline(
     let write_secret = secret_write_policy(ctx, tenant, &valid, &observed.connectors);
     let applied = apply::apply(&ctx.client, &children, write_secret).await?;
     for secret in &applied.secrets_written {
-        ctx.secret_written(valid.namespace.as_str(), secret);
+        let version = observed
+            .connectors
+            .iter()
+            .find(|c| &c.secret == secret)
+            .and_then(|c| c.keys_version.clone());
+        ctx.secret_written(valid.namespace.as_str(), secret, version);
     }
     let pruned = prune::prune(&ctx.client, &owner, &children).await?;
     if !pruned.is_empty() {
@@ -578,7 +601,8 @@ async fn pipeline(
 
 /// Which tenant Secrets to write. They are never read back (the operator may not read Secrets
 /// outside its own namespace): one is written when its keys version moved since status last
-/// recorded it; while the tenant is not Ready (its pods may miss it) at most once a minute;
+/// recorded it (or since this process wrote it: the tenant in the store may not show that
+/// status yet); while the tenant is not Ready (its pods may miss it) at most once a minute;
 /// otherwise every Secret resync period, which puts back one someone changed or deleted.
 fn secret_write_policy<'a>(
     ctx: &'a Context,
@@ -610,8 +634,10 @@ fn secret_write_policy<'a>(
             .iter()
             .find(|c| c.secret == name)
             .and_then(|c| c.keys_version.clone());
-        let current = version.is_some() && version == recorded(&name);
-        !(current && ctx.secret_written_within(valid.namespace.as_str(), &name, period))
+        let last = ctx.last_secret_write(valid.namespace.as_str(), &name);
+        let current =
+            version.is_some() && (version == recorded(&name) || version == last.keys_version);
+        !(current && last.at.elapsed() < period)
     }
 }
 
