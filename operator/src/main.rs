@@ -63,6 +63,15 @@ enum Command {
             value_parser = clap::value_parser!(u64).range(1..)
         )]
         secret_resync_seconds: u64,
+        /// How many tenants are reconciled at once. Each reconcile makes its requests one at a
+        /// time, so this bounds the operator's concurrent requests to the API server.
+        #[arg(
+            long,
+            env = "MUNICIPIO_CONCURRENCY",
+            default_value_t = 16,
+            value_parser = clap::value_parser!(u16).range(1..)
+        )]
+        concurrency: u16,
     },
     /// Serve the validating admission webhook alone (for a separate Deployment, and for tests).
     Webhook {
@@ -245,6 +254,7 @@ fn main() -> ExitCode {
             http,
             leader,
             secret_resync_seconds,
+            concurrency,
         } => {
             init_logs(log_format);
             let instance = instance_name(instance);
@@ -253,6 +263,7 @@ fn main() -> ExitCode {
                 tenant_selector,
                 instance: instance.clone(),
                 secret_resync: std::time::Duration::from_secs(secret_resync_seconds),
+                concurrency,
                 http,
                 leader,
                 webhook: (!no_webhook).then_some(webhook),

@@ -49,6 +49,8 @@ pub struct Run {
     pub instance: String,
     /// See [`controller::Settings::secret_resync`].
     pub secret_resync: std::time::Duration,
+    /// See [`controller::Settings::concurrency`].
+    pub concurrency: u16,
     pub http: HttpArgs,
     pub leader: LeaderArgs,
     /// `None`: the webhook runs elsewhere (`--no-webhook`).
@@ -131,6 +133,7 @@ pub async fn run(client: Client, run: Run) -> Result<(), Error> {
         tenant_selector: run.tenant_selector.clone(),
         instance: Some(run.instance.clone()),
         secret_resync: run.secret_resync,
+        concurrency: run.concurrency,
         metrics: metrics.clone(),
         health: health.clone(),
     };

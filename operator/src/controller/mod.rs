@@ -22,7 +22,7 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::finalizer::{Event, finalizer};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -48,8 +48,6 @@ const RESYNC: Duration = Duration::from_secs(300);
 /// How soon a tenant blocked on a missing source Secret is retried (the Secret watch usually
 /// triggers it sooner).
 const BLOCKED_RETRY: Duration = Duration::from_secs(60);
-/// How often a tenant Secret is written again while its tenant is not Ready.
-const NOT_READY_SECRET_RESYNC: Duration = Duration::from_secs(60);
 /// Longer than any reconcile takes: a handful of API calls.
 const RECONCILE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Retry after a failed reconcile: doubling from the first delay up to the last, per tenant.
@@ -163,6 +161,8 @@ pub struct Settings {
     /// How often a tenant Secret is written even when its keys have not changed, to put back
     /// what someone changed: tenant Secrets are never read.
     pub secret_resync: Duration,
+    /// Tenants reconciled at once.
+    pub concurrency: u16,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
 }
@@ -178,6 +178,7 @@ pub async fn run(
         tenant_selector,
         instance,
         secret_resync,
+        concurrency,
         metrics,
         health,
     } = settings;
@@ -264,6 +265,7 @@ pub async fn run(
     let controller = children.watch::<ConfigMap>(controller, "configmaps");
     let controller = children.watch::<Service>(controller, "services");
     controller
+        .with_config(controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -602,8 +604,10 @@ async fn pipeline(
 /// Which tenant Secrets to write. They are never read back (the operator may not read Secrets
 /// outside its own namespace): one is written when its keys version moved since status last
 /// recorded it (or since this process wrote it: the tenant in the store may not show that
-/// status yet); while the tenant is not Ready (its pods may miss it) at most once a minute;
-/// otherwise every Secret resync period, which puts back one someone changed or deleted.
+/// status yet); otherwise every Secret resync period, which puts back one someone changed or
+/// deleted. Not sooner while the tenant is not Ready: one that stays so (a rollout that cannot
+/// finish, a cluster without room) would cost a write per Secret every reconcile, for ever,
+/// and thousands of such tenants a steady write load on the API server.
 fn secret_write_policy<'a>(
     ctx: &'a Context,
     tenant: &'a MunicipalityTenant,
@@ -618,16 +622,7 @@ fn secret_write_policy<'a>(
             .find(|c| c.secret == name)
             .and_then(|c| c.keys_version.clone())
     };
-    let ready_before = tenant.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-    });
-    let period = if ready_before {
-        ctx.secret_resync
-    } else {
-        NOT_READY_SECRET_RESYNC.min(ctx.secret_resync)
-    };
+    let period = ctx.secret_resync;
     move |secret: &Secret| {
         let name = secret.name_any();
         let version = connectors

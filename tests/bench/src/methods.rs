@@ -1,0 +1,646 @@
+//! The three ways of writing the tenants' children, and what is measured of each.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt, stream};
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Secret};
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleRef, Subject};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{
+    ApiResource, DynamicObject, GroupVersionKind, ObjectMeta, Patch, PatchParams, PostParams,
+};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use municipio_crds::MunicipalityTenant;
+use municipio_operator::config::OperatorConfig;
+
+use crate::cluster::{self, ADMIN_USER, ControlPlane, OPERATOR_USER, Usage};
+use crate::tenants;
+use crate::{Method, RunResult};
+
+/// How long any one wait may take before the run is given up.
+const PATIENCE: Duration = Duration::from_secs(3600);
+
+pub struct Bench<'a> {
+    pub repo: &'a Path,
+    pub cp: &'a ControlPlane,
+    pub config: &'a OperatorConfig,
+    pub tenants: &'a [MunicipalityTenant],
+    pub concurrency: usize,
+    pub work_dir: &'a Path,
+}
+
+pub struct OperatorPlan<'a> {
+    pub binary: &'a Path,
+    pub wait_ready: bool,
+    pub rest_seconds: u64,
+    pub changes: usize,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    pub samples: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Latency {
+    fn of(mut ms: Vec<f64>) -> Option<Self> {
+        if ms.is_empty() {
+            return None;
+        }
+        ms.sort_by(f64::total_cmp);
+        // Nearest rank: the smallest sample at or above the given share of them.
+        let rank = |p: f64| ms[((p * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
+        Some(Self {
+            samples: ms.len(),
+            p50_ms: rank(0.50),
+            p99_ms: rank(0.99),
+            max_ms: ms[ms.len() - 1],
+        })
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// The control plane's own processes, read at one moment.
+struct ControlPlaneUsage {
+    apiserver: Option<Usage>,
+    etcd: Option<Usage>,
+}
+
+impl ControlPlaneUsage {
+    fn now(cp: &ControlPlane) -> Self {
+        Self {
+            apiserver: cp.pid("kube-apiserver").and_then(Usage::of),
+            etcd: cp.pid("etcd").and_then(Usage::of),
+        }
+    }
+
+    /// Into `result`: CPU used since `before`, peak memory so far.
+    fn record_since(self, before: &Self, result: &mut RunResult) {
+        let since = |now: Option<Usage>, then: Option<Usage>| match (now, then) {
+            (Some(n), Some(t)) => Some(n.since(t)),
+            (n, _) => n,
+        };
+        result.apiserver = since(self.apiserver, before.apiserver);
+        result.etcd = since(self.etcd, before.etcd);
+    }
+}
+
+impl Bench<'_> {
+    fn result(&self, method: Method) -> RunResult {
+        RunResult {
+            tenants: self.tenants.len(),
+            method: Some(method),
+            ..RunResult::default()
+        }
+    }
+
+    fn kubectl_cmd(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", self.cp.admin_kubeconfig())
+            .output()
+            .map_err(|e| format!("kubectl: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "kubectl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// What every way starts from: the CRD, the operator's namespace with every tenant's source
+    /// Secret, and the operator's user allowed to do its work. Not timed.
+    async fn prepare(&self) -> Result<Client, String> {
+        let crd = self.repo.join("crds/municipalitytenant.yaml");
+        let crd = crd.to_string_lossy();
+        self.kubectl_cmd(&["apply", "--server-side", "-f", &crd])?;
+        self.kubectl_cmd(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/municipalitytenants.tenancy.municipio.io",
+        ])?;
+        let admin = self.cp.client(&self.cp.admin_kubeconfig()).await?;
+        let ns = &self.config.operator_namespace;
+        let namespace = Namespace {
+            metadata: ObjectMeta {
+                name: Some(ns.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Api::<Namespace>::all(admin.clone())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .map_err(err)?;
+        // The operator's RBAC is tested elsewhere (tests/chart.rs); here it may do anything.
+        let binding = ClusterRoleBinding {
+            metadata: ObjectMeta {
+                name: Some("municipio-bench".to_owned()),
+                ..Default::default()
+            },
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".to_owned(),
+                kind: "ClusterRole".to_owned(),
+                name: "cluster-admin".to_owned(),
+            },
+            subjects: Some(vec![Subject {
+                kind: "User".to_owned(),
+                name: OPERATOR_USER.to_owned(),
+                api_group: Some("rbac.authorization.k8s.io".to_owned()),
+                ..Default::default()
+            }]),
+        };
+        Api::<ClusterRoleBinding>::all(admin.clone())
+            .create(&PostParams::default(), &binding)
+            .await
+            .map_err(err)?;
+        let secrets: Api<Secret> = Api::namespaced(admin.clone(), ns);
+        stream::iter(self.tenants)
+            .map(|t| {
+                let secrets = secrets.clone();
+                async move {
+                    let secret = tenants::source_secret(t, ns);
+                    secrets.create(&PostParams::default(), &secret).await
+                }
+            })
+            .buffer_unordered(self.concurrency)
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(err)?;
+        Ok(admin)
+    }
+
+    fn children(&self) -> Result<Vec<Vec<Value>>, String> {
+        self.tenants
+            .iter()
+            .map(|t| {
+                let source = tenants::source_secret(t, &self.config.operator_namespace);
+                tenants::children(t, &source, self.config)
+            })
+            .collect()
+    }
+
+    /// The floor: the children by server-side apply, `concurrency` tenants at a time, each
+    /// tenant's objects one after the other (the namespace first), as the operator does, and
+    /// nothing else: no read, no status.
+    pub async fn floor(&self) -> Result<RunResult, String> {
+        let admin = self.prepare().await?;
+        let children = self.children()?;
+        let mut result = self.result(Method::Floor);
+        result.objects = children.iter().map(Vec::len).sum();
+        let params = PatchParams::apply("municipio-bench-floor").force();
+        let (cpu, usage) = (
+            cluster::own_cpu_seconds(false),
+            ControlPlaneUsage::now(self.cp),
+        );
+        let (from, start) = (Timestamp::now(), Instant::now());
+        stream::iter(&children)
+            .map(|objects| {
+                let (admin, params) = (admin.clone(), params.clone());
+                async move {
+                    for object in objects {
+                        apply(&admin, &params, object).await?;
+                    }
+                    Ok::<_, String>(())
+                }
+            })
+            .buffer_unordered(self.concurrency)
+            .try_collect::<Vec<_>>()
+            .await?;
+        result.seconds = start.elapsed().as_secs_f64();
+        let to = Timestamp::now();
+        result.client_cpu_seconds = Some(cluster::own_cpu_seconds(false) - cpu);
+        ControlPlaneUsage::now(self.cp).record_since(&usage, &mut result);
+        self.cp.audit_caught_up(&admin).await?;
+        result.writes = self.cp.writes(ADMIN_USER, from, to);
+        Ok(result)
+    }
+
+    /// The GitOps baseline: the same children rendered to one file per tenant (the namespace
+    /// first), applied by one `kubectl apply --server-side` of the directory.
+    pub async fn kubectl(&self) -> Result<RunResult, String> {
+        let admin = self.prepare().await?;
+        let children = self.children()?;
+        let mut result = self.result(Method::Kubectl);
+        result.objects = children.iter().map(Vec::len).sum();
+        let dir = self.work_dir.join("rendered");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(err)?;
+        for (tenant, objects) in self.tenants.iter().zip(&children) {
+            let docs: Vec<String> = objects
+                .iter()
+                .map(|o| serde_yaml_ng::to_string(o).map_err(err))
+                .collect::<Result<_, _>>()?;
+            let name = tenant.metadata.name.as_deref().unwrap_or_default();
+            std::fs::write(dir.join(format!("{name}.yaml")), docs.join("---\n")).map_err(err)?;
+        }
+        let (cpu, usage) = (
+            cluster::own_cpu_seconds(true),
+            ControlPlaneUsage::now(self.cp),
+        );
+        let (from, start) = (Timestamp::now(), Instant::now());
+        let dir = dir.to_string_lossy();
+        let status = Command::new("kubectl")
+            .args([
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "--field-manager=municipio-bench-kubectl",
+                "-f",
+                &dir,
+            ])
+            .env("KUBECONFIG", self.cp.admin_kubeconfig())
+            .stdout(Stdio::null())
+            .status()
+            .map_err(err)?;
+        if !status.success() {
+            return Err(format!("kubectl apply --server-side -f {dir} failed"));
+        }
+        result.seconds = start.elapsed().as_secs_f64();
+        let to = Timestamp::now();
+        result.client_cpu_seconds = Some(cluster::own_cpu_seconds(true) - cpu);
+        ControlPlaneUsage::now(self.cp).record_since(&usage, &mut result);
+        self.cp.audit_caught_up(&admin).await?;
+        result.writes = self.cp.writes(ADMIN_USER, from, to);
+        Ok(result)
+    }
+
+    /// The operator: every tenant created first, then `municipio run` started and timed until
+    /// every tenant has converged (and, with rollouts, is Ready); then left alone, restarted,
+    /// and given changes one at a time.
+    pub async fn operator(&self, plan: &OperatorPlan<'_>) -> Result<RunResult, String> {
+        let admin = self.prepare().await?;
+        let mut result = self.result(Method::Operator);
+        let api: Api<MunicipalityTenant> = Api::all(admin.clone());
+        stream::iter(self.tenants)
+            .map(|t| {
+                let api = api.clone();
+                async move { api.create(&PostParams::default(), t).await }
+            })
+            .buffer_unordered(self.concurrency)
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(err)?;
+        let n = self.tenants.len();
+        let watch = TenantWatch::start(admin.clone());
+        watch.until(n, |_| true).await?; // every tenant seen: the watch is up
+
+        let usage = ControlPlaneUsage::now(self.cp);
+        let from = Timestamp::now();
+        let operator = self.start_operator(plan.binary, "operator")?;
+        watch.until(n, converged).await?;
+        result.seconds = operator.started.elapsed().as_secs_f64();
+        let converged_at = Timestamp::now();
+        result.objects = watch
+            .store
+            .state()
+            .iter()
+            .filter_map(|t| t.status.as_ref()?.managed_objects)
+            .map(|m| m as usize)
+            .sum();
+        ControlPlaneUsage::now(self.cp).record_since(&usage, &mut result);
+        self.cp.audit_caught_up(&admin).await?;
+        result.writes = self.cp.writes(OPERATOR_USER, from, converged_at);
+        if plan.wait_ready {
+            watch.until(n, ready).await?;
+            result.ready_seconds = Some(operator.started.elapsed().as_secs_f64());
+            self.cp.audit_caught_up(&admin).await?;
+            result.writes_until_ready = Some(self.cp.writes(OPERATOR_USER, from, Timestamp::now()));
+        }
+
+        let rest_from = Timestamp::now();
+        tokio::time::sleep(Duration::from_secs(plan.rest_seconds)).await;
+        self.cp.audit_caught_up(&admin).await?;
+        result.writes_at_rest = Some(
+            self.cp
+                .writes(OPERATOR_USER, rest_from, Timestamp::now())
+                .total,
+        );
+        result.rest_seconds = Some(plan.rest_seconds);
+
+        let first = operator.stop()?;
+        let restart_from = Timestamp::now();
+        let mut operator = self.start_operator(plan.binary, "operator-restarted")?;
+        operator.until_reconciled(n).await?;
+        result.restart_reconcile_seconds = Some(operator.started.elapsed().as_secs_f64());
+        self.cp.audit_caught_up(&admin).await?;
+        result.writes_after_restart = Some(
+            self.cp
+                .writes(OPERATOR_USER, restart_from, Timestamp::now())
+                .total,
+        );
+
+        result.latency = Latency::of(self.changes(&admin, &watch, plan).await?);
+        let second = operator.stop()?;
+        result.operator = Some(Usage {
+            peak_rss_mb: first.peak_rss_mb.max(second.peak_rss_mb),
+            cpu_seconds: first.cpu_seconds + second.cpu_seconds,
+        });
+        Ok(result)
+    }
+
+    fn start_operator(&self, binary: &Path, log: &str) -> Result<OperatorProcess, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(err)?
+            .port();
+        let log = std::fs::File::create(self.work_dir.join(format!("{log}.log"))).map_err(err)?;
+        let child = Command::new(binary)
+            .args(["run", "--no-webhook", "--no-leader-election", "--http-addr"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--operator-namespace")
+            .arg(&self.config.operator_namespace)
+            .arg("--concurrency")
+            .arg(self.concurrency.to_string())
+            .env("KUBECONFIG", self.cp.operator_kubeconfig())
+            .env("MUNICIPIO_DRAIN_SECONDS", "0")
+            .stdout(log.try_clone().map_err(err)?)
+            .stderr(log)
+            .spawn()
+            .map_err(err)?;
+        Ok(OperatorProcess {
+            child,
+            port,
+            started: Instant::now(),
+        })
+    }
+
+    /// Changes `plan.changes` tenants, picked at random, one at a time (their pod quota), and
+    /// times each until its status observes the new generation with every child applied; the
+    /// ResourceQuota is then checked to hold the new value.
+    async fn changes(
+        &self,
+        admin: &Client,
+        watch: &TenantWatch,
+        plan: &OperatorPlan<'_>,
+    ) -> Result<Vec<f64>, String> {
+        let api: Api<MunicipalityTenant> = Api::all(admin.clone());
+        let mut rng = fastrand::Rng::with_seed(plan.seed);
+        let mut picked: Vec<&MunicipalityTenant> = self.tenants.iter().collect();
+        rng.shuffle(&mut picked);
+        let mut samples = Vec::new();
+        for (i, tenant) in picked.into_iter().take(plan.changes).enumerate() {
+            let name = tenant.metadata.name.as_deref().unwrap_or_default();
+            let pods = 1000 + i;
+            let patch = json!({"spec": {"quota": {"pods": pods}}});
+            let start = Instant::now();
+            let changed = api
+                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(err)?;
+            let generation = changed.metadata.generation;
+            watch
+                .until_one(name, |t| {
+                    t.status.as_ref().and_then(|s| s.observed_generation) >= generation
+                        && converged(t)
+                })
+                .await?;
+            samples.push(start.elapsed().as_secs_f64() * 1000.0);
+            let namespace = tenant
+                .spec
+                .namespace
+                .clone()
+                .unwrap_or_else(|| format!("comune-{name}"));
+            let quota = Api::<ResourceQuota>::namespaced(admin.clone(), &namespace)
+                .list(&Default::default())
+                .await
+                .map_err(err)?;
+            let held = quota
+                .items
+                .iter()
+                .filter_map(|q| q.spec.as_ref()?.hard.as_ref()?.get("pods"))
+                .any(|q| q.0 == pods.to_string());
+            if !held {
+                return Err(format!(
+                    "{name}: the ResourceQuota does not hold pods={pods}"
+                ));
+            }
+        }
+        Ok(samples)
+    }
+}
+
+/// One child by server-side apply, whatever its kind.
+async fn apply(client: &Client, params: &PatchParams, object: &Value) -> Result<(), String> {
+    let api_version = object["apiVersion"].as_str().unwrap_or_default();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let kind = object["kind"].as_str().unwrap_or_default();
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    let api: Api<DynamicObject> = match object["metadata"]["namespace"].as_str() {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    api.patch(name, params, &Patch::Apply(object))
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{kind} {name}: {e}"))
+}
+
+/// Converged: status observes the tenant's generation, every child applied, and nothing left
+/// for the operator to do (`Reconciling` False, or True only while the cluster rolls the
+/// Deployments out).
+fn converged(t: &MunicipalityTenant) -> bool {
+    let generation = t.metadata.generation;
+    t.status.as_ref().is_some_and(|s| {
+        s.observed_generation == generation
+            && s.managed_objects.is_some()
+            && s.conditions.iter().any(|c| {
+                c.type_ == "Reconciling"
+                    && c.observed_generation == generation
+                    && ((c.status == "False" && c.reason == "Ready")
+                        || (c.status == "True" && c.reason == "WorkloadsProgressing"))
+            })
+    })
+}
+
+fn ready(t: &MunicipalityTenant) -> bool {
+    t.status.as_ref().is_some_and(|s| {
+        s.conditions.iter().any(|c| {
+            c.type_ == "Ready"
+                && c.status == "True"
+                && c.observed_generation == t.metadata.generation
+        })
+    })
+}
+
+/// Every tenant as the API server tells it, through one watch.
+struct TenantWatch {
+    store: Store<MunicipalityTenant>,
+    events: tokio::sync::watch::Receiver<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TenantWatch {
+    fn start(client: Client) -> Self {
+        let (store, writer) = reflector::store();
+        let (tx, events) = tokio::sync::watch::channel(0u64);
+        let stream = reflector::reflector(
+            writer,
+            watcher(
+                Api::<MunicipalityTenant>::all(client),
+                watcher::Config::default(),
+            ),
+        )
+        .default_backoff()
+        .touched_objects();
+        let task = tokio::spawn(async move {
+            stream
+                .for_each(|_| {
+                    tx.send_modify(|n| *n += 1);
+                    async {}
+                })
+                .await;
+        });
+        Self {
+            store,
+            events,
+            task,
+        }
+    }
+
+    /// Until `n` tenants satisfy `condition`, looked at no more often than every 50 ms (a
+    /// scan of thousands of tenants per event would cost more than the events).
+    async fn until(
+        &self,
+        n: usize,
+        condition: fn(&MunicipalityTenant) -> bool,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if self.store.state().iter().filter(|t| condition(t)).count() >= n {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("tenants did not get there within {PATIENCE:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Until the tenant `name` satisfies `condition`, looked at on every event.
+    async fn until_one(
+        &self,
+        name: &str,
+        condition: impl Fn(&MunicipalityTenant) -> bool,
+    ) -> Result<(), String> {
+        let mut events = self.events.clone();
+        let key = ObjectRef::new(name);
+        let wait = async {
+            loop {
+                if self.store.get(&key).is_some_and(|t| condition(&t)) {
+                    return;
+                }
+                if events.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(120), wait)
+            .await
+            .map_err(|_| format!("{name} did not converge within 2 minutes"))
+    }
+}
+
+impl Drop for TenantWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct OperatorProcess {
+    child: std::process::Child,
+    port: u16,
+    started: Instant,
+}
+
+impl OperatorProcess {
+    /// Until its metrics count a reconcile per tenant (every tenant looked at again).
+    async fn until_reconciled(&mut self, n: usize) -> Result<(), String> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().map_err(err)? {
+                return Err(format!("the operator exited: {status}"));
+            }
+            if self.reconciles() >= n as f64 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err("the restarted operator did not reconcile every tenant".to_owned());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Reconciles counted by its metrics: a local request of a few kilobytes, made blocking.
+    fn reconciles(&self) -> f64 {
+        use std::io::{Read, Write};
+        let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return 0.0;
+        };
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut text = String::new();
+        if conn
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .is_err()
+            || conn.read_to_string(&mut text).is_err()
+        {
+            return 0.0;
+        }
+        text.lines()
+            .filter(|l| l.starts_with("municipio_reconciles_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Its peak memory and CPU, read just before it is stopped with SIGTERM.
+    fn stop(mut self) -> Result<Usage, String> {
+        let usage = Usage::of(self.child.id()).unwrap_or_default();
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map_err(err)?;
+        self.child.wait().map_err(err)?;
+        Ok(usage)
+    }
+}
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Latency;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let l = Latency::of((1..=100).map(f64::from).rev().collect()).unwrap();
+        assert_eq!(
+            (l.samples, l.p50_ms, l.p99_ms, l.max_ms),
+            (100, 50.0, 99.0, 100.0)
+        );
+        let one = Latency::of(vec![7.0]).unwrap();
+        assert_eq!((one.p50_ms, one.p99_ms, one.max_ms), (7.0, 7.0, 7.0));
+        assert!(Latency::of(Vec::new()).is_none());
+    }
+}
