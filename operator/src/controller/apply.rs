@@ -1,6 +1,8 @@
 //! Apply: every child with server-side apply under one field manager, sending only the fields
-//! the operator builds. Returns the Deployments as the server stored them, so status can only
-//! describe what was applied.
+//! the operator builds, and only when the child is not already as built: the inventory says
+//! which children are absent (applied without a read), which are as this process last applied
+//! them (left alone), and which must be read and compared. Returns the Deployments as the
+//! server stored them, so status can only describe what was applied.
 
 use std::fmt::Debug;
 
@@ -15,7 +17,9 @@ use serde_json::Value;
 
 use municipio_crds::identifiers::Quantity;
 
+use super::inventory::{ChildKey, Inventory, Known};
 use crate::build::Children;
+use crate::build::metadata::APPLIED_HASH_ANNOTATION;
 
 /// The field manager of everything the operator writes.
 pub const FIELD_MANAGER: &str = "municipio";
@@ -82,45 +86,82 @@ fn same_quantity(a: &str, b: &str) -> bool {
     }
 }
 
-/// Applies `obj` unless the live object already is as desired: a converged tenant costs reads,
-/// never writes (a server-side apply that changes nothing is still a write request). The
-/// desired object carries the digest of itself (`APPLIED_HASH_ANNOTATION`), so a field dropped
-/// from it, which the live object still holds, is seen as a difference too.
-async fn apply_one<K>(api: Api<K>, obj: &K) -> Result<K, kube::Error>
-where
-    K: Resource + Clone + Serialize + DeserializeOwned + Debug,
-{
-    let name = obj.name_any();
-    if let Some(live) = api.get_opt(&name).await? {
-        let as_json = |o: &K| serde_json::to_value(o).expect("Kubernetes objects serialize");
-        if contains(&as_json(&live), &as_json(obj)) {
-            return Ok(live);
-        }
-    }
-    api.patch(&name, &params(), &Patch::Apply(obj)).await
+/// Where children are applied: the API server, and what the inventory knows of the tenant's.
+pub struct Target<'a> {
+    pub client: &'a Client,
+    pub inventory: &'a Inventory,
+    pub tenant: &'a str,
 }
 
-async fn cluster<K>(client: &Client, obj: &K) -> Result<K, kube::Error>
+/// Whether the live object is wanted back even when the inventory knows it is as built.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Live {
+    Wanted,
+    NotWanted,
+}
+
+/// Applies `obj` unless the live object already is as desired: a converged tenant costs no
+/// write (a server-side apply that changes nothing is still a write request), and mostly no
+/// read. The desired object carries the digest of itself (`APPLIED_HASH_ANNOTATION`), so a
+/// field dropped from it, which the live object still holds, is seen as a difference too.
+/// Returns the live object when it was read or written.
+async fn apply_one<K>(
+    target: &Target<'_>,
+    api: Api<K>,
+    obj: &K,
+    live: Live,
+) -> Result<Option<K>, kube::Error>
+where
+    K: Resource + k8s_openapi::Resource + Clone + Serialize + DeserializeOwned + Debug,
+{
+    let name = obj.name_any();
+    let key = ChildKey::of(K::KIND, obj);
+    let hash = obj.annotations().get(APPLIED_HASH_ANNOTATION);
+    let known = target
+        .inventory
+        .known(target.tenant, &key, hash.map(String::as_str));
+    if known == Known::AsBuilt && live == Live::NotWanted {
+        return Ok(None);
+    }
+    if known != Known::Absent
+        && let Some(live) = api.get_opt(&name).await?
+    {
+        let as_json = |o: &K| serde_json::to_value(o).expect("Kubernetes objects serialize");
+        if contains(&as_json(&live), &as_json(obj)) {
+            target.inventory.as_built(target.tenant, K::KIND, &live);
+            return Ok(Some(live));
+        }
+    }
+    let applied = api.patch(&name, &params(), &Patch::Apply(obj)).await?;
+    target.inventory.as_built(target.tenant, K::KIND, &applied);
+    Ok(Some(applied))
+}
+
+async fn cluster<K>(target: &Target<'_>, obj: &K) -> Result<Option<K>, kube::Error>
 where
     K: Resource<Scope = ClusterResourceScope, DynamicType = ()>
+        + k8s_openapi::Resource
         + Clone
         + Serialize
         + DeserializeOwned
         + Debug,
 {
-    apply_one(Api::<K>::all(client.clone()), obj).await
+    let api = Api::<K>::all(target.client.clone());
+    apply_one(target, api, obj, Live::NotWanted).await
 }
 
-async fn namespaced<K>(client: &Client, obj: &K) -> Result<K, kube::Error>
+async fn namespaced<K>(target: &Target<'_>, obj: &K, live: Live) -> Result<Option<K>, kube::Error>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + k8s_openapi::Resource
         + Clone
         + Serialize
         + DeserializeOwned
         + Debug,
 {
     let ns = obj.namespace().unwrap_or_default();
-    apply_one(Api::<K>::namespaced(client.clone(), &ns), obj).await
+    let api = Api::<K>::namespaced(target.client.clone(), &ns);
+    apply_one(target, api, obj, live).await
 }
 
 /// What apply returns: the live Deployments, how many objects were applied, and which Secrets
@@ -134,7 +175,7 @@ pub struct Applied {
 /// Applies the children, the namespace first. Secrets are never read (the operator may not
 /// read Secrets outside its namespace): each is written when `write_secret` says so.
 pub async fn apply(
-    client: &Client,
+    target: &Target<'_>,
     children: &Children,
     write_secret: impl Fn(&Secret) -> bool,
 ) -> Result<Applied, kube::Error> {
@@ -151,34 +192,35 @@ pub async fn apply(
         network_policies,
     } = children;
     let mut objects = 0;
-    cluster(client, namespace).await?;
+    let none = Live::NotWanted;
+    cluster(target, namespace).await?;
     objects += 1;
     if let Some(o) = resource_quota {
-        namespaced(client, o).await?;
+        namespaced(target, o, none).await?;
         objects += 1;
     }
     if let Some(o) = limit_range {
-        namespaced(client, o).await?;
+        namespaced(target, o, none).await?;
         objects += 1;
     }
     if let Some(o) = role_binding {
-        namespaced(client, o).await?;
+        namespaced(target, o, none).await?;
         objects += 1;
     }
     // Isolation before anything runs.
     for o in network_policies {
-        namespaced(client, o).await?;
+        namespaced(target, o, none).await?;
         objects += 1;
     }
     for o in config_maps {
-        namespaced(client, o).await?;
+        namespaced(target, o, none).await?;
         objects += 1;
     }
     let mut secrets_written = Vec::new();
     for o in secrets {
         if write_secret(o) {
             let ns = o.namespace().unwrap_or_default();
-            Api::<Secret>::namespaced(client.clone(), &ns)
+            Api::<Secret>::namespaced(target.client.clone(), &ns)
                 .patch(&o.name_any(), &params(), &Patch::Apply(o))
                 .await?;
             secrets_written.push(o.name_any());
@@ -186,12 +228,13 @@ pub async fn apply(
         objects += 1;
     }
     for o in services {
-        namespaced(client, o).await?;
+        namespaced(target, o, none).await?;
         objects += 1;
     }
+    // Status tells the Deployments' availability, which only the live object holds.
     let mut live = Vec::new();
     for o in deployments {
-        live.push(namespaced(client, o).await?);
+        live.extend(namespaced(target, o, Live::Wanted).await?);
         objects += 1;
     }
     Ok(Applied {

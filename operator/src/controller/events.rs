@@ -226,7 +226,9 @@ fn event(
 }
 
 /// The event for a status change, when the `Ready` condition moved (status or reason): the
-/// transition a user wants to see in `kubectl describe`.
+/// transition a user wants to see in `kubectl describe`. Not for a new tenant's first status
+/// when it only tells progress: that is no news (its Ready event follows), and a region
+/// onboarding thousands of tenants would write thousands of Events for it.
 pub fn transition(
     before: Option<&MunicipalityTenantStatus>,
     after: &MunicipalityTenantStatus,
@@ -236,6 +238,9 @@ pub fn transition(
     };
     let now = ready(after)?;
     let was = before.and_then(ready);
+    if was.is_none() && is_progress(&now.reason) {
+        return None;
+    }
     if was
         .as_ref()
         .is_some_and(|w| w.status == now.status && w.reason == now.reason)
@@ -301,11 +306,15 @@ mod tests {
     }
 
     #[test]
-    fn first_status_is_an_event() {
-        let note = transition(None, &status("False", "WorkloadsProgressing", false)).unwrap();
-        assert!(!note.warning);
-        assert_eq!(note.reason, "WorkloadsProgressing");
-        assert_eq!(note.note, "Ready WorkloadsProgressing");
+    fn a_first_status_is_an_event_unless_it_only_tells_progress() {
+        let progressing = status("False", "WorkloadsProgressing", false);
+        assert_eq!(transition(None, &progressing), None);
+        let note = transition(None, &status("False", "SourceSecretMissing", false)).unwrap();
+        assert!(note.warning);
+        assert_eq!(note.note, "Ready SourceSecretMissing");
+        let ready = status("True", "Ready", false);
+        let back = transition(Some(&ready), &progressing).unwrap();
+        assert!(!back.warning, "a new rollout is told, as progress");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod cleanup;
 pub mod events;
+pub mod inventory;
 pub mod prune;
 pub mod status;
 pub mod tenant_watch;
@@ -39,6 +40,7 @@ use crate::dereference;
 use crate::health::Health;
 use crate::metrics::{InFlight, Metrics, ReconcileResult, TenantConditions};
 use events::{Events, Note};
+use inventory::{ChildKey, Inventory};
 use status::{Observed, Outcome};
 use tenant_watch::Undecodable;
 
@@ -84,6 +86,10 @@ pub struct Context {
     /// When this process last wrote each tenant Secret (`namespace/name`), and with which keys
     /// version.
     secret_writes: Mutex<HashMap<String, SecretWrite>>,
+    /// Which children exist, from their metadata watches.
+    inventory: Arc<Inventory>,
+    /// The status this process last wrote to each tenant (by name, with the tenant's uid).
+    statuses: Mutex<HashMap<String, (String, MunicipalityTenantStatus)>>,
     secret_resync: Duration,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
@@ -136,6 +142,25 @@ impl Context {
             keys_version,
         };
         writes.insert(format!("{namespace}/{name}"), write);
+    }
+
+    /// The status this process last wrote to the tenant, if it is still the same object.
+    fn last_status(&self, name: &str, uid: &str) -> Option<MunicipalityTenantStatus> {
+        let statuses = self.statuses.lock().unwrap_or_else(|e| e.into_inner());
+        statuses
+            .get(name)
+            .filter(|(u, _)| u == uid)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn status_written(&self, name: &str, uid: &str, status: MunicipalityTenantStatus) {
+        let mut statuses = self.statuses.lock().unwrap_or_else(|e| e.into_inner());
+        statuses.insert(name.to_owned(), (uid.to_owned(), status));
+    }
+
+    fn forget_status(&self, name: &str) {
+        let mut statuses = self.statuses.lock().unwrap_or_else(|e| e.into_inner());
+        statuses.remove(name);
     }
 
     fn succeeded(&self, tenant: &str) {
@@ -194,10 +219,12 @@ pub async fn run(
         watcher::Config::default(),
     )
     .default_backoff()
+    .modify(|s| s.managed_fields_mut().clear())
     .reflect(secrets_writer)
     .inspect_ok(tenant_watch::mark_listed(listed))
     .touched_objects()
     .inspect_err(counted(&metrics, "source-secrets"));
+    let inventory = Arc::new(Inventory::default());
     let ctx = Arc::new(Context {
         client: client.clone(),
         config,
@@ -206,6 +233,8 @@ pub async fn run(
         source_secrets_listed: secrets_listed.clone(),
         failures: Mutex::default(),
         secret_writes: Mutex::default(),
+        statuses: Mutex::default(),
+        inventory: inventory.clone(),
         secret_resync,
         metrics: metrics.clone(),
         health: health.clone(),
@@ -215,15 +244,16 @@ pub async fn run(
         "municipio controller starting"
     );
     let reporter = ctx.clone();
+    let forgetter = ctx.clone();
     let (tenants, tenant_stream, tenants_listed) = tenant_watch::watch(
         client.clone(),
         tenant_watch,
         move |u| {
             tokio::spawn(report_undecodable(reporter.clone(), u));
         },
-        {
-            let metrics = metrics.clone();
-            move |name| metrics.tenant(name, None)
+        move |name| {
+            forgetter.metrics.tenant(name, None);
+            forgetter.forget_status(name);
         },
     );
     let tenant_stream = tenant_stream.inspect_err(counted(&metrics, "tenants"));
@@ -236,27 +266,19 @@ pub async fn run(
             }
         }
     });
-    // Children point at their tenant by label: one key per tenant, whatever the namespace.
-    // Deployments in full, for their availability.
-    let deployments = watcher(
-        Api::<Deployment>::all(client.clone()),
-        watcher::Config::default().labels(&managed),
-    )
-    .default_backoff()
-    .touched_objects()
-    .inspect_err(counted(&metrics, "deployments"));
     let controller = Controller::for_stream(tenant_stream, tenants)
-        .watches_stream(deployments, |d| {
-            d.labels().get(TENANT_LABEL).map(|t| ObjectRef::new(t))
-        })
         .watches_stream(source_secret_watch, source_secret_mapper());
-    // Every other child kind by metadata only (small memory). Tenant Secrets are not watched,
-    // since the operator may not read Secrets cluster-wide: the periodic resync catches them.
+    // Every child kind by metadata only (small memory), into the inventory; a change to a
+    // Deployment's status is a change of its metadata too (its resourceVersion). Tenant
+    // Secrets are not watched, since the operator may not read Secrets cluster-wide: the
+    // periodic resync catches them.
     let children = Children {
         client: &client,
         managed: &managed,
         metrics: &metrics,
+        inventory: &inventory,
     };
+    let controller = children.watch::<Deployment>(controller, "deployments");
     let controller = children.watch::<Namespace>(controller, "namespaces");
     let controller = children.watch::<ResourceQuota>(controller, "resourcequotas");
     let controller = children.watch::<LimitRange>(controller, "limitranges");
@@ -291,15 +313,20 @@ fn counted(metrics: &Arc<Metrics>, watch: &'static str) -> impl Fn(&watcher::Err
     }
 }
 
+/// The child kinds watched: the reconcile waits until each has been listed.
+const CHILD_KINDS: usize = 8;
+
 /// What the watches of the child kinds share.
 struct Children<'a> {
     client: &'a Client,
     managed: &'a str,
     metrics: &'a Arc<Metrics>,
+    inventory: &'a Arc<Inventory>,
 }
 
 impl Children<'_> {
-    /// Watches one child kind by metadata and maps each object to its tenant by label.
+    /// Watches one child kind by metadata into the inventory, and maps each object to its
+    /// tenant by label.
     fn watch<K>(
         &self,
         controller: Controller<MunicipalityTenant>,
@@ -307,6 +334,7 @@ impl Children<'_> {
     ) -> Controller<MunicipalityTenant>
     where
         K: kube::Resource<DynamicType = ()>
+            + k8s_openapi::Resource
             + Clone
             + serde::de::DeserializeOwned
             + std::fmt::Debug
@@ -315,8 +343,10 @@ impl Children<'_> {
             + 'static,
     {
         let api: Api<PartialObjectMeta<K>> = Api::all(self.client.clone());
+        let inventory = self.inventory.clone();
         let stream = watcher(api, watcher::Config::default().labels(self.managed))
             .default_backoff()
+            .inspect_ok(move |event| inventory.observe(K::KIND, event))
             .touched_objects()
             .inspect_err(counted(self.metrics, name));
         controller.watches_stream(stream, |o| {
@@ -374,6 +404,18 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
     let name = tenant.name_any();
     let span = info_span!("reconcile", tenant = %name);
     let api: Api<MunicipalityTenant> = Api::all(ctx.client.clone());
+    // A tenant that seems to lack the finalizer may be a store that has not caught up with the
+    // write that added it (a reconcile queued behind that one): the helper's patch would fail
+    // its test and the reconcile with it. Such a tenant is read fresh.
+    let lacks_finalizer = !tenant.finalizers().iter().any(|f| f == FINALIZER);
+    let tenant = if lacks_finalizer && tenant.metadata.deletion_timestamp.is_none() {
+        match api.get_opt(&name).await? {
+            Some(fresh) => Arc::new(fresh),
+            None => return Ok(Action::await_change()),
+        }
+    } else {
+        tenant
+    };
     let finalized = finalizer(&api, FINALIZER, tenant.clone(), |event| async {
         match event {
             Event::Apply(tenant) => {
@@ -502,7 +544,19 @@ async fn pipeline(
         };
         return Ok((outcome, observed, Action::await_change()));
     }
-    if let Some(ns) = namespaces.get_opt(valid.namespace.as_str()).await?
+    // Until every child kind is listed, a child would look absent.
+    ctx.inventory.wait_listed(CHILD_KINDS).await;
+    let namespace_key = ChildKey {
+        kind: <Namespace as k8s_openapi::Resource>::KIND,
+        namespace: "".into(),
+        name: valid.namespace.as_str().into(),
+    };
+    // A namespace the inventory knows this tenant controls needs no read.
+    let known_ours = ctx
+        .inventory
+        .controls(&owner.name, &namespace_key, &owner.uid);
+    if !known_ours
+        && let Some(ns) = namespaces.get_opt(valid.namespace.as_str()).await?
         && !ours(&ns)
     {
         let message = format!(
@@ -558,7 +612,12 @@ async fn pipeline(
             .map(|s| build::secret::keys_version(s, &sources));
     }
     let write_secret = secret_write_policy(ctx, tenant, &valid, &observed.connectors);
-    let applied = apply::apply(&ctx.client, &children, write_secret).await?;
+    let target = apply::Target {
+        client: &ctx.client,
+        inventory: &ctx.inventory,
+        tenant: &owner.name,
+    };
+    let applied = apply::apply(&target, &children, write_secret).await?;
     for secret in &applied.secrets_written {
         let version = observed
             .connectors
@@ -567,7 +626,7 @@ async fn pipeline(
             .and_then(|c| c.keys_version.clone());
         ctx.secret_written(valid.namespace.as_str(), secret, version);
     }
-    let pruned = prune::prune(&ctx.client, &owner, &children).await?;
+    let pruned = prune::prune(&target, &owner, &children).await?;
     if !pruned.is_empty() {
         info!(?pruned, "deleted children no longer desired");
         let note = Note {
@@ -723,35 +782,40 @@ async fn write_status(
     let decode = |raw: Option<&Value>| {
         raw.and_then(|s| serde_json::from_value::<MunicipalityTenantStatus>(s.clone()).ok())
     };
-    let previous = decode(cached);
-    let new = status::status(previous.as_ref(), observed.clone(), outcome, &at);
+    let name = regarding.name.clone().unwrap_or_default();
+    let uid = regarding.uid.clone().unwrap_or_default();
+    // The leader is the only writer of status, and a process that loses the Lease ends: its
+    // own last write is the newest status. The cached tenant may not show it yet (a reconcile
+    // queued behind the one that wrote starts before that write's watch event arrives); from
+    // it, the same status would be written and announced twice.
+    let (previous, previous_raw) = match ctx.last_status(&name, &uid) {
+        Some(written) => {
+            let raw = serde_json::to_value(&written).ok();
+            (Some(written), raw)
+        }
+        None => (decode(cached), cached.cloned()),
+    };
+    let new = status::status(previous.as_ref(), observed, outcome, &at);
     if previous.as_ref() == Some(&new) {
         return Ok(());
     }
-    // The store may not hold this operator's own last write yet (a reconcile queued behind the
-    // one that wrote starts before that write's watch event arrives): the status is read
-    // fresh, so the same status is neither written nor announced twice.
-    let name = regarding.name.clone().unwrap_or_default();
     // A raw object, since the answer for an undecodable tenant would not decode either.
     let api: Api<DynamicObject> = Api::all_with(
         ctx.client.clone(),
         &ApiResource::erase::<MunicipalityTenant>(&()),
     );
-    let Some(stored) = tolerate_missing(api.get_status(&name).await)? else {
-        return Ok(()); // Gone: nothing to tell.
-    };
-    let stored = stored.data.get("status");
-    let previous = decode(stored);
-    let new = status::status(previous.as_ref(), observed, outcome, &at);
-    if previous.as_ref() == Some(&new) {
-        return Ok(());
-    }
     // A merge patch: the operator is the only writer of status and replaces it whole. (Server-
     // side apply of this kind runs without a schema on Kubernetes 1.20, which mangles it.)
-    let patch = status_patch(stored, &new);
-    let written = api
-        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await;
+    let patch = status_patch(previous_raw.as_ref(), &new);
+    let written = tolerate_missing(
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await,
+    );
+    match &written {
+        Ok(None) => return Ok(()), // Gone: nothing to tell.
+        Ok(Some(_)) => ctx.status_written(&name, &uid, new.clone()),
+        Err(_) => {}
+    }
     if let Some(note) = events::transition(previous.as_ref(), &new) {
         ctx.events.publish(regarding, note).await;
     }

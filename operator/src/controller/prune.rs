@@ -1,6 +1,6 @@
 //! Prune: delete the children this tenant no longer needs (a workload or connector removed
-//! from the spec). Each kind is listed by the tenant's labels, metadata only; an object is
-//! deleted only when its controller is this tenant (by UID) and it was not just applied.
+//! from the spec). The inventory tells the tenant's children of each kind (no list); an object
+//! is deleted only when its controller is this tenant (by UID) and it was not just applied.
 //! A connector's Secret is deleted with its ConfigMap (they are made together), by name: the
 //! operator never lists Secrets outside its own namespace.
 
@@ -12,15 +12,16 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, ResourceQuota, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{Api, DeleteParams, ListParams};
+use kube::api::{Api, DeleteParams};
 use kube::{Client, Resource, ResourceExt};
 use municipio_crds::v1alpha1::Connector;
 use serde::de::DeserializeOwned;
 
+use super::apply::Target;
 use super::tolerate_missing;
 use crate::build::Children;
+use crate::build::metadata::Owner;
 use crate::build::metadata::object_name;
-use crate::build::metadata::{Owner, tenant_selector};
 
 fn names<K: Resource>(objects: impl IntoIterator<Item = K>) -> BTreeSet<String> {
     objects
@@ -30,51 +31,37 @@ fn names<K: Resource>(objects: impl IntoIterator<Item = K>) -> BTreeSet<String> 
 }
 
 /// The names of the objects of one kind this tenant controls that are not in `keep`.
-async fn stale<K>(
-    client: &Client,
+fn stale<K: k8s_openapi::Resource>(
+    target: &Target<'_>,
     namespace: &str,
     owner: &Owner,
     keep: &BTreeSet<String>,
-) -> Result<Vec<String>, kube::Error>
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + Debug,
-{
-    let listed: Api<K> = Api::namespaced(client.clone(), namespace);
-    let params = ListParams::default().labels(&tenant_selector(&owner.name));
-    Ok(listed
-        .list_metadata(&params)
-        .await?
-        .items
+) -> Vec<String> {
+    target
+        .inventory
+        .controlled(target.tenant, K::KIND, namespace, &owner.uid)
         .into_iter()
-        .filter(|o| {
-            o.owner_references()
-                .iter()
-                .any(|r| r.uid == owner.uid && r.controller == Some(true))
-        })
-        .map(|o| o.name_any())
         .filter(|name| !keep.contains(name))
-        .collect())
+        .collect()
 }
 
 /// Deletes the controlled objects of one kind not in `keep`; returns them as `Kind/name`.
 async fn prune_kind<K>(
-    client: &Client,
+    target: &Target<'_>,
     namespace: &str,
     owner: &Owner,
     keep: BTreeSet<String>,
 ) -> Result<Vec<String>, kube::Error>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + k8s_openapi::Resource
         + Clone
         + DeserializeOwned
         + Debug,
 {
     let mut deleted = Vec::new();
-    for name in stale::<K>(client, namespace, owner, &keep).await? {
-        delete::<K>(client, namespace, &name).await?;
+    for name in stale::<K>(target, namespace, owner, &keep) {
+        delete::<K>(target.client, namespace, &name).await?;
         deleted.push(format!("{}/{name}", K::kind(&())));
     }
     Ok(deleted)
@@ -93,7 +80,7 @@ where
 
 /// Deletes this tenant's children that `desired` does not contain; returns them as `Kind/name`.
 pub async fn prune(
-    client: &Client,
+    target: &Target<'_>,
     owner: &Owner,
     desired: &Children,
 ) -> Result<Vec<String>, kube::Error> {
@@ -113,36 +100,36 @@ pub async fn prune(
     let ns = ns.as_str();
     let mut deleted = Vec::new();
     deleted.extend(
-        prune_kind::<Deployment>(client, ns, owner, names(deployments.iter().cloned())).await?,
+        prune_kind::<Deployment>(target, ns, owner, names(deployments.iter().cloned())).await?,
     );
     deleted
-        .extend(prune_kind::<Service>(client, ns, owner, names(services.iter().cloned())).await?);
+        .extend(prune_kind::<Service>(target, ns, owner, names(services.iter().cloned())).await?);
     // A connector's Secret goes before its ConfigMap, which is how the Secret (never listed:
     // the operator does not read Secrets outside its namespace) is known to be stale: if the
     // Secret's deletion fails, the ConfigMap stays and the next pass tries again.
     let keep_config_maps = names(config_maps.iter().cloned());
     let keep_secrets = names(secrets.iter().cloned());
-    let stale_config_maps = stale::<ConfigMap>(client, ns, owner, &keep_config_maps).await?;
+    let stale_config_maps = stale::<ConfigMap>(target, ns, owner, &keep_config_maps);
     for connector in [Connector::Pagopa, Connector::Io] {
         let name = object_name(connector);
         if stale_config_maps.contains(&name) && !keep_secrets.contains(&name) {
-            delete::<Secret>(client, ns, &name).await?;
+            delete::<Secret>(target.client, ns, &name).await?;
             deleted.push(format!("Secret/{name}"));
         }
     }
-    deleted.extend(prune_kind::<ConfigMap>(client, ns, owner, keep_config_maps).await?);
+    deleted.extend(prune_kind::<ConfigMap>(target, ns, owner, keep_config_maps).await?);
     deleted.extend(
-        prune_kind::<NetworkPolicy>(client, ns, owner, names(network_policies.iter().cloned()))
+        prune_kind::<NetworkPolicy>(target, ns, owner, names(network_policies.iter().cloned()))
             .await?,
     );
     deleted.extend(
-        prune_kind::<RoleBinding>(client, ns, owner, names(role_binding.iter().cloned())).await?,
+        prune_kind::<RoleBinding>(target, ns, owner, names(role_binding.iter().cloned())).await?,
     );
     deleted.extend(
-        prune_kind::<LimitRange>(client, ns, owner, names(limit_range.iter().cloned())).await?,
+        prune_kind::<LimitRange>(target, ns, owner, names(limit_range.iter().cloned())).await?,
     );
     deleted.extend(
-        prune_kind::<ResourceQuota>(client, ns, owner, names(resource_quota.iter().cloned()))
+        prune_kind::<ResourceQuota>(target, ns, owner, names(resource_quota.iter().cloned()))
             .await?,
     );
     Ok(deleted)

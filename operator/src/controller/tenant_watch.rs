@@ -41,6 +41,8 @@ pub fn watch(
     let (listed, is_listed) = tokio::sync::watch::channel(false);
     let decoded = watcher(api, config)
         .default_backoff()
+        // Who wrote which field is never looked at here, and is most of a stored object.
+        .modify(|o| o.managed_fields_mut().clear())
         .inspect_ok(mark_listed(listed))
         .inspect_ok(move |event| {
             if let watcher::Event::Delete(object) = event {

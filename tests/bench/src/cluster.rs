@@ -51,6 +51,11 @@ impl ControlPlane {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// Starts again what `stop` stopped.
+    pub fn restart_stopped(&self) -> Result<(), String> {
+        self.script("up").map(|_| ())
+    }
+
     pub fn down(&self) {
         let _ = self.script("down");
     }
@@ -91,6 +96,13 @@ impl ControlPlane {
     pub fn stop(&self, process: &str) {
         if let Some(pid) = self.pid(process) {
             let _ = Command::new("kill").arg(pid.to_string()).status();
+            // `up` tells a stopped process by its pid no longer running.
+            for _ in 0..200 {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     }
 
@@ -136,6 +148,15 @@ impl ControlPlane {
                 "" => field("resource"),
                 sub => format!("{}/{sub}", field("resource")),
             };
+            let code = event
+                .pointer("/responseStatus/code")
+                .and_then(|c| c.as_u64());
+            if let Some(code) = code.filter(|c| *c >= 400) {
+                *writes
+                    .refused
+                    .entry(format!("{resource} {code}"))
+                    .or_default() += 1;
+            }
             *writes.by_resource.entry(resource).or_default() += 1;
             writes.total += 1;
         }
@@ -148,6 +169,8 @@ impl ControlPlane {
 pub struct Writes {
     pub total: u64,
     pub by_resource: BTreeMap<String, u64>,
+    /// Those the API server refused, by resource and status code (counted above too).
+    pub refused: BTreeMap<String, u64>,
 }
 
 /// A process's peak resident memory and CPU time so far.

@@ -18,7 +18,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use municipio_crds::MunicipalityTenant;
+use municipio_crds::identifiers::Quantity;
 use municipio_operator::config::OperatorConfig;
+use municipio_operator::yaml;
 
 use crate::cluster::{self, ADMIN_USER, ControlPlane, OPERATOR_USER, Usage};
 use crate::tenants;
@@ -243,10 +245,8 @@ impl Bench<'_> {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(err)?;
         for (tenant, objects) in self.tenants.iter().zip(&children) {
-            let docs: Vec<String> = objects
-                .iter()
-                .map(|o| serde_yaml_ng::to_string(o).map_err(err))
-                .collect::<Result<_, _>>()?;
+            // The YAML `municipio render` writes (quoted where YAML 1.1 would misread a string).
+            let docs: Vec<String> = objects.iter().map(yaml::to_yaml).collect();
             let name = tenant.metadata.name.as_deref().unwrap_or_default();
             std::fs::write(dir.join(format!("{name}.yaml")), docs.join("---\n")).map_err(err)?;
         }
@@ -318,6 +318,8 @@ impl Bench<'_> {
         self.cp.audit_caught_up(&admin).await?;
         result.writes = self.cp.writes(OPERATOR_USER, from, converged_at);
         if plan.wait_ready {
+            // Now the Deployments roll out.
+            self.cp.restart_stopped()?;
             watch.until(n, ready).await?;
             result.ready_seconds = Some(operator.started.elapsed().as_secs_f64());
             self.cp.audit_caught_up(&admin).await?;
@@ -425,7 +427,11 @@ impl Bench<'_> {
                 .items
                 .iter()
                 .filter_map(|q| q.spec.as_ref()?.hard.as_ref()?.get("pods"))
-                .any(|q| q.0 == pods.to_string());
+                // The API server keeps quantities in canonical form: 1000 is "1k".
+                .any(|q| {
+                    q.0.parse::<Quantity>()
+                        .is_ok_and(|q| q.value() == pods as f64)
+                });
             if !held {
                 return Err(format!(
                     "{name}: the ResourceQuota does not hold pods={pods}"

@@ -1,0 +1,323 @@
+//! Inventory: which children exist, per tenant, kept by the metadata watches of the child
+//! kinds, so that a reconcile reads from the API server only what it cannot know.
+//!
+//! For each child it keeps the resourceVersion, the controller's UID and the applied-hash
+//! annotation (a few short strings, not the object), and the resourceVersion at which this
+//! process last saw the child as built: the object it applied, or one it read and found as
+//! desired. A child still at that resourceVersion, built the same way, is as desired without a
+//! read; any other write to it (another field manager, a deletion) moves the resourceVersion,
+//! and its watch event brings the tenant back to be reconciled and the child to be read.
+//! A child absent from a listed inventory does not exist: it is applied without a read. Prune
+//! deletes from here, without listing.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use kube::core::PartialObjectMeta;
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+
+use crate::build::metadata::{APPLIED_HASH_ANNOTATION, TENANT_LABEL};
+
+/// A child: its kind (`Kind::KIND`), namespace (empty for a cluster-scoped one) and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChildKey {
+    pub kind: &'static str,
+    pub namespace: Box<str>,
+    pub name: Box<str>,
+}
+
+impl ChildKey {
+    pub fn of<K: Resource>(kind: &'static str, object: &K) -> Self {
+        Self {
+            kind,
+            namespace: object.namespace().unwrap_or_default().into(),
+            name: object.name_any().into(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Child {
+    resource_version: Box<str>,
+    controller: Option<Box<str>>,
+    applied_hash: Option<Box<str>>,
+    /// The resourceVersion at which this process last saw the child as built.
+    verified: Option<Box<str>>,
+    /// The list that last saw it: a relist forgets what it did not see.
+    list: u64,
+}
+
+/// What the inventory knows of a child about to be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Known {
+    /// No such object: apply it without reading.
+    Absent,
+    /// As this process last applied or read it, and built the same way: nothing to do.
+    AsBuilt,
+    /// Changed since, or never seen as built: read it and compare.
+    Unsure,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_tenant: HashMap<Box<str>, HashMap<ChildKey, Child>>,
+    /// Per kind, the number of the list under way or last done.
+    lists: HashMap<&'static str, u64>,
+    /// The kinds listed at least once.
+    listed: Vec<&'static str>,
+}
+
+pub struct Inventory {
+    inner: Mutex<Inner>,
+    /// How many kinds have been listed once.
+    listed: tokio::sync::watch::Sender<usize>,
+}
+
+impl Default for Inventory {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            listed: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+impl Inventory {
+    /// Until `kinds` kinds have been listed once: before that, a child would look absent.
+    pub async fn wait_listed(&self, kinds: usize) {
+        let mut listed = self.listed.subscribe();
+        // The sender lives as long as self: waiting cannot fail.
+        let _ = listed.wait_for(|n| *n >= kinds).await;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes in one watch event of the kind `kind`.
+    pub fn observe<K: Resource>(
+        &self,
+        kind: &'static str,
+        event: &watcher::Event<PartialObjectMeta<K>>,
+    ) {
+        let mut inner = self.lock();
+        match event {
+            watcher::Event::Init => *inner.lists.entry(kind).or_default() += 1,
+            watcher::Event::InitApply(o) | watcher::Event::Apply(o) => {
+                let list = inner.lists.get(kind).copied().unwrap_or_default();
+                let Some(tenant) = o.labels().get(TENANT_LABEL) else {
+                    return;
+                };
+                let key = ChildKey::of(kind, o);
+                let children = inner.by_tenant.entry(tenant.as_str().into()).or_default();
+                let child = children.entry(key).or_default();
+                child.resource_version = o.resource_version().unwrap_or_default().into();
+                child.controller = o
+                    .owner_references()
+                    .iter()
+                    .find(|r| r.controller == Some(true))
+                    .map(|r| r.uid.as_str().into());
+                child.applied_hash = o
+                    .annotations()
+                    .get(APPLIED_HASH_ANNOTATION)
+                    .map(|h| h.as_str().into());
+                child.list = list;
+            }
+            watcher::Event::Delete(o) => {
+                if let Some(tenant) = o.labels().get(TENANT_LABEL) {
+                    let key = ChildKey::of(kind, o);
+                    if let Some(children) = inner.by_tenant.get_mut(tenant.as_str()) {
+                        children.remove(&key);
+                    }
+                }
+            }
+            watcher::Event::InitDone => {
+                if !inner.listed.contains(&kind) {
+                    inner.listed.push(kind);
+                    self.listed.send_replace(inner.listed.len());
+                }
+                let list = inner.lists.get(kind).copied().unwrap_or_default();
+                for children in inner.by_tenant.values_mut() {
+                    children.retain(|k, c| k.kind != kind || c.list >= list);
+                }
+                inner.by_tenant.retain(|_, children| !children.is_empty());
+            }
+        }
+    }
+
+    /// What is known of `key`, a child of `tenant` about to be applied with `hash`.
+    pub fn known(&self, tenant: &str, key: &ChildKey, hash: Option<&str>) -> Known {
+        let inner = self.lock();
+        let Some(child) = inner.by_tenant.get(tenant).and_then(|c| c.get(key)) else {
+            return Known::Absent;
+        };
+        let as_built = child.verified.as_deref() == Some(&*child.resource_version)
+            && child.applied_hash.as_deref() == hash;
+        if as_built {
+            Known::AsBuilt
+        } else {
+            Known::Unsure
+        }
+    }
+
+    /// Records that this process saw the child `object` as built (it applied it, or read it and
+    /// found it as desired).
+    pub fn as_built<K: Resource>(&self, tenant: &str, kind: &'static str, object: &K) {
+        let mut inner = self.lock();
+        let list = inner.lists.get(kind).copied().unwrap_or_default();
+        let children = inner.by_tenant.entry(tenant.into()).or_default();
+        let child = children.entry(ChildKey::of(kind, object)).or_default();
+        let version: Box<str> = object.resource_version().unwrap_or_default().into();
+        child.resource_version = version.clone();
+        child.verified = Some(version);
+        child.controller = object
+            .owner_references()
+            .iter()
+            .find(|r| r.controller == Some(true))
+            .map(|r| r.uid.as_str().into());
+        child.applied_hash = object
+            .annotations()
+            .get(APPLIED_HASH_ANNOTATION)
+            .map(|h| h.as_str().into());
+        child.list = child.list.max(list);
+    }
+
+    /// The names of the tenant's children of `kind` in `namespace` whose controller is
+    /// `controller_uid`.
+    pub fn controlled(
+        &self,
+        tenant: &str,
+        kind: &'static str,
+        namespace: &str,
+        controller_uid: &str,
+    ) -> Vec<String> {
+        let inner = self.lock();
+        let mut names: Vec<String> = inner
+            .by_tenant
+            .get(tenant)
+            .into_iter()
+            .flatten()
+            .filter(|(k, c)| {
+                k.kind == kind
+                    && &*k.namespace == namespace
+                    && c.controller.as_deref() == Some(controller_uid)
+            })
+            .map(|(k, _)| k.name.to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Whether `key` is a child of `tenant` whose controller is `controller_uid`.
+    pub fn controls(&self, tenant: &str, key: &ChildKey, controller_uid: &str) -> bool {
+        let inner = self.lock();
+        inner
+            .by_tenant
+            .get(tenant)
+            .and_then(|c| c.get(key))
+            .is_some_and(|c| c.controller.as_deref() == Some(controller_uid))
+    }
+
+    /// Forgets a tenant's children (the tenant is gone).
+    #[cfg(test)]
+    fn forget(&self, tenant: &str) {
+        self.lock().by_tenant.remove(tenant);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+    use kube::api::ObjectMeta;
+
+    fn meta(name: &str, rv: &str, hash: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some("comune-a".to_owned()),
+            resource_version: Some(rv.to_owned()),
+            labels: Some([(TENANT_LABEL.to_owned(), "a".to_owned())].into()),
+            annotations: Some([(APPLIED_HASH_ANNOTATION.to_owned(), hash.to_owned())].into()),
+            owner_references: Some(vec![OwnerReference {
+                uid: "uid-a".to_owned(),
+                controller: Some(true),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }
+    }
+
+    fn partial(name: &str, rv: &str, hash: &str) -> PartialObjectMeta<ConfigMap> {
+        PartialObjectMeta {
+            metadata: meta(name, rv, hash),
+            ..Default::default()
+        }
+    }
+
+    fn config_map(name: &str, rv: &str, hash: &str) -> ConfigMap {
+        ConfigMap {
+            metadata: meta(name, rv, hash),
+            ..Default::default()
+        }
+    }
+
+    const KIND: &str = "ConfigMap";
+
+    fn key(name: &str) -> ChildKey {
+        ChildKey {
+            kind: KIND,
+            namespace: "comune-a".into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn a_child_is_as_built_until_someone_else_writes_it_or_it_is_built_differently() {
+        let inventory = Inventory::default();
+        assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::Absent);
+        inventory.as_built("a", KIND, &config_map("x", "10", "h1"));
+        assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::AsBuilt);
+        assert_eq!(inventory.known("a", &key("x"), Some("h2")), Known::Unsure);
+        // Its own write's event changes nothing; another write moves the resourceVersion.
+        inventory.observe(KIND, &watcher::Event::Apply(partial("x", "10", "h1")));
+        assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::AsBuilt);
+        inventory.observe(KIND, &watcher::Event::Apply(partial("x", "11", "h1")));
+        assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::Unsure);
+        inventory.observe(KIND, &watcher::Event::Delete(partial("x", "11", "h1")));
+        assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::Absent);
+    }
+
+    #[test]
+    fn a_relist_forgets_what_it_did_not_see_and_prune_sees_the_controlled_ones() {
+        let inventory = Inventory::default();
+        inventory.observe(KIND, &watcher::Event::<PartialObjectMeta<ConfigMap>>::Init);
+        inventory.observe(KIND, &watcher::Event::InitApply(partial("x", "1", "h")));
+        inventory.observe(KIND, &watcher::Event::InitApply(partial("y", "2", "h")));
+        inventory.observe(
+            KIND,
+            &watcher::Event::<PartialObjectMeta<ConfigMap>>::InitDone,
+        );
+        assert_eq!(
+            inventory.controlled("a", KIND, "comune-a", "uid-a"),
+            ["x", "y"]
+        );
+        assert!(
+            inventory
+                .controlled("a", KIND, "comune-a", "uid-b")
+                .is_empty()
+        );
+        // Deleted while the watch was down: the relist does not see it.
+        inventory.observe(KIND, &watcher::Event::<PartialObjectMeta<ConfigMap>>::Init);
+        inventory.observe(KIND, &watcher::Event::InitApply(partial("y", "2", "h")));
+        inventory.observe(
+            KIND,
+            &watcher::Event::<PartialObjectMeta<ConfigMap>>::InitDone,
+        );
+        assert_eq!(inventory.controlled("a", KIND, "comune-a", "uid-a"), ["y"]);
+        assert_eq!(inventory.known("a", &key("x"), Some("h")), Known::Absent);
+        inventory.forget("a");
+        assert_eq!(inventory.known("a", &key("y"), Some("h")), Known::Absent);
+    }
+}
