@@ -62,6 +62,9 @@ struct Cli {
 pub enum Method {
     /// The children by server-side apply from a minimal concurrent client.
     Floor,
+    /// The floor again, while an operator that manages no tenant watches the children: what
+    /// the watches alone cost the API server.
+    FloorWatched,
     /// The children rendered to files and applied with `kubectl apply --server-side`.
     Kubectl,
     /// The tenants created, and `municipio run` writing the children.
@@ -156,7 +159,10 @@ async fn run(cli: Cli) -> Result<(), String> {
     let repo = repo_root();
     let config = cli.operator.config();
     let operator_binary = repo.join(&cli.operator_binary);
-    if cli.methods.contains(&Method::Operator) && !operator_binary.exists() {
+    let runs_operator = [Method::Operator, Method::FloorWatched]
+        .iter()
+        .any(|m| cli.methods.contains(m));
+    if runs_operator && !operator_binary.exists() {
         return Err(format!(
             "{} is missing: cargo build --release -p municipio-operator first",
             operator_binary.display()
@@ -190,7 +196,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 work_dir: &cli.work_dir,
             };
             let result = match method {
-                Method::Floor => bench.floor().await,
+                Method::Floor => bench.floor(None).await,
+                Method::FloorWatched => bench.floor(Some(&operator_binary)).await,
                 Method::Kubectl => bench.kubectl().await,
                 Method::Operator => {
                     let plan = methods::OperatorPlan {

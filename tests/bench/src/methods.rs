@@ -200,11 +200,28 @@ impl Bench<'_> {
 
     /// The floor: the children by server-side apply, `concurrency` tenants at a time, each
     /// tenant's objects one after the other (the namespace first), as the operator does, and
-    /// nothing else: no read, no status.
-    pub async fn floor(&self) -> Result<RunResult, String> {
+    /// nothing else: no read, no status. With `watched_by`, an operator binary runs meanwhile
+    /// managing no tenant: its watches see every child written.
+    pub async fn floor(&self, watched_by: Option<&Path>) -> Result<RunResult, String> {
         let admin = self.prepare().await?;
         let children = self.children()?;
-        let mut result = self.result(Method::Floor);
+        let mut result = self.result(if watched_by.is_some() {
+            Method::FloorWatched
+        } else {
+            Method::Floor
+        });
+        let watcher = match watched_by {
+            Some(binary) => {
+                let operator = self.start_operator(
+                    binary,
+                    "operator-watching",
+                    &["--tenant-selector", "municipio.io/bench=none"],
+                )?;
+                operator.until_listed().await?;
+                Some(operator)
+            }
+            None => None,
+        };
         result.objects = children.iter().map(Vec::len).sum();
         let params = PatchParams::apply("municipio-bench-floor").force();
         let (cpu, usage) = (
@@ -229,6 +246,9 @@ impl Bench<'_> {
         let to = Timestamp::now();
         result.client_cpu_seconds = Some(cluster::own_cpu_seconds(false) - cpu);
         ControlPlaneUsage::now(self.cp).record_since(&usage, &mut result);
+        if let Some(watcher) = watcher {
+            result.operator = Some(watcher.stop()?);
+        }
         self.cp.audit_caught_up(&admin).await?;
         result.writes = self.cp.writes(ADMIN_USER, from, to);
         Ok(result)
@@ -303,7 +323,7 @@ impl Bench<'_> {
 
         let usage = ControlPlaneUsage::now(self.cp);
         let from = Timestamp::now();
-        let operator = self.start_operator(plan.binary, "operator")?;
+        let operator = self.start_operator(plan.binary, "operator", &[])?;
         watch.until(n, converged).await?;
         result.seconds = operator.started.elapsed().as_secs_f64();
         let converged_at = Timestamp::now();
@@ -338,7 +358,7 @@ impl Bench<'_> {
 
         let first = operator.stop()?;
         let restart_from = Timestamp::now();
-        let mut operator = self.start_operator(plan.binary, "operator-restarted")?;
+        let mut operator = self.start_operator(plan.binary, "operator-restarted", &[])?;
         operator.until_reconciled(n).await?;
         result.restart_reconcile_seconds = Some(operator.started.elapsed().as_secs_f64());
         self.cp.audit_caught_up(&admin).await?;
@@ -357,7 +377,12 @@ impl Bench<'_> {
         Ok(result)
     }
 
-    fn start_operator(&self, binary: &Path, log: &str) -> Result<OperatorProcess, String> {
+    fn start_operator(
+        &self,
+        binary: &Path,
+        log: &str,
+        args: &[&str],
+    ) -> Result<OperatorProcess, String> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(err)?
@@ -370,6 +395,7 @@ impl Bench<'_> {
             .arg(&self.config.operator_namespace)
             .arg("--concurrency")
             .arg(self.concurrency.to_string())
+            .args(args)
             .env("KUBECONFIG", self.cp.operator_kubeconfig())
             .env("MUNICIPIO_DRAIN_SECONDS", "0")
             .stdout(log.try_clone().map_err(err)?)
@@ -577,6 +603,19 @@ struct OperatorProcess {
 }
 
 impl OperatorProcess {
+    /// Until its metrics show its watches started (the lists of the kinds, all empty, take a
+    /// moment more).
+    async fn until_listed(&self) -> Result<(), String> {
+        for _ in 0..300 {
+            if self.metrics().contains("municipio_watch_errors_total") {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err("the watching operator did not start".to_owned())
+    }
+
     /// Until its metrics count a reconcile per tenant (every tenant looked at again).
     async fn until_reconciled(&mut self, n: usize) -> Result<(), String> {
         let deadline = Instant::now() + PATIENCE;
@@ -594,11 +633,11 @@ impl OperatorProcess {
         }
     }
 
-    /// Reconciles counted by its metrics: a local request of a few kilobytes, made blocking.
-    fn reconciles(&self) -> f64 {
+    /// Its metrics: a local request of a few kilobytes, made blocking.
+    fn metrics(&self) -> String {
         use std::io::{Read, Write};
         let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
-            return 0.0;
+            return String::new();
         };
         let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
         let mut text = String::new();
@@ -607,9 +646,15 @@ impl OperatorProcess {
             .is_err()
             || conn.read_to_string(&mut text).is_err()
         {
-            return 0.0;
+            return String::new();
         }
-        text.lines()
+        text
+    }
+
+    /// Reconciles counted by its metrics.
+    fn reconciles(&self) -> f64 {
+        self.metrics()
+            .lines()
             .filter(|l| l.starts_with("municipio_reconciles_total{"))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
