@@ -788,12 +788,18 @@ async fn write_status(
     // own last write is the newest status. The cached tenant may not show it yet (a reconcile
     // queued behind the one that wrote starts before that write's watch event arrives); from
     // it, the same status would be written and announced twice.
+    let cached_status = decode(cached);
     let (previous, previous_raw) = match ctx.last_status(&name, &uid) {
-        Some(written) => {
+        // Once the cache has caught up, the copy is not needed (nor kept: memory).
+        Some(written) if cached_status.as_ref() != Some(&written) => {
             let raw = serde_json::to_value(&written).ok();
             (Some(written), raw)
         }
-        None => (decode(cached), cached.cloned()),
+        Some(_) => {
+            ctx.forget_status(&name);
+            (cached_status, cached.cloned())
+        }
+        None => (cached_status, cached.cloned()),
     };
     let new = status::status(previous.as_ref(), observed, outcome, &at);
     if previous.as_ref() == Some(&new) {

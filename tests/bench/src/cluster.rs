@@ -129,7 +129,23 @@ impl ControlPlane {
 
     /// The writes `user` made between `from` and `to` (times the API server received them).
     pub fn writes(&self, user: &str, from: Timestamp, to: Timestamp) -> Writes {
-        let text = std::fs::read_to_string(self.audit_log()).unwrap_or_default();
+        // Rotated logs too (`audit-<time>.log`), should a control plane rotate its log.
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.state)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("audit") && n.ends_with(".log"))
+            })
+            .collect();
+        files.sort();
+        let text: String = files
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+            .collect();
         let mut writes = Writes::default();
         for event in text
             .lines()

@@ -616,15 +616,30 @@ impl OperatorProcess {
         Err("the watching operator did not start".to_owned())
     }
 
-    /// Until its metrics count a reconcile per tenant (every tenant looked at again).
+    /// Until its metrics count a reconcile per tenant (every tenant looked at again) and it has
+    /// been idle for two seconds: no reconcile in flight, none finished. The watches' first
+    /// lists trigger tenants again while they are being reconciled; those runs count too.
     async fn until_reconciled(&mut self, n: usize) -> Result<(), String> {
         let deadline = Instant::now() + PATIENCE;
+        let mut idle_since: Option<(Instant, f64)> = None;
         loop {
             if let Some(status) = self.child.try_wait().map_err(err)? {
                 return Err(format!("the operator exited: {status}"));
             }
-            if self.reconciles() >= n as f64 {
-                return Ok(());
+            let metrics = self.metrics();
+            let reconciles = Self::sum(&metrics, "municipio_reconciles_total{");
+            let in_flight = Self::sum(&metrics, "municipio_reconciles_in_flight");
+            if reconciles >= n as f64 && in_flight == 0.0 {
+                match idle_since {
+                    Some((since, count)) if count == reconciles => {
+                        if since.elapsed() >= Duration::from_secs(2) {
+                            return Ok(());
+                        }
+                    }
+                    _ => idle_since = Some((Instant::now(), reconciles)),
+                }
+            } else {
+                idle_since = None;
             }
             if Instant::now() > deadline {
                 return Err("the restarted operator did not reconcile every tenant".to_owned());
@@ -651,11 +666,11 @@ impl OperatorProcess {
         text
     }
 
-    /// Reconciles counted by its metrics.
-    fn reconciles(&self) -> f64 {
-        self.metrics()
+    /// The sum of the samples of the metric lines starting with `prefix`.
+    fn sum(metrics: &str, prefix: &str) -> f64 {
+        metrics
             .lines()
-            .filter(|l| l.starts_with("municipio_reconciles_total{"))
+            .filter(|l| l.starts_with(prefix))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
     }
