@@ -117,16 +117,25 @@ async fn fifty_onboarded_tenants_converge_and_then_cost_no_writes() {
         total as f64 / TENANTS as f64
     );
 
+    // No tenant written since it converged.
+    let no_writes_since_converged = |when: &'static str| {
+        let (client, audit_log, names) = (&client, &audit_log, &names);
+        let converged_writes = &converged_writes;
+        async move {
+            let now = support::operator_writes(client, audit_log, names).await;
+            for (tenant, writes) in &now {
+                assert_eq!(
+                    writes[converged_writes[tenant].len()..],
+                    [] as [String; 0],
+                    "{tenant}: writes {when}"
+                );
+            }
+        }
+    };
+
     // At rest: nothing.
     tokio::time::sleep(Duration::from_secs(15)).await;
-    let at_rest = support::operator_writes(&client, &audit_log, &names).await;
-    for (tenant, writes) in &at_rest {
-        assert_eq!(
-            writes[converged_writes[tenant].len()..],
-            [] as [String; 0],
-            "{tenant}: writes at rest"
-        );
-    }
+    no_writes_since_converged("at rest").await;
 
     // Restarted: every tenant looked at again, nothing written.
     let (run, namespace) = (operator.run.clone(), operator.namespace.clone());
@@ -141,12 +150,5 @@ async fn fifty_onboarded_tenants_converge_and_then_cost_no_writes() {
         std::future::ready(all)
     })
     .await;
-    let after_restart = support::operator_writes(&client, &audit_log, &names).await;
-    for (tenant, writes) in &after_restart {
-        assert_eq!(
-            writes[converged_writes[tenant].len()..],
-            [] as [String; 0],
-            "{tenant}: writes after a restart"
-        );
-    }
+    no_writes_since_converged("after a restart").await;
 }

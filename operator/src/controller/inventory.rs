@@ -102,6 +102,8 @@ pub struct Inventory {
     inner: Mutex<Inner>,
     /// How many kinds have been listed once.
     listed: tokio::sync::watch::Sender<usize>,
+    /// How many kinds are watched into it.
+    watched: std::sync::atomic::AtomicUsize,
 }
 
 impl Default for Inventory {
@@ -109,16 +111,32 @@ impl Default for Inventory {
         Self {
             inner: Mutex::default(),
             listed: tokio::sync::watch::Sender::new(0),
+            watched: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 }
 
 impl Inventory {
-    /// Until `kinds` kinds have been listed once: before that, a child would look absent.
-    pub async fn wait_listed(&self, kinds: usize) {
+    /// Counts one more kind whose watch feeds the inventory (before the controller runs).
+    pub fn watching(&self) {
+        self.watched
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Until every watched kind has been listed once: before that, a child would look absent.
+    pub async fn wait_listed(&self) {
+        let kinds = self.watched.load(std::sync::atomic::Ordering::SeqCst);
         let mut listed = self.listed.subscribe();
         // The sender lives as long as self: waiting cannot fail.
         let _ = listed.wait_for(|n| *n >= kinds).await;
+    }
+
+    fn child(&self, tenant: &str, key: &ChildKey) -> Option<Child> {
+        self.lock()
+            .by_tenant
+            .get(tenant)
+            .and_then(|c| c.get(key))
+            .cloned()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -169,8 +187,7 @@ impl Inventory {
 
     /// What is known of `key`, a child of `tenant` about to be applied with `hash`.
     pub fn known(&self, tenant: &str, key: &ChildKey, hash: Option<&str>) -> Known {
-        let inner = self.lock();
-        let Some(child) = inner.by_tenant.get(tenant).and_then(|c| c.get(key)) else {
+        let Some(child) = self.child(tenant, key) else {
             return Known::Absent;
         };
         let as_built = child.verified == Some(child.resource_version)
@@ -221,11 +238,7 @@ impl Inventory {
 
     /// Whether `key` is a child of `tenant` whose controller is `controller_uid`.
     pub fn controls(&self, tenant: &str, key: &ChildKey, controller_uid: &str) -> bool {
-        let inner = self.lock();
-        inner
-            .by_tenant
-            .get(tenant)
-            .and_then(|c| c.get(key))
+        self.child(tenant, key)
             .is_some_and(|c| c.controller == Some(Fingerprint::of(controller_uid)))
     }
 

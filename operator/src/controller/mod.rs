@@ -313,9 +313,6 @@ fn counted(metrics: &Arc<Metrics>, watch: &'static str) -> impl Fn(&watcher::Err
     }
 }
 
-/// The child kinds watched: the reconcile waits until each has been listed.
-const CHILD_KINDS: usize = 8;
-
 /// What the watches of the child kinds share.
 struct Children<'a> {
     client: &'a Client,
@@ -343,6 +340,7 @@ impl Children<'_> {
             + 'static,
     {
         let api: Api<PartialObjectMeta<K>> = Api::all(self.client.clone());
+        self.inventory.watching();
         let inventory = self.inventory.clone();
         let stream = watcher(api, watcher::Config::default().labels(self.managed))
             .default_backoff()
@@ -545,7 +543,7 @@ async fn pipeline(
         return Ok((outcome, observed, Action::await_change()));
     }
     // Until every child kind is listed, a child would look absent.
-    ctx.inventory.wait_listed(CHILD_KINDS).await;
+    ctx.inventory.wait_listed().await;
     let namespace_key = ChildKey {
         kind: <Namespace as k8s_openapi::Resource>::KIND,
         namespace: "".into(),
