@@ -193,3 +193,64 @@ async fn every_replica_serves_metrics_and_probes() {
     })
     .await;
 }
+
+/// SIGTERM, as the kubelet sends it on a rollout or a drain: the leader takes no new work,
+/// finishes the reconciles in flight, releases its Lease (a successor leads at once instead of
+/// waiting for it to expire) and exits within the chart's grace period (30 s); the successor
+/// finishes the rest.
+#[tokio::test]
+async fn sigterm_finishes_the_reconciles_in_flight_releases_the_lease_and_exits() {
+    let (client, mut leader) = operator_of_its_own_with("sigterm", &["--concurrency", "2"]).await;
+    let ns = leader.namespace.clone();
+    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    let mut names = Vec::new();
+    for _ in 0..12 {
+        let name = unique_name("sigterm");
+        keys_for(&client, &leader, &name, &name).await;
+        names.push(name);
+    }
+    for name in &names {
+        tenants
+            .create(&PostParams::default(), &tenant(name, &leader.run))
+            .await
+            .unwrap();
+    }
+    // Work is under way (two at a time, the rest queued) when the signal comes.
+    eventually("a tenant has a status", || async {
+        let mut any = false;
+        for name in &names {
+            any |= tenants.get(name).await.unwrap().status.is_some();
+        }
+        any
+    })
+    .await;
+    assert!(
+        holder(&client, &ns).await.is_some(),
+        "the leader holds the Lease"
+    );
+    let signalled = std::time::Instant::now();
+    leader.terminate();
+    while !leader.exited() {
+        assert!(
+            signalled.elapsed() < std::time::Duration::from_secs(30),
+            "not exited within the grace period: {}",
+            leader.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let log = leader.log();
+    let stopped = log
+        .lines()
+        .find(|l| l.contains("controller stopped"))
+        .unwrap_or_else(|| panic!("no 'controller stopped' line: {log}"));
+    assert!(stopped.contains("in_flight=0"), "{stopped}");
+    assert!(log.contains("Lease released"), "{log}");
+    assert_eq!(holder(&client, &ns).await, None, "the Lease is free");
+
+    // A successor finishes the rest.
+    let successor = Operator::start_as(&leader.run, &ns, &format!("{}-next", leader.run), "next");
+    for name in &names {
+        condition(&client, name, "Ready", "True", Some("Ready")).await;
+    }
+    drop(successor);
+}

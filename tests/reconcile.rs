@@ -6,7 +6,8 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, ResourceQuota, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use municipio_crds::MunicipalityTenant;
 use support::tenants::{
@@ -327,6 +328,246 @@ async fn drift_is_put_back() {
             == Some("registry.regione.example/comuni/portale:2.3.1")
     })
     .await;
+}
+
+/// A child the API server refuses (here a quota an administrator added forbids any new
+/// Service): status and an Event name the child and the reason, and other tenants go on.
+#[tokio::test]
+async fn a_refused_child_is_named_and_holds_up_no_other_tenant() {
+    let (client, operator) = operator_of_its_own().await;
+    let name = ready_tenant(&client, &operator, "refused").await;
+    let quota: ResourceQuota = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "no-more-services"},
+        "spec": {"hard": {"services": "1"}}
+    }))
+    .unwrap();
+    Api::<ResourceQuota>::namespaced(client.clone(), &name)
+        .create(&PostParams::default(), &quota)
+        .await
+        .unwrap();
+    // The quota counts the one Service there is (its status is filled in by the controller
+    // manager): until then the quota does not refuse anything.
+    eventually("the quota counts the Service", || async {
+        Api::<ResourceQuota>::namespaced(client.clone(), &name)
+            .get("no-more-services")
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.used)
+            .is_some_and(|u| u.get("services").is_some_and(|q| q.0 == "1"))
+    })
+    .await;
+    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    let mut t = tenants.get(&name).await.unwrap();
+    let mut second = t.spec.workloads[0].clone();
+    second.name = "sportello".to_owned();
+    t.spec.workloads.push(second);
+    let patch = serde_json::json!({"spec": {"workloads": t.spec.workloads}});
+    tenants
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let t = condition(&client, &name, "Ready", "False", Some("ReconcileError")).await;
+    let ready = t
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert!(
+        ready.message.contains(&format!("Service {name}/sportello"))
+            && ready.message.contains("exceeded quota"),
+        "{}",
+        ready.message
+    );
+    event_says(
+        &client,
+        &name,
+        "ReconcileError",
+        &format!("Service {name}/sportello"),
+    )
+    .await;
+
+    // Meanwhile another tenant of the same operator becomes Ready.
+    ready_tenant(&client, &operator, "unhindered").await;
+}
+
+/// The notes of the Events with `reason` recorded about tenant `name`.
+async fn event_notes(client: &kube::Client, name: &str, reason: &str) -> Vec<String> {
+    Api::<Event>::namespaced(client.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .expect("events are listed")
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.involved_object.name.as_deref() == Some(name) && e.reason.as_deref() == Some(reason)
+        })
+        .filter_map(|e| e.message)
+        .collect()
+}
+
+/// Waits until an Event with `reason` about tenant `name` says `what`.
+async fn event_says(client: &kube::Client, name: &str, reason: &str, what: &str) {
+    eventually(&format!("a {reason} event saying {what:?}"), || async {
+        event_notes(client, name, reason)
+            .await
+            .iter()
+            .any(|n| n.contains(what))
+    })
+    .await;
+}
+
+/// Another field manager changes fields: those the operator owns are put back, each with a
+/// DriftCorrected Event naming the child and the field; those it does not own (replicas left
+/// to an autoscaler, another tool's label or annotation) are left as they are.
+#[tokio::test]
+async fn another_managers_change_is_put_back_only_where_the_operator_owns_the_field() {
+    let (client, operator) = operator_of_its_own().await;
+    let name = unique_name("managers");
+    keys_for(&client, &operator, &name, &name).await;
+    let mut t = tenant(&name, &operator.run);
+    t.spec.workloads[0].replicas = None; // left to an autoscaler
+    Api::<MunicipalityTenant>::all(client.clone())
+        .create(&PostParams::default(), &t)
+        .await
+        .unwrap();
+    condition(&client, &name, "Ready", "True", Some("Ready")).await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &name);
+    let image = |d: Deployment| {
+        d.spec.unwrap().template.spec.unwrap().containers[0]
+            .image
+            .clone()
+    };
+    let built = "registry.regione.example/comuni/portale:2.3.1";
+
+    // What the operator does not own: replicas (as an HPA would scale), another tool's
+    // annotation and label.
+    kubectl(&["-n", &name, "scale", "deployment/portale", "--replicas=3"]);
+    kubectl(&[
+        "-n",
+        &name,
+        "annotate",
+        "deployment/portale",
+        "example.org/owner=team-a",
+    ]);
+    kubectl(&[
+        "-n",
+        &name,
+        "label",
+        "networkpolicy/default-deny",
+        "example.org/audited=yes",
+    ]);
+
+    // What it owns: the image, by `kubectl apply --server-side --force-conflicts`.
+    // The least a manifest of the Deployment holds: its selector, and the new image.
+    let live = deployments.get("portale").await.unwrap();
+    let manifest = std::env::temp_dir().join(format!("{name}-image.json"));
+    let intruder = serde_json::json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "portale", "namespace": name},
+        "spec": {
+            "selector": live.spec.unwrap().selector,
+            "template": {"spec": {"containers": [
+                {"name": "portale", "image": "registry.example/other:9.9.9"}
+            ]}}
+        }
+    });
+    std::fs::write(&manifest, intruder.to_string()).unwrap();
+    let manifest = manifest.to_string_lossy();
+    kubectl(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=intruder",
+        "-f",
+        &manifest,
+    ]);
+    eventually("the image is put back", || async {
+        image(deployments.get("portale").await.unwrap()).as_deref() == Some(built)
+    })
+    .await;
+    event_says(
+        &client,
+        &name,
+        "DriftCorrected",
+        &format!("Deployment {name}/portale (spec.template.spec.containers[name=portale].image)"),
+    )
+    .await;
+    let d = deployments.get("portale").await.unwrap();
+    assert_eq!(
+        d.spec.as_ref().unwrap().replicas,
+        Some(3),
+        "replicas left alone"
+    );
+    assert_eq!(
+        d.metadata
+            .annotations
+            .unwrap()
+            .get("example.org/owner")
+            .map(String::as_str),
+        Some("team-a"),
+        "another tool's annotation left alone"
+    );
+
+    // A field of a NetworkPolicy, and then the labels the operator selects its children by.
+    kubectl(&[
+        "-n",
+        &name,
+        "patch",
+        "networkpolicy/default-deny",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"policyTypes":["Ingress"]}}"#,
+    ]);
+    event_says(
+        &client,
+        &name,
+        "DriftCorrected",
+        &format!("NetworkPolicy {name}/default-deny (spec.policyTypes)"),
+    )
+    .await;
+    kubectl(&[
+        "-n",
+        &name,
+        "label",
+        "--overwrite",
+        "networkpolicy/allow-dns",
+        "app.kubernetes.io/managed-by=someone-else",
+    ]);
+    event_says(
+        &client,
+        &name,
+        "DriftCorrected",
+        &format!("NetworkPolicy {name}/allow-dns (metadata.labels.app.kubernetes.io/managed-by)"),
+    )
+    .await;
+    let policies: Api<NetworkPolicy> = Api::namespaced(client.clone(), &name);
+    eventually("the policies are as built again", || async {
+        let deny = policies.get("default-deny").await.unwrap();
+        let dns = policies.get("allow-dns").await.unwrap();
+        deny.spec.and_then(|s| s.policy_types).unwrap_or_default() == ["Ingress", "Egress"]
+            && dns.metadata.labels.unwrap()["app.kubernetes.io/managed-by"] == "municipio"
+    })
+    .await;
+    let deny = policies.get("default-deny").await.unwrap();
+    assert_eq!(
+        deny.metadata
+            .labels
+            .unwrap()
+            .get("example.org/audited")
+            .map(String::as_str),
+        Some("yes"),
+        "another tool's label left alone"
+    );
+    let d = deployments.get("portale").await.unwrap();
+    assert_eq!(
+        d.spec.unwrap().replicas,
+        Some(3),
+        "replicas still left alone"
+    );
 }
 
 /// Tenant Secrets are never read back (the operator may not read Secrets outside its own

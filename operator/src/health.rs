@@ -84,6 +84,11 @@ impl Health {
         self.progressed();
     }
 
+    /// Reconciles running now.
+    pub fn in_flight(&self) -> i64 {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
     pub fn reconcile_finished(&self) {
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.progressed();

@@ -168,6 +168,12 @@ where
             .and_then(|mut config| {
                 let agent = axum::http::HeaderValue::from_str(&agent).map_err(|e| e.to_string())?;
                 config.headers.push((axum::http::header::USER_AGENT, agent));
+                // kube's built-in retry waits out 429, 503 and 504 itself, up to 15 times with
+                // a delay doubling towards 1,000 s: an API server restarting answers 503 for a
+                // few seconds, and requests made then came back minutes later (found by the
+                // chaos suite). The watches and the reconciles have their own backoff, capped
+                // at 30 s and 5 min.
+                config.default_retry = false;
                 kube::Client::try_from(config).map_err(|e| e.to_string())
             });
         match client {

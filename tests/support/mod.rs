@@ -427,6 +427,19 @@ impl Operator {
         instance: &str,
         flags: &[&str],
     ) -> Self {
+        Self::start_with_env(run, operator_namespace, log, instance, flags, &[])
+    }
+
+    /// As [`Operator::start_with`], with environment variables set over the defaults (the log
+    /// level `MUNICIPIO_LOG`, ...).
+    pub fn start_with_env(
+        run: &str,
+        operator_namespace: &str,
+        log: &str,
+        instance: &str,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let kubeconfig = operator_kubeconfig();
         grant_operator_namespace(operator_namespace);
         let log_name = log.to_owned();
@@ -451,6 +464,7 @@ impl Operator {
             .env("KUBECONFIG", kubeconfig)
             .env("MUNICIPIO_LOG", "info,municipio_operator=debug")
             .env("POD_NAME", instance)
+            .envs(env.iter().copied())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
             .spawn()
@@ -490,7 +504,7 @@ impl Operator {
         let _ = self.child.wait();
     }
 
-    /// Where it serves /metrics, /livez and /readyz, from its log.
+    /// Where it serves /metrics, /livez and /readyz, from its log (text or JSON).
     pub async fn http_addr(&self) -> String {
         let mut found = None;
         eventually("the operator serves HTTP", || {
@@ -498,8 +512,13 @@ impl Operator {
                 .log()
                 .lines()
                 .find(|l| l.contains("serving /metrics"))
-                .and_then(|l| l.split("addr=").nth(1))
-                .map(|a| a.trim().to_owned());
+                .and_then(|l| {
+                    let after = l
+                        .split("addr=")
+                        .nth(1)
+                        .or_else(|| l.split("\"addr\":\"").nth(1))?;
+                    Some(after.split(['"', ' ']).next()?.trim().to_owned())
+                });
             std::future::ready(found.is_some())
         })
         .await;

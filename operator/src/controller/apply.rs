@@ -47,32 +47,46 @@ const QUANTITY_MAPS: [&str; 7] = [
 /// add items of its own; any other list must match element by element. Quantities compare by
 /// value.
 pub fn contains(live: &Value, desired: &Value) -> bool {
-    contains_in(live, desired, false)
+    difference(live, desired).is_none()
+}
+
+/// The first field of `desired` that `live` does not hold as desired, as a path
+/// (`spec.template.spec.containers[name=portale].image`), by the rules of [`contains`].
+pub fn difference(live: &Value, desired: &Value) -> Option<String> {
+    difference_in(live, desired, false, "").map(|p| p.trim_start_matches('.').to_owned())
 }
 
 /// `quantity_map`: `desired` is a map of quantities (the value of a key in [`QUANTITY_MAPS`]).
-fn contains_in(live: &Value, desired: &Value, quantity_map: bool) -> bool {
+fn difference_in(live: &Value, desired: &Value, quantity_map: bool, at: &str) -> Option<String> {
     match (live, desired) {
-        (Value::Object(l), Value::Object(d)) => d.iter().all(|(k, v)| match (l.get(k), v) {
-            (Some(Value::String(lv)), Value::String(dv)) if quantity_map => {
-                lv == dv || same_quantity(lv, dv)
+        (Value::Object(l), Value::Object(d)) => d.iter().find_map(|(k, v)| {
+            let here = format!("{at}.{k}");
+            match (l.get(k), v) {
+                (Some(Value::String(lv)), Value::String(dv)) if quantity_map => {
+                    (lv != dv && !same_quantity(lv, dv)).then_some(here)
+                }
+                (Some(lv), v) => difference_in(lv, v, QUANTITY_MAPS.contains(&k.as_str()), &here),
+                (None, _) => Some(here),
             }
-            (Some(lv), v) => contains_in(lv, v, QUANTITY_MAPS.contains(&k.as_str())),
-            (None, _) => false,
         }),
         (Value::Array(l), Value::Array(d)) if d.iter().all(|i| i.get("name").is_some()) => {
             let mut named_live = l.iter().filter(|i| i.get("name").is_some());
             // In order: the operator's items keep their relative order under server-side apply.
-            d.iter().all(|di| {
-                named_live
-                    .find(|li| li.get("name") == di.get("name"))
-                    .is_some_and(|li| contains(li, di))
+            d.iter().find_map(|di| {
+                let name = &di["name"];
+                let here = format!("{at}[name={}]", name.as_str().unwrap_or_default());
+                match named_live.find(|li| li.get("name") == Some(name)) {
+                    Some(li) => difference_in(li, di, false, &here),
+                    None => Some(here),
+                }
             })
         }
-        (Value::Array(l), Value::Array(d)) => {
-            l.len() == d.len() && l.iter().zip(d).all(|(lv, dv)| contains(lv, dv))
-        }
-        _ => live == desired,
+        (Value::Array(l), Value::Array(d)) if l.len() == d.len() => l
+            .iter()
+            .zip(d)
+            .enumerate()
+            .find_map(|(i, (lv, dv))| difference_in(lv, dv, false, &format!("{at}[{i}]"))),
+        _ => (live != desired).then(|| at.to_owned()),
     }
 }
 
@@ -93,6 +107,44 @@ pub struct Target<'a> {
     pub tenant: &'a str,
 }
 
+/// A child someone else changed after the operator had applied it as it still builds it (its
+/// applied digest is the desired one), put back by this apply: which child, and the first field
+/// found changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    pub child: String,
+    pub field: String,
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.child, self.field)
+    }
+}
+
+fn child_name<K: Resource + k8s_openapi::Resource>(obj: &K) -> String {
+    match obj.namespace() {
+        Some(ns) => format!("{} {ns}/{}", K::KIND, obj.name_any()),
+        None => format!("{} {}", K::KIND, obj.name_any()),
+    }
+}
+
+/// A child the API server would not take, and why (a quota, an admission webhook, a
+/// validation): status and the Event name it.
+#[derive(Debug, thiserror::Error)]
+#[error("{child}: {source}")]
+pub struct ApplyError {
+    pub child: String,
+    #[source]
+    pub source: kube::Error,
+}
+
+/// A child as applied: the live object when it was read or written, and the drift put back.
+struct Outcome<K> {
+    live: Option<K>,
+    drift: Option<Drift>,
+}
+
 /// Whether the live object is wanted back even when the inventory knows it is as built.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Live {
@@ -104,13 +156,29 @@ enum Live {
 /// write (a server-side apply that changes nothing is still a write request), and mostly no
 /// read. The desired object carries the digest of itself (`APPLIED_HASH_ANNOTATION`), so a
 /// field dropped from it, which the live object still holds, is seen as a difference too.
-/// Returns the live object when it was read or written.
 async fn apply_one<K>(
     target: &Target<'_>,
     api: Api<K>,
     obj: &K,
     live: Live,
-) -> Result<Option<K>, kube::Error>
+) -> Result<Outcome<K>, ApplyError>
+where
+    K: Resource + k8s_openapi::Resource + Clone + Serialize + DeserializeOwned + Debug,
+{
+    write_one(target, api, obj, live)
+        .await
+        .map_err(|source| ApplyError {
+            child: child_name(obj),
+            source,
+        })
+}
+
+async fn write_one<K>(
+    target: &Target<'_>,
+    api: Api<K>,
+    obj: &K,
+    live: Live,
+) -> Result<Outcome<K>, kube::Error>
 where
     K: Resource + k8s_openapi::Resource + Clone + Serialize + DeserializeOwned + Debug,
 {
@@ -121,23 +189,40 @@ where
         .inventory
         .known(target.tenant, &key, hash.map(String::as_str));
     if known == Known::AsBuilt && live == Live::NotWanted {
-        return Ok(None);
+        return Ok(Outcome {
+            live: None,
+            drift: None,
+        });
     }
+    let mut drift = None;
     if known != Known::Absent
         && let Some(live) = api.get_opt(&name).await?
     {
         let as_json = |o: &K| serde_json::to_value(o).expect("Kubernetes objects serialize");
-        if contains(&as_json(&live), &as_json(obj)) {
+        let Some(field) = difference(&as_json(&live), &as_json(obj)) else {
             target.inventory.as_built(target.tenant, K::KIND, &live);
-            return Ok(Some(live));
+            return Ok(Outcome {
+                live: Some(live),
+                drift: None,
+            });
+        };
+        // Applied as it is built now, yet different: another manager changed it.
+        if live.annotations().get(APPLIED_HASH_ANNOTATION) == hash {
+            drift = Some(Drift {
+                child: child_name(obj),
+                field,
+            });
         }
     }
     let applied = api.patch(&name, &params(), &Patch::Apply(obj)).await?;
     target.inventory.as_built(target.tenant, K::KIND, &applied);
-    Ok(Some(applied))
+    Ok(Outcome {
+        live: Some(applied),
+        drift,
+    })
 }
 
-async fn cluster<K>(target: &Target<'_>, obj: &K) -> Result<Option<K>, kube::Error>
+async fn cluster<K>(target: &Target<'_>, obj: &K) -> Result<Outcome<K>, ApplyError>
 where
     K: Resource<Scope = ClusterResourceScope, DynamicType = ()>
         + k8s_openapi::Resource
@@ -150,7 +235,7 @@ where
     apply_one(target, api, obj, Live::NotWanted).await
 }
 
-async fn namespaced<K>(target: &Target<'_>, obj: &K, live: Live) -> Result<Option<K>, kube::Error>
+async fn namespaced<K>(target: &Target<'_>, obj: &K, live: Live) -> Result<Outcome<K>, ApplyError>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
         + k8s_openapi::Resource
@@ -164,12 +249,13 @@ where
     apply_one(target, api, obj, live).await
 }
 
-/// What apply returns: the live Deployments, how many objects were applied, and which Secrets
-/// were written.
+/// What apply returns: the live Deployments, how many objects were applied, which Secrets
+/// were written, and the drift put back.
 pub struct Applied {
     pub deployments: Vec<Deployment>,
     pub objects: usize,
     pub secrets_written: Vec<String>,
+    pub drift: Vec<Drift>,
 }
 
 /// Applies the children, the namespace first. Secrets are never read (the operator may not
@@ -178,7 +264,7 @@ pub async fn apply(
     target: &Target<'_>,
     children: &Children,
     write_secret: impl Fn(&Secret) -> bool,
-) -> Result<Applied, kube::Error> {
+) -> Result<Applied, ApplyError> {
     // Destructured without `..`: a new kind in Children must be applied here too.
     let Children {
         namespace,
@@ -192,29 +278,28 @@ pub async fn apply(
         network_policies,
     } = children;
     let mut objects = 0;
+    let mut drift = Vec::new();
     let none = Live::NotWanted;
-    cluster(target, namespace).await?;
-    objects += 1;
-    if let Some(o) = resource_quota {
-        namespaced(target, o, none).await?;
+    let mut count = |outcome_drift: Option<Drift>| {
         objects += 1;
+        drift.extend(outcome_drift);
+    };
+    count(cluster(target, namespace).await?.drift);
+    if let Some(o) = resource_quota {
+        count(namespaced(target, o, none).await?.drift);
     }
     if let Some(o) = limit_range {
-        namespaced(target, o, none).await?;
-        objects += 1;
+        count(namespaced(target, o, none).await?.drift);
     }
     if let Some(o) = role_binding {
-        namespaced(target, o, none).await?;
-        objects += 1;
+        count(namespaced(target, o, none).await?.drift);
     }
     // Isolation before anything runs.
     for o in network_policies {
-        namespaced(target, o, none).await?;
-        objects += 1;
+        count(namespaced(target, o, none).await?.drift);
     }
     for o in config_maps {
-        namespaced(target, o, none).await?;
-        objects += 1;
+        count(namespaced(target, o, none).await?.drift);
     }
     let mut secrets_written = Vec::new();
     for o in secrets {
@@ -222,31 +307,36 @@ pub async fn apply(
             let ns = o.namespace().unwrap_or_default();
             Api::<Secret>::namespaced(target.client.clone(), &ns)
                 .patch(&o.name_any(), &params(), &Patch::Apply(o))
-                .await?;
+                .await
+                .map_err(|source| ApplyError {
+                    child: child_name(o),
+                    source,
+                })?;
             secrets_written.push(o.name_any());
         }
-        objects += 1;
+        count(None);
     }
     for o in services {
-        namespaced(target, o, none).await?;
-        objects += 1;
+        count(namespaced(target, o, none).await?.drift);
     }
     // Status tells the Deployments' availability, which only the live object holds.
     let mut live = Vec::new();
     for o in deployments {
-        live.extend(namespaced(target, o, Live::Wanted).await?);
-        objects += 1;
+        let outcome = namespaced(target, o, Live::Wanted).await?;
+        live.extend(outcome.live);
+        count(outcome.drift);
     }
     Ok(Applied {
         deployments: live,
         objects,
         secrets_written,
+        drift,
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::contains;
+    use super::{contains, difference};
     use serde_json::json;
 
     #[test]
@@ -262,6 +352,29 @@ mod tests {
         assert!(
             !contains(&more_items, &desired),
             "an unnamed list is the operator's whole"
+        );
+    }
+
+    #[test]
+    fn the_difference_names_the_first_field_changed() {
+        let desired = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "portale", "image": "a:1", "ports": [{"containerPort": 80}]}]}}}});
+        let live = json!({"spec": {"replicas": 3, "template": {"spec": {"containers": [
+            {"name": "sidecar", "image": "s:1"},
+            {"name": "portale", "image": "b:2", "ports": [{"containerPort": 80}]}]}}}});
+        assert_eq!(
+            difference(&live, &desired).as_deref(),
+            Some("spec.template.spec.containers[name=portale].image")
+        );
+        let labels = json!({"metadata": {"labels": {"app.kubernetes.io/managed-by": "municipio"}}});
+        assert_eq!(
+            difference(&json!({"metadata": {"labels": {}}}), &labels).as_deref(),
+            Some("metadata.labels.app.kubernetes.io/managed-by")
+        );
+        assert_eq!(difference(&live, &live), None);
+        assert_eq!(
+            difference(&json!({"ports": [1, 2]}), &json!({"ports": [1]})).as_deref(),
+            Some("ports")
         );
     }
 

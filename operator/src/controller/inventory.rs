@@ -7,8 +7,9 @@
 //! desired. A child still at that resourceVersion, built the same way, is as desired without a
 //! read; any other write to it (another field manager, a deletion) moves the resourceVersion,
 //! and its watch event brings the tenant back to be reconciled and the child to be read.
-//! A child absent from a listed inventory does not exist: it is applied without a read. Prune
-//! deletes from here, without listing.
+//! A child absent from a listed inventory does not exist: it is applied without a read. One
+//! its watch said was deleted is read first: it may only have been relabelled out of the
+//! watch's selector, and then it is drift to report. Prune deletes from here, without listing.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -46,10 +47,14 @@ struct Child {
     verified: Option<Fingerprint>,
     /// The list that last saw it: a relist forgets what it did not see.
     list: u64,
+    /// Its watch said it was deleted. It may only have left the watch's label selector
+    /// (someone changed the labels the watch selects by): it is read before it is applied.
+    gone: bool,
 }
 
 impl Child {
     fn describe<K: Resource>(&mut self, object: &K) {
+        self.gone = false;
         self.resource_version = Fingerprint::of(&object.resource_version().unwrap_or_default());
         self.controller = object
             .owner_references()
@@ -166,8 +171,13 @@ impl Inventory {
             watcher::Event::Delete(o) => {
                 if let Some(tenant) = o.labels().get(TENANT_LABEL) {
                     let key = ChildKey::of(kind, o);
-                    if let Some(children) = inner.by_tenant.get_mut(tenant.as_str()) {
-                        children.remove(&key);
+                    if let Some(child) = inner
+                        .by_tenant
+                        .get_mut(tenant.as_str())
+                        .and_then(|children| children.get_mut(&key))
+                    {
+                        child.gone = true;
+                        child.verified = None;
                     }
                 }
             }
@@ -190,6 +200,9 @@ impl Inventory {
         let Some(child) = self.child(tenant, key) else {
             return Known::Absent;
         };
+        if child.gone {
+            return Known::Unsure;
+        }
         let as_built = child.verified == Some(child.resource_version)
             && child.applied_hash == hash.map(Fingerprint::of);
         if as_built {
@@ -228,7 +241,10 @@ impl Inventory {
             .into_iter()
             .flatten()
             .filter(|(k, c)| {
-                k.kind == kind && &*k.namespace == namespace && c.controller == controller
+                k.kind == kind
+                    && &*k.namespace == namespace
+                    && c.controller == controller
+                    && !c.gone
             })
             .map(|(k, _)| k.name.to_string())
             .collect();
@@ -239,12 +255,12 @@ impl Inventory {
     /// Whether `key` is a child of `tenant` whose controller is `controller_uid`.
     pub fn controls(&self, tenant: &str, key: &ChildKey, controller_uid: &str) -> bool {
         self.child(tenant, key)
-            .is_some_and(|c| c.controller == Some(Fingerprint::of(controller_uid)))
+            .is_some_and(|c| !c.gone && c.controller == Some(Fingerprint::of(controller_uid)))
     }
 
-    /// Forgets a tenant's children (the tenant is gone).
-    #[cfg(test)]
-    fn forget(&self, tenant: &str) {
+    /// Forgets a tenant's children (the tenant is gone; a retained child that is still
+    /// watched comes back with its next event).
+    pub fn forget(&self, tenant: &str) {
         self.lock().by_tenant.remove(tenant);
     }
 }
@@ -308,7 +324,17 @@ mod tests {
         assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::AsBuilt);
         inventory.observe(KIND, &watcher::Event::Apply(partial("x", "11", "h1")));
         assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::Unsure);
+        // Deleted, or only relabelled out of the watch's sight: read before it is applied.
         inventory.observe(KIND, &watcher::Event::Delete(partial("x", "11", "h1")));
+        assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::Unsure);
+        assert!(
+            !inventory.controls("a", &key("x"), "uid-a"),
+            "not for prune"
+        );
+        inventory.observe(KIND, &watcher::Event::Apply(partial("x", "12", "h1")));
+        inventory.as_built("a", KIND, &config_map("x", "12", "h1"));
+        assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::AsBuilt);
+        inventory.forget("a");
         assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::Absent);
     }
 
