@@ -36,8 +36,13 @@ impl ControlPlane {
     }
 
     fn script(&self, verb: &str) -> Result<String, String> {
+        self.script_with(&[verb])
+    }
+
+    fn script_with(&self, args: &[&str]) -> Result<String, String> {
+        let verb = args.join(" ");
         let out = Command::new(self.repo.join("tests/control-plane"))
-            .arg(verb)
+            .args(args)
             .env("MUNICIPIO_CP_DIR", &self.state)
             .env_remove("USE_EXISTING_CLUSTER")
             .output()
@@ -56,8 +61,39 @@ impl ControlPlane {
         self.script("up").map(|_| ())
     }
 
+    /// Stops etcd or the API server with `signal` (TERM, KILL) and starts it again on the same
+    /// ports and data, until the API server answers.
+    pub fn restart(&self, process: &str, signal: &str) -> Result<(), String> {
+        self.script_with(&["restart", process, signal]).map(|_| ())
+    }
+
+    /// Compacts etcd's history up to its current revision; returns that revision.
+    pub fn compact(&self) -> Result<u64, String> {
+        let out = self.script_with(&["compact"])?;
+        out.trim()
+            .parse()
+            .map_err(|e| format!("compact printed {out:?}: {e}"))
+    }
+
     pub fn down(&self) {
         let _ = self.script("down");
+    }
+
+    /// kubectl as the control plane's admin.
+    pub fn kubectl(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", self.admin_kubeconfig())
+            .output()
+            .map_err(|e| format!("kubectl: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "kubectl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     pub fn admin_kubeconfig(&self) -> PathBuf {

@@ -4,9 +4,7 @@
 //! the operator, its writes, its quiet at rest and after a restart, its latency to a change,
 //! and memory and CPU. Results as JSON and a Markdown table.
 
-mod cluster;
 mod methods;
-mod tenants;
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +13,8 @@ use serde::Serialize;
 
 use municipio_operator::config::OperatorArgs;
 
-use cluster::{ControlPlane, Usage, Writes};
+use municipio_bench::cluster::{ControlPlane, Usage, Writes};
+use municipio_bench::tenants;
 
 #[derive(Parser, Debug)]
 #[command(about = "municipio's benchmark: see BENCHMARKS.md")]

@@ -5,14 +5,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt, stream};
-use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Secret};
-use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleRef, Subject};
+use k8s_openapi::api::core::v1::ResourceQuota;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{
-    ApiResource, DynamicObject, GroupVersionKind, ObjectMeta, Patch, PatchParams, PostParams,
-};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -22,12 +17,12 @@ use municipio_crds::identifiers::Quantity;
 use municipio_operator::config::OperatorConfig;
 use municipio_operator::yaml;
 
-use crate::cluster::{self, ADMIN_USER, ControlPlane, OPERATOR_USER, Usage};
-use crate::tenants;
 use crate::{Method, RunResult};
-
-/// How long any one wait may take before the run is given up.
-const PATIENCE: Duration = Duration::from_secs(3600);
+use municipio_bench::cluster::{self, ADMIN_USER, ControlPlane, OPERATOR_USER, Usage};
+use municipio_bench::process::OperatorProcess;
+use municipio_bench::setup;
+use municipio_bench::tenants;
+use municipio_bench::watch::{TenantWatch, converged, ready};
 
 pub struct Bench<'a> {
     pub repo: &'a Path,
@@ -109,83 +104,20 @@ impl Bench<'_> {
         }
     }
 
-    fn kubectl_cmd(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", self.cp.admin_kubeconfig())
-            .output()
-            .map_err(|e| format!("kubectl: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "kubectl {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    /// What every way starts from: the CRD, the operator's namespace with every tenant's source
-    /// Secret, and the operator's user allowed to do its work. Not timed.
-    async fn prepare(&self) -> Result<Client, String> {
-        let crd = self.repo.join("crds/municipalitytenant.yaml");
-        let crd = crd.to_string_lossy();
-        self.kubectl_cmd(&["apply", "--server-side", "-f", &crd])?;
-        self.kubectl_cmd(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/municipalitytenants.tenancy.municipio.io",
-        ])?;
-        let admin = self.cp.client(&self.cp.admin_kubeconfig()).await?;
-        let ns = &self.config.operator_namespace;
-        let namespace = Namespace {
-            metadata: ObjectMeta {
-                name: Some(ns.clone()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        Api::<Namespace>::all(admin.clone())
-            .create(&PostParams::default(), &namespace)
-            .await
-            .map_err(err)?;
-        // The operator's RBAC is tested elsewhere (tests/chart.rs); here it may do anything.
-        let binding = ClusterRoleBinding {
-            metadata: ObjectMeta {
-                name: Some("municipio-bench".to_owned()),
-                ..Default::default()
-            },
-            role_ref: RoleRef {
-                api_group: "rbac.authorization.k8s.io".to_owned(),
-                kind: "ClusterRole".to_owned(),
-                name: "cluster-admin".to_owned(),
-            },
-            subjects: Some(vec![Subject {
-                kind: "User".to_owned(),
-                name: OPERATOR_USER.to_owned(),
-                api_group: Some("rbac.authorization.k8s.io".to_owned()),
-                ..Default::default()
-            }]),
-        };
-        Api::<ClusterRoleBinding>::all(admin.clone())
-            .create(&PostParams::default(), &binding)
-            .await
-            .map_err(err)?;
-        let secrets: Api<Secret> = Api::namespaced(admin.clone(), ns);
-        stream::iter(self.tenants)
-            .map(|t| {
-                let secrets = secrets.clone();
-                async move {
-                    let secret = tenants::source_secret(t, ns);
-                    secrets.create(&PostParams::default(), &secret).await
-                }
-            })
-            .buffer_unordered(self.concurrency)
-            .try_collect::<Vec<_>>()
-            .await
-            .map_err(err)?;
-        Ok(admin)
+    fn start_operator_logged(
+        &self,
+        binary: &Path,
+        log: &str,
+        args: &[&str],
+    ) -> Result<OperatorProcess, String> {
+        OperatorProcess::start(
+            binary,
+            self.cp,
+            &self.config.operator_namespace,
+            self.concurrency,
+            &self.work_dir.join(format!("{log}.log")),
+            args,
+        )
     }
 
     fn children(&self) -> Result<Vec<Vec<Value>>, String> {
@@ -203,7 +135,14 @@ impl Bench<'_> {
     /// nothing else: no read, no status. With `watched_by`, an operator binary runs meanwhile
     /// managing no tenant: its watches see every child written.
     pub async fn floor(&self, watched_by: Option<&Path>) -> Result<RunResult, String> {
-        let admin = self.prepare().await?;
+        let admin = setup::prepare(
+            self.repo,
+            self.cp,
+            self.tenants,
+            &self.config.operator_namespace,
+            self.concurrency,
+        )
+        .await?;
         let children = self.children()?;
         let mut result = self.result(if watched_by.is_some() {
             Method::FloorWatched
@@ -212,7 +151,7 @@ impl Bench<'_> {
         });
         let watcher = match watched_by {
             Some(binary) => {
-                let operator = self.start_operator(
+                let operator = self.start_operator_logged(
                     binary,
                     "operator-watching",
                     &["--tenant-selector", "municipio.io/bench=none"],
@@ -257,7 +196,14 @@ impl Bench<'_> {
     /// The GitOps baseline: the same children rendered to one file per tenant (the namespace
     /// first), applied by one `kubectl apply --server-side` of the directory.
     pub async fn kubectl(&self) -> Result<RunResult, String> {
-        let admin = self.prepare().await?;
+        let admin = setup::prepare(
+            self.repo,
+            self.cp,
+            self.tenants,
+            &self.config.operator_namespace,
+            self.concurrency,
+        )
+        .await?;
         let children = self.children()?;
         let mut result = self.result(Method::Kubectl);
         result.objects = children.iter().map(Vec::len).sum();
@@ -305,7 +251,14 @@ impl Bench<'_> {
     /// every tenant has converged (and, with rollouts, is Ready); then left alone, restarted,
     /// and given changes one at a time.
     pub async fn operator(&self, plan: &OperatorPlan<'_>) -> Result<RunResult, String> {
-        let admin = self.prepare().await?;
+        let admin = setup::prepare(
+            self.repo,
+            self.cp,
+            self.tenants,
+            &self.config.operator_namespace,
+            self.concurrency,
+        )
+        .await?;
         let mut result = self.result(Method::Operator);
         let api: Api<MunicipalityTenant> = Api::all(admin.clone());
         stream::iter(self.tenants)
@@ -323,7 +276,7 @@ impl Bench<'_> {
 
         let usage = ControlPlaneUsage::now(self.cp);
         let from = Timestamp::now();
-        let operator = self.start_operator(plan.binary, "operator", &[])?;
+        let operator = self.start_operator_logged(plan.binary, "operator", &[])?;
         watch.until(n, converged).await?;
         result.seconds = operator.started.elapsed().as_secs_f64();
         let converged_at = Timestamp::now();
@@ -358,7 +311,7 @@ impl Bench<'_> {
 
         let first = operator.stop()?;
         let restart_from = Timestamp::now();
-        let mut operator = self.start_operator(plan.binary, "operator-restarted", &[])?;
+        let mut operator = self.start_operator_logged(plan.binary, "operator-restarted", &[])?;
         operator.until_reconciled(n).await?;
         result.restart_reconcile_seconds = Some(operator.started.elapsed().as_secs_f64());
         self.cp.audit_caught_up(&admin).await?;
@@ -375,38 +328,6 @@ impl Bench<'_> {
             cpu_seconds: first.cpu_seconds + second.cpu_seconds,
         });
         Ok(result)
-    }
-
-    fn start_operator(
-        &self,
-        binary: &Path,
-        log: &str,
-        args: &[&str],
-    ) -> Result<OperatorProcess, String> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(err)?
-            .port();
-        let log = std::fs::File::create(self.work_dir.join(format!("{log}.log"))).map_err(err)?;
-        let child = Command::new(binary)
-            .args(["run", "--no-webhook", "--no-leader-election", "--http-addr"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--operator-namespace")
-            .arg(&self.config.operator_namespace)
-            .arg("--concurrency")
-            .arg(self.concurrency.to_string())
-            .args(args)
-            .env("KUBECONFIG", self.cp.operator_kubeconfig())
-            .env("MUNICIPIO_DRAIN_SECONDS", "0")
-            .stdout(log.try_clone().map_err(err)?)
-            .stderr(log)
-            .spawn()
-            .map_err(err)?;
-        Ok(OperatorProcess {
-            child,
-            port,
-            started: Instant::now(),
-        })
     }
 
     /// Changes `plan.changes` tenants, picked at random, one at a time (their pod quota), and
@@ -483,215 +404,6 @@ async fn apply(client: &Client, params: &PatchParams, object: &Value) -> Result<
         .await
         .map(|_| ())
         .map_err(|e| format!("{kind} {name}: {e}"))
-}
-
-/// Converged: status observes the tenant's generation, every child applied, and nothing left
-/// for the operator to do (`Reconciling` False, or True only while the cluster rolls the
-/// Deployments out).
-fn converged(t: &MunicipalityTenant) -> bool {
-    let generation = t.metadata.generation;
-    t.status.as_ref().is_some_and(|s| {
-        s.observed_generation == generation
-            && s.managed_objects.is_some()
-            && s.conditions.iter().any(|c| {
-                c.type_ == "Reconciling"
-                    && c.observed_generation == generation
-                    && ((c.status == "False" && c.reason == "Ready")
-                        || (c.status == "True" && c.reason == "WorkloadsProgressing"))
-            })
-    })
-}
-
-fn ready(t: &MunicipalityTenant) -> bool {
-    t.status.as_ref().is_some_and(|s| {
-        s.conditions.iter().any(|c| {
-            c.type_ == "Ready"
-                && c.status == "True"
-                && c.observed_generation == t.metadata.generation
-        })
-    })
-}
-
-/// Every tenant as the API server tells it, through one watch.
-struct TenantWatch {
-    store: Store<MunicipalityTenant>,
-    events: tokio::sync::watch::Receiver<u64>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl TenantWatch {
-    fn start(client: Client) -> Self {
-        let (store, writer) = reflector::store();
-        let (tx, events) = tokio::sync::watch::channel(0u64);
-        let stream = reflector::reflector(
-            writer,
-            watcher(
-                Api::<MunicipalityTenant>::all(client),
-                watcher::Config::default(),
-            ),
-        )
-        .default_backoff()
-        .touched_objects();
-        let task = tokio::spawn(async move {
-            stream
-                .for_each(|_| {
-                    tx.send_modify(|n| *n += 1);
-                    async {}
-                })
-                .await;
-        });
-        Self {
-            store,
-            events,
-            task,
-        }
-    }
-
-    /// Until `n` tenants satisfy `condition`, looked at no more often than every 50 ms (a
-    /// scan of thousands of tenants per event would cost more than the events).
-    async fn until(
-        &self,
-        n: usize,
-        condition: fn(&MunicipalityTenant) -> bool,
-    ) -> Result<(), String> {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if self.store.state().iter().filter(|t| condition(t)).count() >= n {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!("tenants did not get there within {PATIENCE:?}"));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Until the tenant `name` satisfies `condition`, looked at on every event.
-    async fn until_one(
-        &self,
-        name: &str,
-        condition: impl Fn(&MunicipalityTenant) -> bool,
-    ) -> Result<(), String> {
-        let mut events = self.events.clone();
-        let key = ObjectRef::new(name);
-        let wait = async {
-            loop {
-                if self.store.get(&key).is_some_and(|t| condition(&t)) {
-                    return;
-                }
-                if events.changed().await.is_err() {
-                    return;
-                }
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(120), wait)
-            .await
-            .map_err(|_| format!("{name} did not converge within 2 minutes"))
-    }
-}
-
-impl Drop for TenantWatch {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-struct OperatorProcess {
-    child: std::process::Child,
-    port: u16,
-    started: Instant,
-}
-
-impl OperatorProcess {
-    /// Until its metrics show its watches started (the lists of the kinds, all empty, take a
-    /// moment more).
-    async fn until_listed(&self) -> Result<(), String> {
-        for _ in 0..300 {
-            if self.metrics().contains("municipio_watch_errors_total") {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        Err("the watching operator did not start".to_owned())
-    }
-
-    /// Until its metrics count a reconcile per tenant (every tenant looked at again) and it has
-    /// been idle for two seconds: no reconcile in flight, none finished. The watches' first
-    /// lists trigger tenants again while they are being reconciled; those runs count too.
-    async fn until_reconciled(&mut self, n: usize) -> Result<(), String> {
-        let deadline = Instant::now() + PATIENCE;
-        let mut idle_since: Option<(Instant, f64)> = None;
-        loop {
-            if let Some(status) = self.child.try_wait().map_err(err)? {
-                return Err(format!("the operator exited: {status}"));
-            }
-            let metrics = self.metrics();
-            let reconciles = Self::sum(&metrics, "municipio_reconciles_total{");
-            let in_flight = Self::sum(&metrics, "municipio_reconciles_in_flight");
-            if reconciles >= n as f64 && in_flight == 0.0 {
-                match idle_since {
-                    Some((since, count)) if count == reconciles => {
-                        if since.elapsed() >= Duration::from_secs(2) {
-                            return Ok(());
-                        }
-                    }
-                    _ => idle_since = Some((Instant::now(), reconciles)),
-                }
-            } else {
-                idle_since = None;
-            }
-            if Instant::now() > deadline {
-                return Err("the restarted operator did not reconcile every tenant".to_owned());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// Its metrics: a local request of a few kilobytes, made blocking.
-    fn metrics(&self) -> String {
-        use std::io::{Read, Write};
-        let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
-            return String::new();
-        };
-        let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut text = String::new();
-        if conn
-            .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-            .is_err()
-            || conn.read_to_string(&mut text).is_err()
-        {
-            return String::new();
-        }
-        text
-    }
-
-    /// The sum of the samples of the metric lines starting with `prefix`.
-    fn sum(metrics: &str, prefix: &str) -> f64 {
-        metrics
-            .lines()
-            .filter(|l| l.starts_with(prefix))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
-
-    /// Its peak memory and CPU, read just before it is stopped with SIGTERM.
-    fn stop(mut self) -> Result<Usage, String> {
-        let usage = Usage::of(self.child.id()).unwrap_or_default();
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .map_err(err)?;
-        self.child.wait().map_err(err)?;
-        Ok(usage)
-    }
-}
-
-impl Drop for OperatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,271 @@
+//! What the operator made, normalized so that two runs can be compared: every object labelled
+//! `app.kubernetes.io/managed-by: municipio`, and every tenant's status, without what the API
+//! server assigns afresh in each cluster (uids, resourceVersions, times, cluster IPs) or what
+//! the cluster's own controllers write (a Deployment's status).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use serde_json::Value;
+
+use municipio_crds::MunicipalityTenant;
+use municipio_operator::build::metadata::{
+    APPLIED_HASH_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL,
+};
+use municipio_operator::controller::cleanup::RETAINED_LABEL;
+
+/// Every kind the operator makes: (group, version, kind, plural).
+const KINDS: [(&str, &str, &str, &str); 9] = [
+    ("", "v1", "Namespace", "namespaces"),
+    ("", "v1", "ResourceQuota", "resourcequotas"),
+    ("", "v1", "LimitRange", "limitranges"),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+    ),
+    (
+        "networking.k8s.io",
+        "v1",
+        "NetworkPolicy",
+        "networkpolicies",
+    ),
+    ("", "v1", "ConfigMap", "configmaps"),
+    ("", "v1", "Secret", "secrets"),
+    ("", "v1", "Service", "services"),
+    ("apps", "v1", "Deployment", "deployments"),
+];
+
+/// Objects by `Kind/namespace/name`, and tenants' statuses by `MunicipalityTenant/name`.
+pub type Dump = BTreeMap<String, Value>;
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// The managed objects, normalized.
+pub async fn managed(client: &Client) -> Result<Dump, String> {
+    let mut dump = Dump::new();
+    let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
+    for (group, version, kind, plural) in KINDS {
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        for object in api
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| format!("{plural}: {e}"))?
+        {
+            let key = format!(
+                "{kind}/{}/{}",
+                object.metadata.namespace.as_deref().unwrap_or(""),
+                object.metadata.name.as_deref().unwrap_or("")
+            );
+            let labels = object.metadata.labels.clone().unwrap_or_default();
+            // What a deleted `Retain` tenant left depends on how far it had got when it was
+            // deleted: only its namespace is compared (it must be there in either run).
+            if kind != "Namespace" && labels.get(RETAINED_LABEL).is_some_and(|v| v == "true") {
+                continue;
+            }
+            let mut value = serde_json::to_value(&object).map_err(err)?;
+            value["kind"] = Value::from(kind);
+            normalize(&mut value);
+            dump.insert(key, value);
+        }
+    }
+    Ok(dump)
+}
+
+/// Every tenant's status, normalized (the time a condition last changed differs by run).
+pub async fn statuses(client: &Client) -> Result<Dump, String> {
+    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    let mut dump = Dump::new();
+    for t in tenants.list(&ListParams::default()).await.map_err(err)? {
+        let mut status = serde_json::to_value(&t.status).map_err(err)?;
+        for c in status["conditions"].as_array_mut().into_iter().flatten() {
+            if let Some(c) = c.as_object_mut() {
+                c.remove("lastTransitionTime");
+            }
+        }
+        // Digests of the source Secrets' identity (uid, resourceVersion), which each cluster
+        // assigns afresh; the keys themselves are compared in the tenant Secrets.
+        for c in status["connectors"].as_array_mut().into_iter().flatten() {
+            if let Some(c) = c.as_object_mut() {
+                c.remove("keysVersion");
+            }
+        }
+        let key = format!("MunicipalityTenant/{}", t.metadata.name.unwrap_or_default());
+        dump.insert(key, status);
+    }
+    Ok(dump)
+}
+
+fn normalize(object: &mut Value) {
+    if let Some(meta) = object["metadata"].as_object_mut() {
+        for field in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "managedFields",
+            "generation",
+            "selfLink",
+        ] {
+            meta.remove(field);
+        }
+        // The digest of the object as built covers its owner reference, whose uid each cluster
+        // assigns afresh; the fields it digests are compared themselves.
+        if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            a.remove(APPLIED_HASH_ANNOTATION);
+        }
+        // The tenant's uid differs by cluster; its kind and name do not.
+        for r in meta
+            .get_mut("ownerReferences")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(r) = r.as_object_mut() {
+                r.remove("uid");
+            }
+        }
+    }
+    if let Some(o) = object.as_object_mut() {
+        // A Deployment's and a namespace's status are the cluster's; a Service's cluster IP is
+        // allocated afresh.
+        o.remove("status");
+    }
+    if let Some(spec) = object["spec"].as_object_mut() {
+        spec.remove("clusterIP");
+        spec.remove("clusterIPs");
+    }
+}
+
+/// What differs between two dumps: keys in one only, and keys whose values differ (with the
+/// first differing path).
+pub fn differences(expected: &Dump, found: &Dump) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in expected.keys().filter(|k| !found.contains_key(*k)) {
+        out.push(format!("missing: {key}"));
+    }
+    for key in found.keys().filter(|k| !expected.contains_key(*k)) {
+        out.push(format!("unexpected: {key}"));
+    }
+    for (key, e) in expected {
+        if let Some(f) = found.get(key)
+            && e != f
+        {
+            out.push(format!("differs: {key} at {}", first_difference(e, f, "")));
+        }
+    }
+    out
+}
+
+fn first_difference(a: &Value, b: &Value, at: &str) -> String {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                if x.get(k) != y.get(k) {
+                    let (xv, yv) = (
+                        x.get(k).unwrap_or(&Value::Null),
+                        y.get(k).unwrap_or(&Value::Null),
+                    );
+                    return first_difference(xv, yv, &format!("{at}.{k}"));
+                }
+            }
+            at.to_owned()
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (xv, yv)) in x.iter().zip(y).enumerate() {
+                if xv != yv {
+                    return first_difference(xv, yv, &format!("{at}[{i}]"));
+                }
+            }
+            at.to_owned()
+        }
+        _ => format!("{at}: {a} != {b}"),
+    }
+}
+
+/// Managed objects whose tenant is gone and which were not retained on purpose (`deletionPolicy:
+/// Retain` labels what it keeps `tenancy.municipio.io/retained`).
+pub fn orphans(objects: &Dump, live_tenants: &BTreeSet<String>) -> Vec<String> {
+    objects
+        .iter()
+        .filter(|(_, o)| {
+            let labels = &o["metadata"]["labels"];
+            labels[RETAINED_LABEL].as_str() != Some("true")
+                && !labels[TENANT_LABEL]
+                    .as_str()
+                    .is_some_and(|t| live_tenants.contains(t))
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn differences_name_the_key_and_the_first_differing_field() {
+        let a: Dump = [
+            ("A".to_owned(), json!({"spec": {"x": [1, 2]}})),
+            ("B".to_owned(), json!({})),
+        ]
+        .into();
+        let b: Dump = [
+            ("A".to_owned(), json!({"spec": {"x": [1, 3]}})),
+            ("C".to_owned(), json!({})),
+        ]
+        .into();
+        assert_eq!(
+            differences(&a, &b),
+            vec![
+                "missing: B",
+                "unexpected: C",
+                "differs: A at .spec.x[1]: 2 != 3"
+            ]
+        );
+        assert!(differences(&a, &a).is_empty());
+    }
+
+    #[test]
+    fn an_object_of_a_gone_tenant_is_an_orphan_unless_retained() {
+        let objects: Dump = [
+            (
+                "live".to_owned(),
+                json!({"metadata": {"labels": {TENANT_LABEL: "a"}}}),
+            ),
+            (
+                "gone".to_owned(),
+                json!({"metadata": {"labels": {TENANT_LABEL: "b"}}}),
+            ),
+            (
+                "kept".to_owned(),
+                json!({"metadata": {"labels": {TENANT_LABEL: "c", RETAINED_LABEL: "true"}}}),
+            ),
+        ]
+        .into();
+        let live = ["a".to_owned()].into();
+        assert_eq!(orphans(&objects, &live), vec!["gone"]);
+    }
+
+    #[test]
+    fn what_each_cluster_assigns_is_left_out() {
+        let mut o = json!({"metadata": {"name": "n", "uid": "u", "resourceVersion": "1",
+            "annotations": {APPLIED_HASH_ANNOTATION: "h"},
+            "ownerReferences": [{"kind": "MunicipalityTenant", "name": "t", "uid": "x"}]},
+            "spec": {"clusterIP": "10.0.0.1", "ports": []}, "status": {"a": 1}});
+        normalize(&mut o);
+        assert_eq!(
+            o,
+            json!({"metadata": {"name": "n", "annotations": {},
+                "ownerReferences": [{"kind": "MunicipalityTenant", "name": "t"}]},
+                "spec": {"ports": []}})
+        );
+    }
+}
