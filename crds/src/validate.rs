@@ -459,14 +459,14 @@ fn admins(p: &mut Problems, admins: &[Admin], path: &FieldPath) -> Vec<Admin> {
             || admin
                 .name
                 .chars()
-                .any(|c| c.is_control() || c.is_whitespace())
+                .any(|c| c.is_control() || c.is_whitespace() || invisible(c))
         {
             p.push(
                 at.child("name"),
                 Problem::invalid(
                     "SubjectName",
                     format!(
-                        "{:?} is not a subject name (no spaces or control characters)",
+                        "{:?} is not a subject name (no spaces, control or invisible characters)",
                         admin.name
                     ),
                 ),
@@ -507,6 +507,34 @@ fn admins(p: &mut Problems, admins: &[Admin], path: &FieldPath) -> Vec<Admin> {
         (path.index(i).child("name"), subject)
     }));
     admins.to_vec()
+}
+
+/// Unicode's default-ignorable code points (zero-width spaces and joiners, bidirectional
+/// overrides, the byte order mark, variation selectors, tags...): they show as nothing, or
+/// reorder what is around them, so a name holding one reads like another name. RBAC compares
+/// subject names byte for byte: `comune-modena\u{200b}-admins` is not the group it shows as in a
+/// review, and `\u{200b}system:masters` would slip past the `system:` check.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00ad}'
+            | '\u{034f}'
+            | '\u{061c}'
+            | '\u{115f}'..='\u{1160}'
+            | '\u{17b4}'..='\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{fff0}'..='\u{fff8}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0000}'..='\u{e0fff}'
+    )
 }
 
 fn quota(
@@ -570,6 +598,10 @@ fn bounded(
     Some(q)
 }
 
+/// Set on every namespace by the API server (Kubernetes 1.21 and later): requiring it narrows
+/// nothing.
+const EVERY_NAMESPACE_LABEL: &str = "kubernetes.io/metadata.name";
+
 fn check_selector(p: &mut Problems, selector: &LabelSelector, path: &FieldPath) {
     let labels = selector.match_labels.clone().unwrap_or_default();
     for (key, value) in &labels {
@@ -579,6 +611,7 @@ fn check_selector(p: &mut Problems, selector: &LabelSelector, path: &FieldPath) 
     }
     let expressions = selector.match_expressions.clone().unwrap_or_default();
     let mut positive = !labels.is_empty();
+    let mut universal = false;
     for (i, e) in expressions.iter().enumerate() {
         let at = path.child("matchExpressions").index(i);
         if let Err(err) = check_label_key(&e.key) {
@@ -591,6 +624,7 @@ fn check_selector(p: &mut Problems, selector: &LabelSelector, path: &FieldPath) 
             }
         }
         match (e.operator.as_str(), values.is_empty()) {
+            ("Exists", true) if e.key == EVERY_NAMESPACE_LABEL => universal = true,
             ("In", false) | ("Exists", true) => positive = true,
             ("NotIn", false) | ("DoesNotExist", true) => {}
             ("In" | "NotIn", true) => p.push(
@@ -613,6 +647,8 @@ fn check_selector(p: &mut Problems, selector: &LabelSelector, path: &FieldPath) 
     if !positive {
         let why = if labels.is_empty() && expressions.is_empty() {
             " (it is empty)"
+        } else if universal {
+            " (every namespace has the label kubernetes.io/metadata.name)"
         } else {
             " (it only excludes)"
         };
@@ -915,7 +951,23 @@ fn workloads(
         let name = p.parse(at.child("name"), &w.name, |s| {
             DnsLabel::parse_dns1035(s, 40)
         });
-        let image = p.parse_opt::<ImageRef>(at.child("image"), Some(&w.image));
+        let image = p
+            .parse_opt::<ImageRef>(at.child("image"), Some(&w.image))
+            .filter(|image| match latest_tag(image.as_str()) {
+                Some(name) => {
+                    p.push(
+                        at.child("image"),
+                        Problem::invalid(
+                            "ImageUnpinned",
+                            format!(
+                                "image has the tag latest, which moves with every push; pin a version, e.g. {name}:1.0.0, or a digest"
+                            ),
+                        ),
+                    );
+                    false
+                }
+                None => true,
+            });
         match w.replicas {
             Some(r) if r < 0 => p.push(
                 at.child("replicas"),
@@ -948,6 +1000,16 @@ fn workloads(
             }
         };
         let (requests, limits) = resources(p, w.resources.as_ref(), &at.child("resources"));
+        for (j, e) in w.env.iter().enumerate() {
+            if e.value.as_deref().is_some_and(|v| v.contains('\0')) {
+                p.push(
+                    at.child("env").index(j).child("value"),
+                    Problem::Forbidden(
+                        "a NUL character: no process can receive it in its environment",
+                    ),
+                );
+            }
+        }
         let env: Vec<(EnvVarName, String)> = w
             .env
             .iter()
@@ -1012,6 +1074,16 @@ fn workloads(
             .map(|(i, w)| (path.index(i).child("name"), w.name.as_str())),
     );
     (p.0.len() == before).then_some(out)
+}
+
+/// The repository of a (well-formed) image reference pinned by nothing but the tag `latest`,
+/// which every push moves: what runs would change under the tenant's feet as without a tag.
+/// With a digest, the digest pins it.
+fn latest_tag(image: &str) -> Option<&str> {
+    if image.contains('@') {
+        return None;
+    }
+    image.strip_suffix(":latest")
 }
 
 fn resources(

@@ -1059,6 +1059,31 @@ fn image_must_be_pinned() {
 }
 
 #[test]
+fn image_tagged_latest_is_unpinned_unless_a_digest_pins_it() {
+    for latest in [
+        "registry.regione.example/comuni/portale:latest",
+        "nginx:latest",
+        "localhost:5000/portale:latest",
+    ] {
+        let mut t = modena();
+        portale(&mut t).image = latest.to_owned();
+        let problem = assert_one(&t, "spec.workloads[0].image", "ImageUnpinned");
+        assert!(problem.to_string().contains("latest"), "{problem}");
+    }
+    for good in [
+        format!("registry.regione.example/comuni/portale:latest@{SHA256}"),
+        "registry.regione.example/comuni/portale:latest-2024".to_owned(),
+        "registry.regione.example/comuni/portale:v1-latest".to_owned(),
+        "registry.regione.example/latest/portale:1.0.0".to_owned(),
+        "latest:1.0.0".to_owned(),
+    ] {
+        let mut t = modena();
+        portale(&mut t).image = good.clone();
+        assert_eq!(assert_valid(&t).workloads[0].image.as_str(), good);
+    }
+}
+
+#[test]
 fn image_must_be_a_reference() {
     for bad in [
         "",
@@ -1122,6 +1147,28 @@ fn env_var_reserved_prefixes() {
         let mut t = modena();
         portale(&mut t).env.push(env(reserved));
         assert_one(&t, "spec.workloads[0].env[1].name", "ReservedName");
+    }
+}
+
+#[test]
+fn env_var_values_have_no_nul_character() {
+    // execve ends each variable at its first NUL: the container could never start.
+    for bad in ["info\0debug", "\0", &format!("{}\0", "x".repeat(4095))] {
+        let mut t = modena();
+        portale(&mut t).env[0].value = Some(bad.to_owned());
+        assert_one(&t, "spec.workloads[0].env[0].value", "Forbidden");
+    }
+    // Any other value is the application's business: newlines (a PEM certificate), tabs, JSON.
+    for good in [
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        "a\tb",
+        "{\"level\": \"info\"}",
+        "$(HOME)/x",
+        "",
+    ] {
+        let mut t = modena();
+        portale(&mut t).env[0].value = Some(good.to_owned());
+        assert_valid(&t);
     }
 }
 
@@ -1384,6 +1431,8 @@ fn ingress_from_selectors_must_not_be_open() {
         "{matchExpressions: [{key: team, operator: NotIn, values: [x]}]}",
         "{matchExpressions: [{key: team, operator: DoesNotExist}]}",
         "{matchExpressions: [{key: a, operator: NotIn, values: [x]}, {key: b, operator: DoesNotExist}]}",
+        // Every namespace carries it (Kubernetes 1.21 and later).
+        "{matchExpressions: [{key: kubernetes.io/metadata.name, operator: Exists}]}",
     ] {
         let mut t = modena();
         t.spec
@@ -1400,6 +1449,7 @@ fn ingress_from_selectors_must_not_be_open() {
         "{matchExpressions: [{key: team, operator: In, values: [ingress]}]}",
         "{matchExpressions: [{key: team, operator: Exists}]}",
         "{matchExpressions: [{key: team, operator: Exists}, {key: env, operator: NotIn, values: [dev]}]}",
+        "{matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [ingress-nginx]}]}",
     ] {
         let mut t = modena();
         t.spec
@@ -1570,6 +1620,36 @@ fn admin_subject_names_have_no_spaces() {
         let mut t = modena();
         t.spec.admins[0] = admin(AdminKind::User, bad, None);
         assert_one(&t, "spec.admins[0].name", "SubjectName");
+    }
+}
+
+#[test]
+fn admin_subject_names_have_no_invisible_characters() {
+    // Each reads like a name it is not: RBAC would bind another subject than the reviewer saw.
+    for bad in [
+        "comune-modena\u{200b}-admins",                // zero-width space
+        "\u{200b}system:masters",                      // and so past the system:* check
+        "comune-modena\u{200d}-admins",                // zero-width joiner
+        "mario.rossi@comune.modena.it\u{202e}gpj.exe", // right-to-left override
+        "\u{feff}comune-modena-admins",                // byte order mark
+        "comune\u{00ad}-modena-admins",                // soft hyphen
+        "comune-modena-admins\u{e0041}",               // tag character
+    ] {
+        for kind in [AdminKind::Group, AdminKind::User] {
+            let mut t = modena();
+            t.spec.admins[0] = admin(kind, bad, None);
+            assert_one(&t, "spec.admins[0].name", "SubjectName");
+        }
+    }
+    // Letters of any script are names (an OIDC user may be an address with accents).
+    for good in [
+        "niccolò.ferri@comune.modena.it",
+        "amministratori-forlì",
+        "Ämter",
+    ] {
+        let mut t = modena();
+        t.spec.admins[0] = admin(AdminKind::User, good, None);
+        assert_valid(&t);
     }
 }
 
