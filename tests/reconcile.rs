@@ -16,9 +16,9 @@ use support::tenants::{
 };
 use support::{Operator, eventually, kubectl, unique_name};
 
-/// The (type, reason) of the Events recorded about tenant `name`. A cluster-scoped object's
-/// events live in the `default` namespace.
-async fn tenant_events(client: &kube::Client, name: &str) -> Vec<(String, String)> {
+/// The (type, reason, message) of the Events recorded about tenant `name`. A cluster-scoped
+/// object's events live in the `default` namespace.
+async fn tenant_events(client: &kube::Client, name: &str) -> Vec<(String, String, String)> {
     Api::<Event>::namespaced(client.clone(), "default")
         .list(&ListParams::default())
         .await
@@ -29,15 +29,31 @@ async fn tenant_events(client: &kube::Client, name: &str) -> Vec<(String, String
             let r = &e.involved_object;
             r.kind.as_deref() == Some("MunicipalityTenant") && r.name.as_deref() == Some(name)
         })
-        .map(|e| (e.type_.unwrap_or_default(), e.reason.unwrap_or_default()))
+        .map(|e| {
+            let field = |f: Option<String>| f.unwrap_or_default();
+            (field(e.type_), field(e.reason), field(e.message))
+        })
         .collect()
 }
 
 /// Waits until an event of this type and reason is recorded about tenant `name`.
 async fn event_recorded(client: &kube::Client, name: &str, type_: &str, reason: &str) {
-    let wanted = (type_.to_owned(), reason.to_owned());
     eventually(&format!("a {type_} {reason} event"), || async {
-        tenant_events(client, name).await.contains(&wanted)
+        tenant_events(client, name)
+            .await
+            .iter()
+            .any(|(t, r, _)| t == type_ && r == reason)
+    })
+    .await;
+}
+
+/// Waits until an event with `reason` about tenant `name` says `what`.
+async fn event_says(client: &kube::Client, name: &str, reason: &str, what: &str) {
+    eventually(&format!("a {reason} event saying {what:?}"), || async {
+        tenant_events(client, name)
+            .await
+            .iter()
+            .any(|(_, r, m)| r == reason && m.contains(what))
     })
     .await;
 }
@@ -82,7 +98,8 @@ async fn a_tenant_gets_its_children_and_becomes_ready() {
     assert!(
         !tenant_events(&client, &name)
             .await
-            .contains(&("Normal".to_owned(), "WorkloadsProgressing".to_owned()))
+            .iter()
+            .any(|(t, r, _)| t == "Normal" && r == "WorkloadsProgressing")
     );
 
     let cm = Api::<ConfigMap>::namespaced(client.clone(), &name)
@@ -391,32 +408,6 @@ async fn a_refused_child_is_named_and_holds_up_no_other_tenant() {
 
     // Meanwhile another tenant of the same operator becomes Ready.
     ready_tenant(&client, &operator, "unhindered").await;
-}
-
-/// The notes of the Events with `reason` recorded about tenant `name`.
-async fn event_notes(client: &kube::Client, name: &str, reason: &str) -> Vec<String> {
-    Api::<Event>::namespaced(client.clone(), "default")
-        .list(&ListParams::default())
-        .await
-        .expect("events are listed")
-        .items
-        .into_iter()
-        .filter(|e| {
-            e.involved_object.name.as_deref() == Some(name) && e.reason.as_deref() == Some(reason)
-        })
-        .filter_map(|e| e.message)
-        .collect()
-}
-
-/// Waits until an Event with `reason` about tenant `name` says `what`.
-async fn event_says(client: &kube::Client, name: &str, reason: &str, what: &str) {
-    eventually(&format!("a {reason} event saying {what:?}"), || async {
-        event_notes(client, name, reason)
-            .await
-            .iter()
-            .any(|n| n.contains(what))
-    })
-    .await;
 }
 
 /// Another field manager changes fields: those the operator owns are put back, each with a

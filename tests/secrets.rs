@@ -154,15 +154,19 @@ async fn source_keys_appear_nowhere_but_in_the_tenants_own_secrets() {
     // A key rotated, and a key gone: an error that names the key.
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &operator_ns);
     let rotated = format!("CANARY-rotated-{run}-7f3a9c");
-    let patch = serde_json::json!({"data": {"primary": ByteString(rotated.clone().into_bytes())}});
-    secrets
-        .patch(
-            &format!("{name}-pagopa"),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-        .unwrap();
+    let change_pagopa_keys = |data: serde_json::Value| {
+        let secrets = secrets.clone();
+        let name = format!("{name}-pagopa");
+        async move {
+            let patch = serde_json::json!({ "data": data });
+            secrets
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .unwrap();
+        }
+    };
+    change_pagopa_keys(serde_json::json!({"primary": ByteString(rotated.clone().into_bytes())}))
+        .await;
     let copies: Api<Secret> = Api::namespaced(client.clone(), &name);
     eventually("the rotated key is copied", || async {
         copies
@@ -173,15 +177,7 @@ async fn source_keys_appear_nowhere_but_in_the_tenants_own_secrets() {
             .is_some_and(|d| d.values().any(|v| v.0 == rotated.as_bytes()))
     })
     .await;
-    let patch = serde_json::json!({"data": {"secondary": null}});
-    secrets
-        .patch(
-            &format!("{name}-pagopa"),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-        .unwrap();
+    change_pagopa_keys(serde_json::json!({"secondary": null})).await;
     eventually("the missing key is reported", || async {
         tenants
             .get(&name)

@@ -9,7 +9,7 @@
 //! standby) rather than left looking healthy.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Reconciles are abandoned after two minutes; this is a backstop beyond it.
@@ -25,6 +25,7 @@ pub struct Health {
     leading_unsynced_since: Mutex<Option<Instant>>,
     leading: AtomicBool,
     in_flight: AtomicI64,
+    abandoned: AtomicU64,
     /// When a reconcile last started or completed.
     last_progress: Mutex<Instant>,
 }
@@ -38,6 +39,7 @@ impl Default for Health {
             leading_unsynced_since: Mutex::new(None),
             leading: AtomicBool::new(false),
             in_flight: AtomicI64::new(0),
+            abandoned: AtomicU64::new(0),
             last_progress: Mutex::new(Instant::now()),
         }
     }
@@ -89,7 +91,16 @@ impl Health {
         self.in_flight.load(Ordering::SeqCst)
     }
 
-    pub fn reconcile_finished(&self) {
+    /// Reconciles dropped before they completed (a stop that did not wait for them).
+    pub fn abandoned(&self) -> u64 {
+        self.abandoned.load(Ordering::SeqCst)
+    }
+
+    /// A reconcile ended: `completed`, or abandoned half-way.
+    pub fn reconcile_finished(&self, completed: bool) {
+        if !completed {
+            self.abandoned.fetch_add(1, Ordering::SeqCst);
+        }
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.progressed();
     }
@@ -168,7 +179,7 @@ mod tests {
         health.reconcile_started();
         assert!(health.live().is_ok());
         assert!(health.live_at(later).is_err(), "stuck in a reconcile");
-        health.reconcile_finished();
+        health.reconcile_finished(true);
         assert!(health.live_at(later).is_ok());
 
         health.leading();

@@ -172,7 +172,8 @@ where
                 // a delay doubling towards 1,000 s: an API server restarting answers 503 for a
                 // few seconds, and requests made then came back minutes later (found by the
                 // chaos suite). The watches and the reconciles have their own backoff, capped
-                // at 30 s and 5 min.
+                // at 30 s and 5 min; a reconcile the API server sheds (429, 503, 504) is
+                // retried without writing status.
                 config.default_retry = false;
                 kube::Client::try_from(config).map_err(|e| e.to_string())
             });

@@ -140,7 +140,7 @@ pub struct ApplyError {
 }
 
 /// A child as applied: the live object when it was read or written, and the drift put back.
-struct Outcome<K> {
+struct ChildApplied<K> {
     live: Option<K>,
     drift: Option<Drift>,
 }
@@ -161,7 +161,7 @@ async fn apply_one<K>(
     api: Api<K>,
     obj: &K,
     live: Live,
-) -> Result<Outcome<K>, ApplyError>
+) -> Result<ChildApplied<K>, ApplyError>
 where
     K: Resource + k8s_openapi::Resource + Clone + Serialize + DeserializeOwned + Debug,
 {
@@ -178,7 +178,7 @@ async fn write_one<K>(
     api: Api<K>,
     obj: &K,
     live: Live,
-) -> Result<Outcome<K>, kube::Error>
+) -> Result<ChildApplied<K>, kube::Error>
 where
     K: Resource + k8s_openapi::Resource + Clone + Serialize + DeserializeOwned + Debug,
 {
@@ -189,7 +189,7 @@ where
         .inventory
         .known(target.tenant, &key, hash.map(String::as_str));
     if known == Known::AsBuilt && live == Live::NotWanted {
-        return Ok(Outcome {
+        return Ok(ChildApplied {
             live: None,
             drift: None,
         });
@@ -201,7 +201,7 @@ where
         let as_json = |o: &K| serde_json::to_value(o).expect("Kubernetes objects serialize");
         let Some(field) = difference(&as_json(&live), &as_json(obj)) else {
             target.inventory.as_built(target.tenant, K::KIND, &live);
-            return Ok(Outcome {
+            return Ok(ChildApplied {
                 live: Some(live),
                 drift: None,
             });
@@ -216,13 +216,13 @@ where
     }
     let applied = api.patch(&name, &params(), &Patch::Apply(obj)).await?;
     target.inventory.as_built(target.tenant, K::KIND, &applied);
-    Ok(Outcome {
+    Ok(ChildApplied {
         live: Some(applied),
         drift,
     })
 }
 
-async fn cluster<K>(target: &Target<'_>, obj: &K) -> Result<Outcome<K>, ApplyError>
+async fn cluster<K>(target: &Target<'_>, obj: &K) -> Result<ChildApplied<K>, ApplyError>
 where
     K: Resource<Scope = ClusterResourceScope, DynamicType = ()>
         + k8s_openapi::Resource
@@ -235,7 +235,11 @@ where
     apply_one(target, api, obj, Live::NotWanted).await
 }
 
-async fn namespaced<K>(target: &Target<'_>, obj: &K, live: Live) -> Result<Outcome<K>, ApplyError>
+async fn namespaced<K>(
+    target: &Target<'_>,
+    obj: &K,
+    live: Live,
+) -> Result<ChildApplied<K>, ApplyError>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
         + k8s_openapi::Resource

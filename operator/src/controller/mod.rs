@@ -73,6 +73,21 @@ pub enum Error {
     SourceSecretsUnwatched,
 }
 
+impl Error {
+    /// The API server answered that it is overloaded or unavailable (429, 503, 504).
+    fn overloaded(&self) -> bool {
+        let status = match self {
+            Error::Kube(kube::Error::Api(status)) => status,
+            Error::Apply(apply::ApplyError {
+                source: kube::Error::Api(status),
+                ..
+            }) => status,
+            _ => return false,
+        };
+        matches!(status.code, 429 | 503 | 504)
+    }
+}
+
 /// Shared by every reconcile.
 pub struct Context {
     pub client: Client,
@@ -289,10 +304,20 @@ pub async fn run(
     let controller = children.watch::<NetworkPolicy>(controller, "networkpolicies");
     let controller = children.watch::<ConfigMap>(controller, "configmaps");
     let controller = children.watch::<Service>(controller, "services");
+    let signalled = {
+        let health = health.clone();
+        async move {
+            shutdown.await;
+            info!(
+                in_flight = health.in_flight(),
+                "stopping: no new reconciles; waiting for those in flight"
+            );
+        }
+    };
     controller
         .with_config(controller::Config::default().concurrency(concurrency))
         .trigger_backoff(EachWatchBacksOffAlone)
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(signalled)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {
@@ -309,7 +334,8 @@ pub async fn run(
     // running (a reconcile is bounded by RECONCILE_TIMEOUT).
     info!(
         in_flight = health.in_flight(),
-        "controller stopped; the reconciles in flight have finished"
+        abandoned = health.abandoned(),
+        "controller stopped"
     );
 }
 
@@ -408,6 +434,7 @@ fn error_policy(tenant: Arc<MunicipalityTenant>, error: &Error, ctx: Arc<Context
 struct Running<'a> {
     ctx: &'a Context,
     _timer: InFlight<'a>,
+    finished: bool,
 }
 
 impl<'a> Running<'a> {
@@ -416,18 +443,25 @@ impl<'a> Running<'a> {
         Self {
             ctx,
             _timer: ctx.metrics.reconcile_started(),
+            finished: false,
         }
+    }
+
+    fn finish(mut self) {
+        self.finished = true;
     }
 }
 
 impl Drop for Running<'_> {
+    /// Dropped before `finish`: the reconcile was abandoned half-way (the process stopping
+    /// without waiting for it), which a graceful stop must never do.
     fn drop(&mut self) {
-        self.ctx.health.reconcile_finished();
+        self.ctx.health.reconcile_finished(self.finished);
     }
 }
 
 async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let _running = Running::start(&ctx);
+    let running = Running::start(&ctx);
     let name = tenant.name_any();
     let span = info_span!("reconcile", tenant = %name);
     let api: Api<MunicipalityTenant> = Api::all(ctx.client.clone());
@@ -448,6 +482,13 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
             Event::Apply(tenant) => {
                 let (outcome, observed, result) = match pipeline(&tenant, &ctx).await {
                     Ok((outcome, observed, action)) => (outcome, observed, Ok(action)),
+                    // An API server shedding load: retried with backoff, without a status write
+                    // or an Event, which would only add to its load (the client does not retry
+                    // by itself: see main.rs).
+                    Err(error) if error.overloaded() => {
+                        ctx.metrics.reconciled(ReconcileResult::error);
+                        return Err(error);
+                    }
                     // Status tells the failure too (and records it as an event), then the
                     // error policy retries with backoff.
                     Err(error) => {
@@ -518,9 +559,8 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
         // Cleaned up, and the tenant is already gone: a store behind the API server handed a
         // deleted tenant over once more (found by the chaos suite, where it was retried for
         // as long as the store lagged).
-        Ok(Err(kube::runtime::finalizer::Error::RemoveFinalizer(kube::Error::Api(status))))
-            if status.code == 404 =>
-        {
+        Ok(Err(e)) if already_gone(&e) => {
+            tracing::debug!(tenant = %name, "cleaned up; the tenant was already gone");
             Ok(Action::await_change())
         }
         Ok(result) => result.map_err(|e| Error::Finalizer(Box::new(e))),
@@ -529,7 +569,17 @@ async fn reconcile(tenant: Arc<MunicipalityTenant>, ctx: Arc<Context>) -> Result
     if result.is_ok() {
         ctx.succeeded(&name);
     }
+    running.finish();
     result
+}
+
+/// Whether the finalizer could not be removed because the tenant is gone: the cleanup is done.
+fn already_gone(e: &kube::runtime::finalizer::Error<Error>) -> bool {
+    matches!(
+        e,
+        kube::runtime::finalizer::Error::RemoveFinalizer(kube::Error::Api(status))
+            if status.code == 404
+    )
 }
 
 fn now() -> Time {
@@ -922,6 +972,43 @@ async fn report_undecodable(ctx: Arc<Context>, undecodable: Undecodable) {
 
 #[cfg(test)]
 mod tests {
+    use super::{Error, already_gone};
+    use kube::core::Status;
+    use kube::runtime::finalizer;
+
+    fn api_error(code: u16) -> kube::Error {
+        kube::Error::Api(
+            serde_json::from_value::<Status>(serde_json::json!({
+                "status": "Failure", "message": "m", "reason": "r", "code": code
+            }))
+            .unwrap()
+            .into(),
+        )
+    }
+
+    #[test]
+    fn only_an_overloaded_api_server_is_retried_without_a_status() {
+        for code in [429, 503, 504] {
+            assert!(Error::Kube(api_error(code)).overloaded(), "{code}");
+        }
+        for code in [400, 403, 404, 409, 422, 500] {
+            assert!(!Error::Kube(api_error(code)).overloaded(), "{code}");
+        }
+    }
+
+    #[test]
+    fn a_finalizer_removal_that_finds_the_tenant_gone_is_done() {
+        assert!(already_gone(&finalizer::Error::<Error>::RemoveFinalizer(
+            api_error(404)
+        )));
+        assert!(!already_gone(&finalizer::Error::<Error>::RemoveFinalizer(
+            api_error(409)
+        )));
+        assert!(!already_gone(&finalizer::Error::<Error>::AddFinalizer(
+            api_error(404)
+        )));
+    }
+
     use super::*;
 
     #[test]

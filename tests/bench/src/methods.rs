@@ -104,6 +104,17 @@ impl Bench<'_> {
         }
     }
 
+    async fn prepare(&self) -> Result<Client, String> {
+        setup::prepare(
+            self.repo,
+            self.cp,
+            self.tenants,
+            &self.config.operator_namespace,
+            self.concurrency,
+        )
+        .await
+    }
+
     fn start_operator_logged(
         &self,
         binary: &Path,
@@ -135,14 +146,7 @@ impl Bench<'_> {
     /// nothing else: no read, no status. With `watched_by`, an operator binary runs meanwhile
     /// managing no tenant: its watches see every child written.
     pub async fn floor(&self, watched_by: Option<&Path>) -> Result<RunResult, String> {
-        let admin = setup::prepare(
-            self.repo,
-            self.cp,
-            self.tenants,
-            &self.config.operator_namespace,
-            self.concurrency,
-        )
-        .await?;
+        let admin = self.prepare().await?;
         let children = self.children()?;
         let mut result = self.result(if watched_by.is_some() {
             Method::FloorWatched
@@ -196,14 +200,7 @@ impl Bench<'_> {
     /// The GitOps baseline: the same children rendered to one file per tenant (the namespace
     /// first), applied by one `kubectl apply --server-side` of the directory.
     pub async fn kubectl(&self) -> Result<RunResult, String> {
-        let admin = setup::prepare(
-            self.repo,
-            self.cp,
-            self.tenants,
-            &self.config.operator_namespace,
-            self.concurrency,
-        )
-        .await?;
+        let admin = self.prepare().await?;
         let children = self.children()?;
         let mut result = self.result(Method::Kubectl);
         result.objects = children.iter().map(Vec::len).sum();
@@ -251,14 +248,7 @@ impl Bench<'_> {
     /// every tenant has converged (and, with rollouts, is Ready); then left alone, restarted,
     /// and given changes one at a time.
     pub async fn operator(&self, plan: &OperatorPlan<'_>) -> Result<RunResult, String> {
-        let admin = setup::prepare(
-            self.repo,
-            self.cp,
-            self.tenants,
-            &self.config.operator_namespace,
-            self.concurrency,
-        )
-        .await?;
+        let admin = self.prepare().await?;
         let mut result = self.result(Method::Operator);
         let api: Api<MunicipalityTenant> = Api::all(admin.clone());
         stream::iter(self.tenants)

@@ -49,6 +49,18 @@ fn err(e: impl std::fmt::Display) -> String {
 pub async fn managed(client: &Client) -> Result<Dump, String> {
     let mut dump = Dump::new();
     let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
+    let uids: BTreeMap<String, String> = Api::<MunicipalityTenant>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|t| {
+            (
+                t.metadata.name.unwrap_or_default(),
+                t.metadata.uid.unwrap_or_default(),
+            )
+        })
+        .collect();
     for (group, version, kind, plural) in KINDS {
         let gvk = GroupVersionKind::gvk(group, version, kind);
         let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
@@ -63,15 +75,9 @@ pub async fn managed(client: &Client) -> Result<Dump, String> {
                 object.metadata.namespace.as_deref().unwrap_or(""),
                 object.metadata.name.as_deref().unwrap_or("")
             );
-            let labels = object.metadata.labels.clone().unwrap_or_default();
-            // What a deleted `Retain` tenant left depends on how far it had got when it was
-            // deleted: only its namespace is compared (it must be there in either run).
-            if kind != "Namespace" && labels.get(RETAINED_LABEL).is_some_and(|v| v == "true") {
-                continue;
-            }
             let mut value = serde_json::to_value(&object).map_err(err)?;
             value["kind"] = Value::from(kind);
-            normalize(&mut value);
+            normalize(&mut value, &uids);
             dump.insert(key, value);
         }
     }
@@ -90,11 +96,10 @@ pub async fn statuses(client: &Client) -> Result<Dump, String> {
             }
         }
         // Digests of the source Secrets' identity (uid, resourceVersion), which each cluster
-        // assigns afresh; the keys themselves are compared in the tenant Secrets.
+        // assigns afresh: only whether there is one is compared (the keys themselves are, in
+        // the tenant Secrets).
         for c in status["connectors"].as_array_mut().into_iter().flatten() {
-            if let Some(c) = c.as_object_mut() {
-                c.remove("keysVersion");
-            }
+            present(c, "keysVersion");
         }
         let key = format!("MunicipalityTenant/{}", t.metadata.name.unwrap_or_default());
         dump.insert(key, status);
@@ -102,7 +107,17 @@ pub async fn statuses(client: &Client) -> Result<Dump, String> {
     Ok(dump)
 }
 
-fn normalize(object: &mut Value) {
+/// Replaces the value of `key` in `map`, if there is one, by a mark that it is there.
+fn present(map: &mut Value, key: &str) {
+    if let Some(v) = map.get_mut(key) {
+        *v = Value::from("<present>");
+    }
+}
+
+/// `uids`: the live tenants' uids by name. An owner reference to a live tenant has its uid
+/// replaced by a mark (each cluster assigns its own); one to anything else keeps it, and so
+/// differs.
+fn normalize(object: &mut Value, uids: &BTreeMap<String, String>) {
     if let Some(meta) = object["metadata"].as_object_mut() {
         for field in [
             "uid",
@@ -115,9 +130,9 @@ fn normalize(object: &mut Value) {
             meta.remove(field);
         }
         // The digest of the object as built covers its owner reference, whose uid each cluster
-        // assigns afresh; the fields it digests are compared themselves.
-        if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-            a.remove(APPLIED_HASH_ANNOTATION);
+        // assigns afresh: only whether there is one is compared (the fields it digests are).
+        if let Some(a) = meta.get_mut("annotations") {
+            present(a, APPLIED_HASH_ANNOTATION);
         }
         // The tenant's uid differs by cluster; its kind and name do not.
         for r in meta
@@ -126,8 +141,9 @@ fn normalize(object: &mut Value) {
             .into_iter()
             .flatten()
         {
-            if let Some(r) = r.as_object_mut() {
-                r.remove("uid");
+            let owner = r["name"].as_str().and_then(|n| uids.get(n));
+            if owner.is_some() && r["uid"].as_str() == owner.map(String::as_str) {
+                r["uid"] = Value::from("<the tenant's>");
             }
         }
     }
@@ -258,13 +274,16 @@ mod tests {
     fn what_each_cluster_assigns_is_left_out() {
         let mut o = json!({"metadata": {"name": "n", "uid": "u", "resourceVersion": "1",
             "annotations": {APPLIED_HASH_ANNOTATION: "h"},
-            "ownerReferences": [{"kind": "MunicipalityTenant", "name": "t", "uid": "x"}]},
+            "ownerReferences": [{"kind": "MunicipalityTenant", "name": "t", "uid": "x"},
+                {"kind": "MunicipalityTenant", "name": "gone", "uid": "y"}]},
             "spec": {"clusterIP": "10.0.0.1", "ports": []}, "status": {"a": 1}});
-        normalize(&mut o);
+        let uids = [("t".to_owned(), "x".to_owned())].into();
+        normalize(&mut o, &uids);
         assert_eq!(
             o,
-            json!({"metadata": {"name": "n", "annotations": {},
-                "ownerReferences": [{"kind": "MunicipalityTenant", "name": "t"}]},
+            json!({"metadata": {"name": "n", "annotations": {APPLIED_HASH_ANNOTATION: "<present>"},
+                "ownerReferences": [{"kind": "MunicipalityTenant", "name": "t", "uid": "<the tenant's>"},
+                    {"kind": "MunicipalityTenant", "name": "gone", "uid": "y"}]},
                 "spec": {"ports": []}})
         );
     }

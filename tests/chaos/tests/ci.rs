@@ -58,5 +58,13 @@ async fn a_rollout_under_faults_ends_as_an_undisturbed_one() {
     assert_eq!(report.faults.len(), 6 + 2 + 1 + 1 + 1, "{json}");
     // The compaction and the restart after it made at least one watch start over with a list.
     assert!(report.watches_expired > 0, "{json}");
+    // Recovery is a matter of seconds (the undisturbed run of these tenants takes about 10):
+    // a generous bound, which catches an operator that takes minutes to see the API server
+    // again after it restarted (the bugs 1 and 2 of RELIABILITY.md).
+    let recovery = report.chaos_seconds - report.last_fault_seconds;
+    assert!(
+        recovery < 120.0,
+        "{recovery:.0} s to settle after the faults: {json}"
+    );
     let _ = std::fs::remove_dir_all(&ws.dir);
 }
