@@ -14,7 +14,7 @@ use std::time::Duration;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use municipio_crds::MunicipalityTenant;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
 use serde_json::{Value, json};
@@ -393,11 +393,11 @@ async fn updates_keep_the_municipality_and_refuse_a_silent_downgrade() {
 }
 
 #[tokio::test]
-async fn an_unbound_source_secret_is_admitted_with_a_warning() {
+async fn another_tenants_source_secret_is_refused_an_unbound_one_admitted_with_a_warning() {
     let client = client().await;
     let hook = Webhook::start(&client).await;
     let name = unique_name("warned");
-    // The pagoPA Secret exists but is bound to someone else; the IO one does not exist.
+    // The pagoPA Secret exists but is bound to another tenant; the IO one does not exist.
     let secret = Secret {
         metadata: kube::api::ObjectMeta {
             name: Some(format!("{name}-pagopa")),
@@ -419,19 +419,49 @@ async fn an_unbound_source_secret_is_admitted_with_a_warning() {
     );
     tenant["spec"]["municipality"]["istatCode"] = json!(unique_istat());
     tenant["spec"]["pagopa"]["subscriptionKey"]["secretName"] = json!(format!("{name}-pagopa"));
-    // Wait for the webhook's cache to see the Secret: until then it would warn "does not exist".
-    let mut last = String::new();
-    for attempt in 0..40 {
+    let dry_run = || {
         let manifest = hook.manifest(tenant.clone(), &name);
-        let out = Command::new("kubectl")
+        Command::new("kubectl")
             .env("KUBECONFIG", support::kubeconfig())
             .args(["apply", "--dry-run=server", "-f"])
             .arg(&manifest)
             .output()
-            .unwrap();
-        assert!(out.status.success(), "admitted: {out:?}");
+            .unwrap()
+    };
+    // Wait for the webhook's cache to see the Secret: until then it would warn "does not exist".
+    let mut refused = String::new();
+    for attempt in 0..40 {
+        let out = dry_run();
+        refused = String::from_utf8_lossy(&out.stderr).into_owned();
+        if !out.status.success() {
+            break;
+        }
+        assert!(attempt < 39, "never refused: {refused}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        refused.contains(&format!(
+            "spec.pagopa.subscriptionKey.secretName: Secret {}/{name}-pagopa is bound to carpi, not to tenant {name}",
+            hook.operator_namespace
+        )),
+        "{refused}"
+    );
+
+    // Bound to no one: admitted, with a warning (a GitOps tool may label it a moment later).
+    let unbind = json!({"metadata": {"labels": {"tenancy.municipio.io/tenant": null}}});
+    Api::<Secret>::namespaced(client.clone(), &hook.operator_namespace)
+        .patch(
+            &format!("{name}-pagopa"),
+            &PatchParams::default(),
+            &Patch::Merge(&unbind),
+        )
+        .await
+        .unwrap();
+    let mut last = String::new();
+    for attempt in 0..40 {
+        let out = dry_run();
         last = String::from_utf8_lossy(&out.stderr).into_owned();
-        if last.contains("is not bound to tenant") {
+        if out.status.success() && last.contains("is not bound to tenant") {
             break;
         }
         assert!(attempt < 39, "no warning about the binding: {last}");

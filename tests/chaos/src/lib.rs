@@ -286,10 +286,7 @@ async fn settle(
                     Fault::Compact => {
                         // Watches running, then writes they do not follow: their
                         // resourceVersions fall behind the compacted revision.
-                        let up = operator.started.elapsed();
-                        if let Some(wait) = Duration::from_secs(5).checked_sub(up) {
-                            tokio::time::sleep(wait).await;
-                        }
+                        watches_running(&log, operator.started).await;
                         churn(&admin).await?;
                         cp.compact()?;
                         cp.restart("kube-apiserver", "KILL")?;
@@ -401,6 +398,27 @@ async fn all_ready(admin: &Client, names: &[String]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Until the operator's log has said for 5 s that no watch failed: after a restart of the
+/// API server its lists may be refused for a while (its authorizer's caches), and a watch
+/// still listing would not be caught behind a compaction. At most two minutes.
+async fn watches_running(log: &Path, started: Instant) {
+    use k8s_openapi::jiff::{SignedDuration, Timestamp};
+    for _ in 0..240 {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let last_failure = text
+            .lines()
+            .filter(|l| l.contains("watch failed"))
+            .filter_map(|l| l.split_whitespace().next()?.parse::<Timestamp>().ok())
+            .next_back();
+        let quiet = last_failure
+            .is_none_or(|t| Timestamp::now().duration_since(t) > SignedDuration::from_secs(5));
+        if started.elapsed() > Duration::from_secs(5) && quiet {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// A few writes of objects nobody watches, so that etcd's revision moves on.

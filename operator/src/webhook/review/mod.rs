@@ -140,10 +140,11 @@ fn decide(request: &AdmissionRequest<DynamicObject>, cluster: &dyn Cluster) -> A
             errors.extend(namespace_is_free(&tenant, cluster));
         }
     }
+    let (foreign, warnings) = unusable_source_secrets(&valid, cluster);
+    errors.extend(foreign);
     if !errors.is_empty() {
         return refuse(response, errors);
     }
-    let warnings = unusable_source_secrets(&valid, cluster);
     let mut response = response;
     response.warnings = (!warnings.is_empty()).then_some(warnings);
     response
@@ -249,9 +250,14 @@ fn no_silent_downgrade(old: &DynamicObject, new: &MunicipalityTenant) -> Vec<Str
     }
 }
 
-/// Source Secrets named by the spec that are missing or not bound to this tenant: a warning,
-/// not a refusal, since a GitOps tool may create the Secret a moment later. Names only.
-fn unusable_source_secrets(tenant: &ValidTenant, cluster: &dyn Cluster) -> Vec<String> {
+/// Source Secrets named by the spec that cannot serve this tenant. One bound to other tenants
+/// is refused: those are another municipality's keys. One missing or bound to no tenant is a
+/// warning, not a refusal, since a GitOps tool may create or label it a moment later. Names
+/// only, never values. Returns (refusals, warnings).
+fn unusable_source_secrets(
+    tenant: &ValidTenant,
+    cluster: &dyn Cluster,
+) -> (Vec<String>, Vec<String>) {
     let mut named = Vec::new();
     if let Some(p) = &tenant.pagopa {
         named.push((
@@ -269,20 +275,26 @@ fn unusable_source_secrets(tenant: &ValidTenant, cluster: &dyn Cluster) -> Vec<S
     }
     let namespace = cluster.operator_namespace();
     let name = tenant.name.as_str();
-    named
-        .into_iter()
-        .filter_map(|(field, secret)| match cluster.source_secret_bindings(&secret) {
-            None => Some(format!(
+    let (mut refusals, mut warnings) = (BTreeSet::new(), BTreeSet::new());
+    for (field, secret) in named {
+        match cluster.source_secret_bindings(&secret) {
+            None => warnings.insert(format!(
                 "{field}: Secret {namespace}/{secret} does not exist (yet): the tenant will wait for it"
             )),
-            Some(bound) if !bound.contains(name) => Some(format!(
+            Some(bound) if bound.is_empty() => warnings.insert(format!(
                 "{field}: Secret {namespace}/{secret} is not bound to tenant {name}: label it tenancy.municipio.io/tenant={name} or list {name} in its annotation tenancy.municipio.io/tenants"
             )),
-            Some(_) => None,
-        })
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
+            Some(bound) if !bound.contains(name) => refusals.insert(format!(
+                "{field}: Secret {namespace}/{secret} is bound to {}, not to tenant {name}: a tenant never receives another's keys",
+                bound.iter().cloned().collect::<Vec<_>>().join(", ")
+            )),
+            Some(_) => false,
+        };
+    }
+    (
+        refusals.into_iter().collect(),
+        warnings.into_iter().collect(),
+    )
 }
 
 #[cfg(test)]

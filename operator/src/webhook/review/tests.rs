@@ -277,12 +277,30 @@ fn production_to_uat_needs_the_annotation() {
 }
 
 #[test]
-fn an_unusable_source_secret_is_a_warning_naming_it_never_its_value() {
+fn a_source_secret_bound_to_another_tenant_is_refused_naming_the_field() {
     let mut cluster = modena_cluster();
-    cluster.secrets.remove("modena-io");
     cluster
         .secrets
         .insert("modena-pagopa".into(), BTreeSet::from(["carpi".to_owned()]));
+    let r = answer(&request("CREATE", modena(), None), &cluster);
+    assert!(!r.allowed);
+    assert!(
+        r.result.message.contains(
+            "spec.pagopa.subscriptionKey.secretName: Secret municipio-system/modena-pagopa is bound to carpi, not to tenant modena"
+        ),
+        "{}",
+        r.result.message
+    );
+}
+
+#[test]
+fn an_unusable_source_secret_is_a_warning_naming_it_never_its_value() {
+    let mut cluster = modena_cluster();
+    cluster.secrets.remove("modena-io");
+    // Bound to no tenant yet.
+    cluster
+        .secrets
+        .insert("modena-pagopa".into(), BTreeSet::new());
     let r = answer(&request("CREATE", modena(), None), &cluster);
     assert!(r.allowed, "GitOps may create the Secret a moment later");
     let warnings = r.warnings.unwrap();
