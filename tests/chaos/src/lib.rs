@@ -22,7 +22,7 @@ use municipio_bench::cluster::ControlPlane;
 use municipio_bench::process::OperatorProcess;
 use municipio_bench::setup;
 use municipio_bench::tenants;
-use municipio_bench::watch::{TenantWatch, ready};
+use municipio_bench::watch::{TenantWatch, converged, ready};
 use municipio_crds::MunicipalityTenant;
 use municipio_crds::identifiers::NamespaceName;
 use municipio_crds::v1alpha1::DeletionPolicy;
@@ -271,9 +271,10 @@ async fn settle(
                         operator = start()?;
                     }
                     Fault::DeleteWhileDown => {
-                        // As in the clean run, the tenants go once they are Ready, so that what
-                        // `Retain` keeps is the same whole.
-                        all_ready(&admin, deleted).await?;
+                        // Once the operator has applied all their children (as in the clean
+                        // run, where they go when Ready), so that what `Retain` keeps is the
+                        // same whole; not waiting for their rollout keeps the faults within it.
+                        all_converged(&admin, deleted).await?;
                         drop(operator);
                         delete(&api, deleted).await?;
                         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -377,24 +378,25 @@ fn namespace_of(t: &MunicipalityTenant) -> String {
         .unwrap_or_else(|| format!("{}{}", NamespaceName::DEFAULT_PREFIX, t.name_any()))
 }
 
-/// Until the tenants named in `names` are Ready.
-async fn all_ready(admin: &Client, names: &[String]) -> Result<(), String> {
+/// Until the tenants named in `names` have converged: every child applied, the operator done
+/// with them (their Deployments may still be rolling out).
+async fn all_converged(admin: &Client, names: &[String]) -> Result<(), String> {
     let api: Api<MunicipalityTenant> = Api::all(admin.clone());
     for name in names {
-        let mut is_ready = false;
+        let mut done = false;
         for _ in 0..1500 {
             if api
                 .get_opt(name)
                 .await
-                .is_ok_and(|t| t.as_ref().is_some_and(ready))
+                .is_ok_and(|t| t.as_ref().is_some_and(converged))
             {
-                is_ready = true;
+                done = true;
                 break;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        if !is_ready {
-            return Err(format!("{name} not Ready within 5 minutes"));
+        if !done {
+            return Err(format!("{name} not converged within 5 minutes"));
         }
     }
     Ok(())
