@@ -19,7 +19,7 @@ use kube::{Resource, ResourceExt};
 use municipio_crds::MunicipalityTenant;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use support::tenants::{condition, keys_for, operator_of_its_own, tenant};
+use support::tenants::{condition, condition_of, keys_for, operator_of_its_own, tenant};
 use support::{OPERATOR_USER, TEST_RUN_LABEL, unique_name};
 
 /// The resourceVersion of every object of kind `K` in `ns`, by `Kind/name`.
@@ -139,13 +139,7 @@ async fn hostile_tenants_are_stalled_naming_the_field_and_nothing_else_changes()
 
     for (path, name, _) in &created {
         let t = condition(&client, name, "Stalled", "True", Some("InvalidSpec")).await;
-        let stalled = t
-            .status
-            .unwrap()
-            .conditions
-            .into_iter()
-            .find(|c| c.type_ == "Stalled")
-            .unwrap();
+        let stalled = condition_of(t, "Stalled");
         for expected in support::expectations(path) {
             let field = expected.split_whitespace().next().unwrap();
             assert!(

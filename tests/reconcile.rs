@@ -11,7 +11,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use municipio_crds::MunicipalityTenant;
 use support::tenants::{
-    condition, keys_for, namespace, operator_of_its_own, operator_of_its_own_with,
+    condition, condition_of, keys_for, namespace, operator_of_its_own, operator_of_its_own_with,
     subscription_key, tenant,
 };
 use support::{Operator, eventually, kubectl, unique_name};
@@ -140,13 +140,7 @@ async fn an_invalid_spec_is_stalled_naming_the_field() {
         .await
         .unwrap();
     let t = condition(&client, &name, "Stalled", "True", Some("InvalidSpec")).await;
-    let ready = t
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
+    let ready = condition_of(t, "Ready");
     assert_eq!(ready.status, "False");
     assert!(
         ready
@@ -183,13 +177,7 @@ async fn another_tenants_source_secret_gives_nothing() {
         Some("SourceSecretNotBound"),
     )
     .await;
-    let ready = t
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
+    let ready = condition_of(t, "Ready");
     assert!(
         ready.message.contains(&format!(
             "Secret {}/{name}-pagopa is not bound to tenant {name}",
@@ -385,13 +373,7 @@ async fn a_refused_child_is_named_and_holds_up_no_other_tenant() {
         .await
         .unwrap();
     let t = condition(&client, &name, "Ready", "False", Some("ReconcileError")).await;
-    let ready = t
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
+    let ready = condition_of(t, "Ready");
     assert!(
         ready.message.contains(&format!("Service {name}/sportello"))
             && ready.message.contains("exceeded quota"),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, PostParams};
 use kube::runtime::wait::await_condition;
 use municipio_crds::MunicipalityTenant;
@@ -124,6 +125,16 @@ pub async fn keys_for(client: &kube::Client, operator: &Operator, name: &str, bo
         &io,
     )
     .await;
+}
+
+/// The tenant's condition `type_` (it must have a status with one).
+pub fn condition_of(t: MunicipalityTenant, type_: &str) -> Condition {
+    t.status
+        .expect("a status")
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == type_)
+        .unwrap_or_else(|| panic!("no {type_} condition"))
 }
 
 /// Waits until the tenant's condition `type_` has `status` and, if given, `reason`.
