@@ -419,26 +419,31 @@ async fn another_tenants_source_secret_is_refused_an_unbound_one_admitted_with_a
     );
     tenant["spec"]["municipality"]["istatCode"] = json!(unique_istat());
     tenant["spec"]["pagopa"]["subscriptionKey"]["secretName"] = json!(format!("{name}-pagopa"));
-    let dry_run = || {
+    // A server-side dry run, repeated until its outcome (admitted, and what kubectl printed on
+    // standard error) is as `wanted`: the webhook's cache sees a Secret's change a moment after
+    // it is made. Returns what kubectl printed.
+    let dry_run_until = |what: &'static str, wanted: fn(bool, &str) -> bool| {
         let manifest = hook.manifest(tenant.clone(), &name);
-        Command::new("kubectl")
-            .env("KUBECONFIG", support::kubeconfig())
-            .args(["apply", "--dry-run=server", "-f"])
-            .arg(&manifest)
-            .output()
-            .unwrap()
-    };
-    // Wait for the webhook's cache to see the Secret: until then it would warn "does not exist".
-    let mut refused = String::new();
-    for attempt in 0..40 {
-        let out = dry_run();
-        refused = String::from_utf8_lossy(&out.stderr).into_owned();
-        if !out.status.success() {
-            break;
+        async move {
+            let mut stderr = String::new();
+            for _ in 0..40 {
+                let out = Command::new("kubectl")
+                    .env("KUBECONFIG", support::kubeconfig())
+                    .args(["apply", "--dry-run=server", "-f"])
+                    .arg(&manifest)
+                    .output()
+                    .unwrap();
+                stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+                if wanted(out.status.success(), &stderr) {
+                    return stderr;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            panic!("{what}: {stderr}")
         }
-        assert!(attempt < 39, "never refused: {refused}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    };
+    // Until the webhook's cache sees the Secret, it would warn "does not exist".
+    let refused = dry_run_until("never refused", |admitted, _| !admitted).await;
     assert!(
         refused.contains(&format!(
             "spec.pagopa.subscriptionKey.secretName: Secret {}/{name}-pagopa is bound to carpi, not to tenant {name}",
@@ -457,16 +462,10 @@ async fn another_tenants_source_secret_is_refused_an_unbound_one_admitted_with_a
         )
         .await
         .unwrap();
-    let mut last = String::new();
-    for attempt in 0..40 {
-        let out = dry_run();
-        last = String::from_utf8_lossy(&out.stderr).into_owned();
-        if out.status.success() && last.contains("is not bound to tenant") {
-            break;
-        }
-        assert!(attempt < 39, "no warning about the binding: {last}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let last = dry_run_until("no warning about the binding", |admitted, stderr| {
+        admitted && stderr.contains("is not bound to tenant")
+    })
+    .await;
     assert!(
         last.contains(&format!(
             "Warning: spec.pagopa.subscriptionKey.secretName: Secret {}/{name}-pagopa is not bound to tenant {name}",
