@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::ResourceQuota;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::{Api, Client};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -250,16 +250,7 @@ impl Bench<'_> {
     pub async fn operator(&self, plan: &OperatorPlan<'_>) -> Result<RunResult, String> {
         let admin = self.prepare().await?;
         let mut result = self.result(Method::Operator);
-        let api: Api<MunicipalityTenant> = Api::all(admin.clone());
-        stream::iter(self.tenants)
-            .map(|t| {
-                let api = api.clone();
-                async move { api.create(&PostParams::default(), t).await }
-            })
-            .buffer_unordered(self.concurrency)
-            .try_collect::<Vec<_>>()
-            .await
-            .map_err(err)?;
+        setup::create_tenants(&admin, self.tenants, self.concurrency).await?;
         let n = self.tenants.len();
         let watch = TenantWatch::start(admin.clone());
         watch.until(n, |_| true).await?; // every tenant seen: the watch is up

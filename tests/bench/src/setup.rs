@@ -85,3 +85,23 @@ pub async fn prepare(
         .map_err(err)?;
     Ok(admin)
 }
+
+/// Creates every tenant, `concurrency` at a time: how a GitOps tool or an onboarding script
+/// hands a region to the operator.
+pub async fn create_tenants(
+    admin: &Client,
+    tenants: &[MunicipalityTenant],
+    concurrency: usize,
+) -> Result<(), String> {
+    let api: Api<MunicipalityTenant> = Api::all(admin.clone());
+    stream::iter(tenants)
+        .map(|t| {
+            let api = api.clone();
+            async move { api.create(&PostParams::default(), t).await }
+        })
+        .buffer_unordered(concurrency)
+        .try_collect::<Vec<_>>()
+        .await
+        .map_err(err)?;
+    Ok(())
+}

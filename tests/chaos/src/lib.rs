@@ -12,7 +12,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::{Client, ResourceExt};
@@ -219,16 +218,8 @@ async fn settle(
         deleted,
     } = *tenants;
     let admin = setup::prepare(&ws.repo, cp, all, OPERATOR_NAMESPACE, plan.concurrency).await?;
+    setup::create_tenants(&admin, all, plan.concurrency).await?;
     let api: Api<MunicipalityTenant> = Api::all(admin.clone());
-    stream::iter(all)
-        .map(|t| {
-            let api = api.clone();
-            async move { api.create(&PostParams::default(), t).await }
-        })
-        .buffer_unordered(plan.concurrency)
-        .try_collect::<Vec<_>>()
-        .await
-        .map_err(err)?;
     let log = ws.dir.join(format!("{label}-operator.log"));
     let _ = std::fs::remove_file(&log);
     let start = || {
