@@ -10,8 +10,9 @@ use std::path::Path;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use municipio_crds::MunicipalityTenant;
+use support::proxy::FreezableProxy;
 use support::tenants::{condition, keys_for, namespace, operator_of_its_own_with, tenant};
-use support::{Operator, client, eventually, install_crd, unique_name};
+use support::{Operator, client, eventually, install_crd, operator_kubeconfig, unique_name};
 
 /// A GET over plain HTTP/1.0: the status code and the body.
 fn get(addr: &str, path: &str) -> (u16, String) {
@@ -258,6 +259,97 @@ async fn sigterm_finishes_the_reconciles_in_flight_releases_the_lease_and_exits(
 
     // A successor finishes the rest.
     let successor = Operator::start_as(&leader.run, &ns, &format!("{}-next", leader.run), "next");
+    for name in &names {
+        condition(&client, name, "Ready", "True", Some("Ready")).await;
+    }
+    drop(successor);
+}
+
+/// SIGTERM while a request hangs: the API server goes silent behind a proxy the test freezes
+/// (connections stay open, no byte passes), so the reconcile in flight can neither finish nor
+/// fail. At `--stop-seconds` the leader abandons it, counts it and exits cleanly, well within
+/// the grace period, rather than waiting for the kubelet's SIGKILL (or for its Lease to be
+/// lost, which ends the process with an error). The Lease it could not release expires, and a
+/// successor finishes every tenant, the abandoned one included.
+#[tokio::test]
+async fn sigterm_while_a_request_hangs_abandons_it_at_the_stop_timeout_and_exits() {
+    let client = client().await;
+    install_crd(&client).await;
+    let run = unique_name("hang");
+    let ns = format!("{run}-system");
+    namespace(&client, &ns).await;
+    let proxy = FreezableProxy::in_front_of(&operator_kubeconfig(), &run);
+    let kubeconfig = proxy.kubeconfig().to_string_lossy().into_owned();
+    let flags = ["--concurrency", "1", "--stop-seconds", "1"];
+    let env = [("KUBECONFIG", kubeconfig.as_str())];
+    let mut leader = Operator::start_with_env(&run, &ns, &run, "operator", &flags, &env);
+    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    let mut names = Vec::new();
+    for _ in 0..40 {
+        let name = unique_name("hang");
+        keys_for(&client, &leader, &name, &name).await;
+        tenants
+            .create(&PostParams::default(), &tenant(&name, &run))
+            .await
+            .unwrap();
+        names.push(name);
+    }
+    eventually("a tenant has a status", || async {
+        let mut any = false;
+        for name in &names {
+            any |= tenants.get(name).await.unwrap().status.is_some();
+        }
+        any
+    })
+    .await;
+    let held = holder(&client, &ns)
+        .await
+        .expect("the leader holds the Lease");
+
+    proxy.freeze();
+    // A reconcile whose last answer came through before the freeze ends; the next one, 39
+    // being queued, hangs on its first request. The Lease is renewed every 2 s and lost 10 s
+    // after its last renewal: the stop below ends well before.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let signalled = std::time::Instant::now();
+    leader.terminate();
+    let status = loop {
+        if let Some(status) = leader.exit_status() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < std::time::Duration::from_secs(30),
+            "not exited within the grace period: {}",
+            leader.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let log = leader.log();
+    assert!(
+        status.success(),
+        "a clean stop, not a lost Lease: {status}\n{log}"
+    );
+    let line = |what: &str| {
+        log.lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no {what:?} line: {log}"))
+            .to_owned()
+    };
+    assert!(line("stopping: no new reconciles").contains("in_flight=1"));
+    assert!(line("at the stop timeout").contains("in_flight=1"));
+    let stopped = line("controller stopped");
+    assert!(
+        stopped.contains("in_flight=0") && stopped.contains("abandoned=1"),
+        "{stopped}"
+    );
+    line("releasing the Lease timed out");
+    assert_eq!(
+        holder(&client, &ns).await,
+        Some(held),
+        "the release could not reach the API server"
+    );
+
+    let successor = Operator::start_as(&run, &ns, &format!("{run}-next"), "next");
     for name in &names {
         condition(&client, name, "Ready", "True", Some("Ready")).await;
     }

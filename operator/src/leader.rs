@@ -133,7 +133,15 @@ where
         () = work => {
             metrics.set_leader(false);
             // Bounded: a shutdown must not hang on an API server that went away.
-            let _ = tokio::time::timeout(RETRY, release(&api, &settings)).await;
+            if tokio::time::timeout(RETRY, release(&api, &settings))
+                .await
+                .is_err()
+            {
+                warn!(
+                    lease = %settings.name,
+                    "releasing the Lease timed out: a successor takes it once it expires"
+                );
+            }
             Ok(())
         }
         lost = renew => {

@@ -72,6 +72,12 @@ enum Command {
             value_parser = clap::value_parser!(u16).range(1..)
         )]
         concurrency: u16,
+        /// Seconds a stopping controller waits for the reconciles in flight (SIGTERM) before it
+        /// abandons them, to be retried by its successor, and gives its Lease up. With the
+        /// Lease release (at most 2 s) it stays within the chart's termination grace period of
+        /// 30 s, even when a request hangs.
+        #[arg(long, env = "MUNICIPIO_STOP_SECONDS", default_value_t = 15)]
+        stop_seconds: u64,
     },
     /// Serve the validating admission webhook alone (for a separate Deployment, and for tests).
     Webhook {
@@ -262,6 +268,7 @@ fn main() -> ExitCode {
             leader,
             secret_resync_seconds,
             concurrency,
+            stop_seconds,
         } => {
             init_logs(log_format);
             let instance = instance_name(instance);
@@ -271,6 +278,7 @@ fn main() -> ExitCode {
                 instance: instance.clone(),
                 secret_resync: std::time::Duration::from_secs(secret_resync_seconds),
                 concurrency,
+                stop_timeout: std::time::Duration::from_secs(stop_seconds),
                 http,
                 leader,
                 webhook: (!no_webhook).then_some(webhook),

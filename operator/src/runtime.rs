@@ -51,6 +51,8 @@ pub struct Run {
     pub secret_resync: std::time::Duration,
     /// See [`controller::Settings::concurrency`].
     pub concurrency: u16,
+    /// See [`controller::Settings::stop_timeout`].
+    pub stop_timeout: std::time::Duration,
     pub http: HttpArgs,
     pub leader: LeaderArgs,
     /// `None`: the webhook runs elsewhere (`--no-webhook`).
@@ -134,6 +136,7 @@ pub async fn run(client: Client, run: Run) -> Result<(), Error> {
         instance: Some(run.instance.clone()),
         secret_resync: run.secret_resync,
         concurrency: run.concurrency,
+        stop_timeout: run.stop_timeout,
         metrics: metrics.clone(),
         health: health.clone(),
     };

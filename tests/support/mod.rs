@@ -6,6 +6,7 @@
 //! cannot be had is a test failure, never a skip.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod proxy;
 pub mod tenants;
 
 use std::path::{Path, PathBuf};
@@ -339,7 +340,7 @@ pub fn chart_installed() {
 
 /// The kubeconfig the test operators use: the chart's ServiceAccount, impersonated (by the
 /// test user on the test control plane, by the admin on an existing cluster).
-fn operator_kubeconfig() -> PathBuf {
+pub fn operator_kubeconfig() -> PathBuf {
     static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     PATH.get_or_init(|| {
         chart_installed();
@@ -495,7 +496,12 @@ impl Operator {
 
     /// Whether the process has ended.
     pub fn exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
+        self.exit_status().is_some()
+    }
+
+    /// How it ended, once it has.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// Kills it at once (SIGKILL), as a crashed node would.

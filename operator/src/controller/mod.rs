@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
     ConfigMap, LimitRange, Namespace, ObjectReference, ResourceQuota, Secret, Service,
@@ -205,11 +205,14 @@ pub struct Settings {
     pub secret_resync: Duration,
     /// Tenants reconciled at once.
     pub concurrency: u16,
+    /// How long a stop waits for the reconciles in flight before abandoning them.
+    pub stop_timeout: Duration,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
 }
 
-/// Runs the controller until `shutdown` completes; in-flight reconciles finish first.
+/// Runs the controller until `shutdown` completes; in-flight reconciles finish first, for at
+/// most `stop_timeout`.
 pub async fn run(
     client: Client,
     settings: Settings,
@@ -221,6 +224,7 @@ pub async fn run(
         instance,
         secret_resync,
         concurrency,
+        stop_timeout,
         metrics,
         health,
     } = settings;
@@ -304,8 +308,9 @@ pub async fn run(
     let controller = children.watch::<NetworkPolicy>(controller, "networkpolicies");
     let controller = children.watch::<ConfigMap>(controller, "configmaps");
     let controller = children.watch::<Service>(controller, "services");
+    let shutdown = shutdown.boxed().shared();
     let signalled = {
-        let health = health.clone();
+        let (health, shutdown) = (health.clone(), shutdown.clone());
         async move {
             shutdown.await;
             info!(
@@ -314,7 +319,7 @@ pub async fn run(
             );
         }
     };
-    controller
+    let running = controller
         .with_config(controller::Config::default().concurrency(concurrency))
         .trigger_backoff(EachWatchBacksOffAlone)
         .graceful_shutdown_on(signalled)
@@ -328,10 +333,27 @@ pub async fn run(
                 }
                 Err(e) => warn!(error = %e, "reconcile failed"),
             }
-        })
-        .await;
-    // Graceful: the controller took no new work after the signal and waited for what was
-    // running (a reconcile is bounded by RECONCILE_TIMEOUT).
+        });
+    // A request that hangs (an API server gone silent) would hold a reconcile for up to
+    // RECONCILE_TIMEOUT, past the pod's grace period, and the kubelet's SIGKILL would leave the
+    // Lease to expire. Past `stop_timeout` the reconciles still running are dropped instead
+    // (counted as abandoned): their writes are idempotent and the successor makes them again.
+    let overdue = {
+        let health = health.clone();
+        async move {
+            shutdown.await;
+            tokio::time::sleep(stop_timeout).await;
+            health.in_flight() // read before `running` is dropped
+        }
+    };
+    tokio::select! {
+        () = running => {}
+        in_flight = overdue => warn!(
+            in_flight,
+            stop_seconds = stop_timeout.as_secs(),
+            "reconciles still in flight at the stop timeout: abandoned, for the next leader"
+        ),
+    }
     info!(
         in_flight = health.in_flight(),
         abandoned = health.abandoned(),
@@ -453,8 +475,8 @@ impl<'a> Running<'a> {
 }
 
 impl Drop for Running<'_> {
-    /// Dropped before `finish`: the reconcile was abandoned half-way (the process stopping
-    /// without waiting for it), which a graceful stop must never do.
+    /// Dropped before `finish`: the reconcile was abandoned half-way, which a stop does only
+    /// to what is still in flight after its stop timeout.
     fn drop(&mut self) {
         self.ctx.health.reconcile_finished(self.finished);
     }
