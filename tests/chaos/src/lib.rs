@@ -281,7 +281,17 @@ async fn settle(
                         watches_running(&log, operator.started).await;
                         churn(&admin).await?;
                         cp.compact()?;
+                        let before = watches_expired(&log);
                         cp.restart("kube-apiserver", "KILL")?;
+                        // Until a watch has come back to the compacted history and started
+                        // over: a fault before that (a killed operator lists afresh) would
+                        // hide the 410 Gone this fault is for. At most two minutes.
+                        for _ in 0..240 {
+                            if watches_expired(&log) > before {
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
                     }
                 }
             }
@@ -336,10 +346,7 @@ async fn settle(
             .filter(|l| l.contains("watch failed; restarting"))
             .collect();
         report.watch_restarts = restarts.len();
-        report.watches_expired = restarts
-            .iter()
-            .filter(|l| l.contains("too old resource version") || l.contains("code: 410"))
-            .count();
+        report.watches_expired = restarts.iter().filter(|l| expired(l)).count();
     }
     let mut retained_namespaces_lost = Vec::new();
     for t in all.iter().filter(|t| deleted.contains(&t.name_any())) {
@@ -412,6 +419,18 @@ async fn watches_running(log: &Path, started: Instant) {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// A watch's restart after 410 Gone, from its log line.
+fn expired(line: &str) -> bool {
+    line.contains("watch failed; restarting")
+        && (line.contains("too old resource version") || line.contains("code: 410"))
+}
+
+/// How many watches of the operator's log so far restarted after 410 Gone.
+fn watches_expired(log: &Path) -> usize {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines().filter(|l| expired(l)).count()
 }
 
 /// A few writes of objects nobody watches, so that etcd's revision moves on.
