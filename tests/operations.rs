@@ -195,28 +195,20 @@ async fn every_replica_serves_metrics_and_probes() {
     .await;
 }
 
-/// SIGTERM, as the kubelet sends it on a rollout or a drain: the leader takes no new work,
-/// finishes the reconcile in flight (one at a time here, 40 tenants queued), releases its Lease (a successor leads at once instead of
-/// waiting for it to expire) and exits within the chart's grace period (30 s); the successor
-/// finishes the rest.
-#[tokio::test]
-async fn sigterm_finishes_the_reconciles_in_flight_releases_the_lease_and_exits() {
-    let (client, mut leader) = operator_of_its_own_with("sigterm", &["--concurrency", "1"]).await;
-    let ns = leader.namespace.clone();
+/// 40 tenants for `leader`, reconciled one at a time (`--concurrency 1`): once one has a
+/// status, work is under way and the rest are queued.
+async fn queued_tenants(client: &kube::Client, leader: &Operator, prefix: &str) -> Vec<String> {
     let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
     let mut names = Vec::new();
     for _ in 0..40 {
-        let name = unique_name("sigterm");
-        keys_for(&client, &leader, &name, &name).await;
-        names.push(name);
-    }
-    for name in &names {
+        let name = unique_name(prefix);
+        keys_for(client, leader, &name, &name).await;
         tenants
-            .create(&PostParams::default(), &tenant(name, &leader.run))
+            .create(&PostParams::default(), &tenant(&name, &leader.run))
             .await
             .unwrap();
+        names.push(name);
     }
-    // Work is under way (one at a time, the rest queued) when the signal comes.
     eventually("a tenant has a status", || async {
         let mut any = false;
         for name in &names {
@@ -225,13 +217,18 @@ async fn sigterm_finishes_the_reconciles_in_flight_releases_the_lease_and_exits(
         any
     })
     .await;
-    assert!(
-        holder(&client, &ns).await.is_some(),
-        "the leader holds the Lease"
-    );
+    names
+}
+
+/// Sends SIGTERM and waits for the exit, within the chart's grace period (30 s): how it ended
+/// and the log.
+async fn terminated(leader: &mut Operator) -> (std::process::ExitStatus, String) {
     let signalled = std::time::Instant::now();
     leader.terminate();
-    while !leader.exited() {
+    loop {
+        if let Some(status) = leader.exit_status() {
+            return (status, leader.log());
+        }
         assert!(
             signalled.elapsed() < std::time::Duration::from_secs(30),
             "not exited within the grace period: {}",
@@ -239,30 +236,52 @@ async fn sigterm_finishes_the_reconciles_in_flight_releases_the_lease_and_exits(
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let log = leader.log();
-    let line = |what: &str| {
-        log.lines()
-            .find(|l| l.contains(what))
-            .unwrap_or_else(|| panic!("no {what:?} line: {log}"))
-            .to_owned()
-    };
+}
+
+/// The first line of `log` that contains `what`.
+fn log_line(log: &str, what: &str) -> String {
+    log.lines()
+        .find(|l| l.contains(what))
+        .unwrap_or_else(|| panic!("no {what:?} line: {log}"))
+        .to_owned()
+}
+
+/// A successor replica, started once `leader` has gone, makes every tenant Ready.
+async fn successor_finishes(client: &kube::Client, leader: &Operator, names: &[String]) {
+    let run = &leader.run;
+    let successor = Operator::start_as(run, &leader.namespace, &format!("{run}-next"), "next");
+    for name in names {
+        condition(client, name, "Ready", "True", Some("Ready")).await;
+    }
+    drop(successor);
+}
+
+/// SIGTERM, as the kubelet sends it on a rollout or a drain: the leader takes no new work,
+/// finishes the reconcile in flight (one at a time here, 40 tenants queued), releases its
+/// Lease (a successor leads at once instead of waiting for it to expire) and exits within the
+/// chart's grace period (30 s); the successor finishes the rest.
+#[tokio::test]
+async fn sigterm_finishes_the_reconciles_in_flight_releases_the_lease_and_exits() {
+    let (client, mut leader) = operator_of_its_own_with("sigterm", &["--concurrency", "1"]).await;
+    let ns = leader.namespace.clone();
+    let names = queued_tenants(&client, &leader, "sigterm").await;
+    assert!(
+        holder(&client, &ns).await.is_some(),
+        "the leader holds the Lease"
+    );
+    let (status, log) = terminated(&mut leader).await;
+    assert!(status.success(), "{status}\n{log}");
     // A reconcile was running at the signal, and was let finish, not dropped half-way.
-    let stopping = line("stopping: no new reconciles");
+    let stopping = log_line(&log, "stopping: no new reconciles");
     assert!(stopping.contains("in_flight=1"), "{stopping}");
-    let stopped = line("controller stopped");
+    let stopped = log_line(&log, "controller stopped");
     assert!(
         stopped.contains("in_flight=0") && stopped.contains("abandoned=0"),
         "{stopped}"
     );
     assert!(log.contains("Lease released"), "{log}");
     assert_eq!(holder(&client, &ns).await, None, "the Lease is free");
-
-    // A successor finishes the rest.
-    let successor = Operator::start_as(&leader.run, &ns, &format!("{}-next", leader.run), "next");
-    for name in &names {
-        condition(&client, name, "Ready", "True", Some("Ready")).await;
-    }
-    drop(successor);
+    successor_finishes(&client, &leader, &names).await;
 }
 
 /// SIGTERM while a request hangs: the API server goes silent behind a proxy the test freezes
@@ -283,25 +302,7 @@ async fn sigterm_while_a_request_hangs_abandons_it_at_the_stop_timeout_and_exits
     let flags = ["--concurrency", "1", "--stop-seconds", "1"];
     let env = [("KUBECONFIG", kubeconfig.as_str())];
     let mut leader = Operator::start_with_env(&run, &ns, &run, "operator", &flags, &env);
-    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
-    let mut names = Vec::new();
-    for _ in 0..40 {
-        let name = unique_name("hang");
-        keys_for(&client, &leader, &name, &name).await;
-        tenants
-            .create(&PostParams::default(), &tenant(&name, &run))
-            .await
-            .unwrap();
-        names.push(name);
-    }
-    eventually("a tenant has a status", || async {
-        let mut any = false;
-        for name in &names {
-            any |= tenants.get(name).await.unwrap().status.is_some();
-        }
-        any
-    })
-    .await;
+    let names = queued_tenants(&client, &leader, "hang").await;
     let held = holder(&client, &ns)
         .await
         .expect("the leader holds the Lease");
@@ -311,47 +312,23 @@ async fn sigterm_while_a_request_hangs_abandons_it_at_the_stop_timeout_and_exits
     // being queued, hangs on its first request. The Lease is renewed every 2 s and lost 10 s
     // after its last renewal: the stop below ends well before.
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    let signalled = std::time::Instant::now();
-    leader.terminate();
-    let status = loop {
-        if let Some(status) = leader.exit_status() {
-            break status;
-        }
-        assert!(
-            signalled.elapsed() < std::time::Duration::from_secs(30),
-            "not exited within the grace period: {}",
-            leader.log()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
-    let log = leader.log();
+    let (status, log) = terminated(&mut leader).await;
     assert!(
         status.success(),
         "a clean stop, not a lost Lease: {status}\n{log}"
     );
-    let line = |what: &str| {
-        log.lines()
-            .find(|l| l.contains(what))
-            .unwrap_or_else(|| panic!("no {what:?} line: {log}"))
-            .to_owned()
-    };
-    assert!(line("stopping: no new reconciles").contains("in_flight=1"));
-    assert!(line("at the stop timeout").contains("in_flight=1"));
-    let stopped = line("controller stopped");
+    assert!(log_line(&log, "stopping: no new reconciles").contains("in_flight=1"));
+    assert!(log_line(&log, "at the stop timeout").contains("in_flight=1"));
+    let stopped = log_line(&log, "controller stopped");
     assert!(
         stopped.contains("in_flight=0") && stopped.contains("abandoned=1"),
         "{stopped}"
     );
-    line("releasing the Lease timed out");
+    log_line(&log, "releasing the Lease timed out");
     assert_eq!(
         holder(&client, &ns).await,
         Some(held),
         "the release could not reach the API server"
     );
-
-    let successor = Operator::start_as(&run, &ns, &format!("{run}-next"), "next");
-    for name in &names {
-        condition(&client, name, "Ready", "True", Some("Ready")).await;
-    }
-    drop(successor);
+    successor_finishes(&client, &leader, &names).await;
 }
