@@ -348,11 +348,22 @@ pub async fn run(
     };
     tokio::select! {
         () = running => {}
-        in_flight = overdue => warn!(
-            in_flight,
-            stop_seconds = stop_timeout.as_secs(),
-            "reconciles still in flight at the stop timeout: abandoned, for the next leader"
-        ),
+        in_flight = overdue => {
+            warn!(
+                in_flight,
+                stop_seconds = stop_timeout.as_secs(),
+                "reconciles still in flight at the stop timeout: abandoned, for the next leader"
+            );
+            // Each reconcile is a task of its own, which dropping the controller aborts, and an
+            // aborted task is dropped when the runtime next gets to it: wait for that (briefly),
+            // so that none of them still runs when the Lease is released, and each is counted.
+            for _ in 0..200 {
+                if health.in_flight() == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
     }
     info!(
         in_flight = health.in_flight(),
