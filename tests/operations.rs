@@ -11,7 +11,9 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use municipio_crds::MunicipalityTenant;
 use support::proxy::FreezableProxy;
-use support::tenants::{condition, keys_for, namespace, operator_of_its_own_with, tenant};
+use support::tenants::{
+    condition, create_ready, keys_for, namespace, operator_of_its_own_with, tenant,
+};
 use support::{Operator, client, eventually, install_crd, operator_kubeconfig, unique_name};
 
 /// A GET over plain HTTP/1.0: the status code and the body.
@@ -77,11 +79,7 @@ async fn two_replicas_elect_one_writer_and_the_other_takes_over() {
     let name = unique_name("led");
     keys_for(&client, &replica_a, &name, &name).await;
     let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
-    tenants
-        .create(&PostParams::default(), &tenant(&name, &run))
-        .await
-        .unwrap();
-    condition(&client, &name, "Ready", "True", Some("Ready")).await;
+    create_ready(&client, &tenant(&name, &run)).await;
 
     let leading = holder(&client, &ns).await.expect("a Lease with a holder");
     let (leader, standby, standby_name, leader_name) = if leading.starts_with(&format!("{a}_")) {
@@ -126,11 +124,7 @@ async fn every_replica_serves_metrics_and_probes() {
     let (run, ns) = (leader.run.clone(), leader.namespace.clone());
     let name = unique_name("measured");
     keys_for(&client, &leader, &name, &name).await;
-    Api::<MunicipalityTenant>::all(client.clone())
-        .create(&PostParams::default(), &tenant(&name, &run))
-        .await
-        .unwrap();
-    condition(&client, &name, "Ready", "True", Some("Ready")).await;
+    create_ready(&client, &tenant(&name, &run)).await;
 
     let addr = leader.http_addr().await;
     eventually("/readyz answers 200", || async {

@@ -11,8 +11,8 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use municipio_crds::MunicipalityTenant;
 use support::tenants::{
-    condition, condition_of, keys_for, namespace, operator_of_its_own, operator_of_its_own_with,
-    subscription_key, tenant,
+    bind_source_secret, condition, condition_of, create_ready, keys_for, namespace,
+    operator_of_its_own, operator_of_its_own_with, subscription_key, tenant,
 };
 use support::{Operator, eventually, kubectl, unique_name};
 
@@ -63,13 +63,7 @@ async fn a_tenant_gets_its_children_and_becomes_ready() {
     let (client, operator) = operator_of_its_own().await;
     let name = unique_name("ready");
     keys_for(&client, &operator, &name, &name).await;
-    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
-    tenants
-        .create(&PostParams::default(), &tenant(&name, &operator.run))
-        .await
-        .expect("tenant created");
-
-    let t = condition(&client, &name, "Ready", "True", Some("Ready")).await;
+    let t = create_ready(&client, &tenant(&name, &operator.run)).await;
     let status = t.status.unwrap();
     assert_eq!(status.observed_generation, t.metadata.generation);
     assert_eq!(status.namespace.as_deref(), Some(name.as_str()));
@@ -196,30 +190,15 @@ async fn another_tenants_source_secret_gives_nothing() {
     );
 
     // Bound to this tenant, the same Secrets unblock it at once, with no change to the tenant.
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &operator.namespace);
-    let bind = serde_json::json!({
-        "metadata": { "labels": { "tenancy.municipio.io/tenant": name } }
-    });
+    let ns = &operator.namespace;
     for secret in [format!("{name}-pagopa"), format!("{name}-io")] {
-        secrets
-            .patch(&secret, &PatchParams::default(), &Patch::Merge(&bind))
-            .await
-            .unwrap();
+        bind_source_secret(&client, ns, &secret, Some(&name)).await;
     }
     condition(&client, &name, "Ready", "True", Some("Ready")).await;
 
     // Given to another tenant again, the keys are taken back from this one at once.
-    let unbind = serde_json::json!({
-        "metadata": { "labels": { "tenancy.municipio.io/tenant": "someone-else" } }
-    });
-    secrets
-        .patch(
-            &format!("{name}-pagopa"),
-            &PatchParams::default(),
-            &Patch::Merge(&unbind),
-        )
-        .await
-        .unwrap();
+    let pagopa = format!("{name}-pagopa");
+    bind_source_secret(&client, ns, &pagopa, Some("someone-else")).await;
     condition(
         &client,
         &name,
@@ -289,11 +268,7 @@ where
 async fn ready_tenant(client: &kube::Client, operator: &Operator, prefix: &str) -> String {
     let name = unique_name(prefix);
     keys_for(client, operator, &name, &name).await;
-    Api::<MunicipalityTenant>::all(client.clone())
-        .create(&PostParams::default(), &tenant(&name, &operator.run))
-        .await
-        .unwrap();
-    condition(client, &name, "Ready", "True", Some("Ready")).await;
+    create_ready(client, &tenant(&name, &operator.run)).await;
     name
 }
 

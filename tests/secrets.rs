@@ -11,10 +11,10 @@ use std::process::Command;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use municipio_crds::MunicipalityTenant;
 use municipio_operator::yaml;
-use support::tenants::{condition, namespace, source_secret, tenant};
+use support::tenants::{create_ready, namespace, source_secret, tenant};
 use support::{Operator, eventually, install_crd, unique_name};
 
 /// The canaries: distinctive, and unlike anything else in a cluster.
@@ -145,11 +145,7 @@ async fn source_keys_appear_nowhere_but_in_the_tenants_own_secrets() {
         &everything,
     );
     let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
-    tenants
-        .create(&PostParams::default(), &tenant(&name, &run))
-        .await
-        .unwrap();
-    condition(&client, &name, "Ready", "True", Some("Ready")).await;
+    create_ready(&client, &tenant(&name, &run)).await;
 
     // A key rotated, and a key gone: an error that names the key.
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &operator_ns);

@@ -14,10 +14,11 @@ use std::time::Duration;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, PostParams};
 use municipio_crds::MunicipalityTenant;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
 use serde_json::{Value, json};
+use support::tenants::bind_source_secret;
 use support::{
     TEST_RUN_LABEL, client, eventually, install_crd, try_kubectl, unique_istat, unique_name,
 };
@@ -453,15 +454,8 @@ async fn another_tenants_source_secret_is_refused_an_unbound_one_admitted_with_a
     );
 
     // Bound to no one: admitted, with a warning (a GitOps tool may label it a moment later).
-    let unbind = json!({"metadata": {"labels": {"tenancy.municipio.io/tenant": null}}});
-    Api::<Secret>::namespaced(client.clone(), &hook.operator_namespace)
-        .patch(
-            &format!("{name}-pagopa"),
-            &PatchParams::default(),
-            &Patch::Merge(&unbind),
-        )
-        .await
-        .unwrap();
+    let pagopa = format!("{name}-pagopa");
+    bind_source_secret(&client, &hook.operator_namespace, &pagopa, None).await;
     let last = dry_run_until("no warning about the binding", |admitted, stderr| {
         admitted && stderr.contains("is not bound to tenant")
     })

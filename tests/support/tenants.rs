@@ -6,7 +6,7 @@ use std::time::Duration;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::wait::await_condition;
 use municipio_crds::MunicipalityTenant;
 
@@ -173,4 +173,31 @@ pub async fn condition(
             )
         }
     }
+}
+
+/// Creates `tenant` and waits until it is Ready: the tenant as it then is.
+pub async fn create_ready(
+    client: &kube::Client,
+    tenant: &MunicipalityTenant,
+) -> MunicipalityTenant {
+    let name = tenant.metadata.name.as_deref().expect("a named tenant");
+    Api::<MunicipalityTenant>::all(client.clone())
+        .create(&PostParams::default(), tenant)
+        .await
+        .unwrap_or_else(|e| panic!("tenant {name} created: {e}"));
+    condition(client, name, "Ready", "True", Some("Ready")).await
+}
+
+/// Binds the source Secret `secret` of namespace `ns` to `tenant`, or to no tenant (`None`).
+pub async fn bind_source_secret(
+    client: &kube::Client,
+    ns: &str,
+    secret: &str,
+    tenant: Option<&str>,
+) {
+    let bind = serde_json::json!({"metadata": {"labels": {"tenancy.municipio.io/tenant": tenant}}});
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .patch(secret, &PatchParams::default(), &Patch::Merge(&bind))
+        .await
+        .unwrap_or_else(|e| panic!("binding Secret {ns}/{secret}: {e}"));
 }
