@@ -6,57 +6,16 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, ResourceQuota, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ResourceQuota, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use municipio_crds::MunicipalityTenant;
 use support::tenants::{
-    bind_source_secret, condition, condition_of, create_ready, keys_for, namespace,
-    operator_of_its_own, operator_of_its_own_with, subscription_key, tenant,
+    bind_source_secret, condition, condition_of, create_ready, event_recorded, event_says,
+    keys_for, namespace, operator_of_its_own, operator_of_its_own_with, subscription_key, tenant,
+    tenant_events,
 };
 use support::{Operator, eventually, kubectl, unique_name};
-
-/// The (type, reason, message) of the Events recorded about tenant `name`. A cluster-scoped
-/// object's events live in the `default` namespace.
-async fn tenant_events(client: &kube::Client, name: &str) -> Vec<(String, String, String)> {
-    Api::<Event>::namespaced(client.clone(), "default")
-        .list(&ListParams::default())
-        .await
-        .expect("events are listed")
-        .items
-        .into_iter()
-        .filter(|e| {
-            let r = &e.involved_object;
-            r.kind.as_deref() == Some("MunicipalityTenant") && r.name.as_deref() == Some(name)
-        })
-        .map(|e| {
-            let field = |f: Option<String>| f.unwrap_or_default();
-            (field(e.type_), field(e.reason), field(e.message))
-        })
-        .collect()
-}
-
-/// Waits until an event of this type and reason is recorded about tenant `name`.
-async fn event_recorded(client: &kube::Client, name: &str, type_: &str, reason: &str) {
-    eventually(&format!("a {type_} {reason} event"), || async {
-        tenant_events(client, name)
-            .await
-            .iter()
-            .any(|(t, r, _)| t == type_ && r == reason)
-    })
-    .await;
-}
-
-/// Waits until an event with `reason` about tenant `name` says `what`.
-async fn event_says(client: &kube::Client, name: &str, reason: &str, what: &str) {
-    eventually(&format!("a {reason} event saying {what:?}"), || async {
-        tenant_events(client, name)
-            .await
-            .iter()
-            .any(|(_, r, m)| r == reason && m.contains(what))
-    })
-    .await;
-}
 
 #[tokio::test]
 async fn a_tenant_gets_its_children_and_becomes_ready() {
@@ -67,7 +26,7 @@ async fn a_tenant_gets_its_children_and_becomes_ready() {
     let status = t.status.unwrap();
     assert_eq!(status.observed_generation, t.metadata.generation);
     assert_eq!(status.namespace.as_deref(), Some(name.as_str()));
-    assert_eq!(status.managed_objects, Some(16));
+    assert_eq!(status.managed_objects, Some(17));
     assert_eq!(
         (status.workloads[0].replicas, status.workloads[0].available),
         (2, 2)

@@ -6,7 +6,7 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -16,41 +16,12 @@ use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, PostParams};
 use municipio_crds::MunicipalityTenant;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
 use serde_json::{Value, json};
 use support::tenants::bind_source_secret;
 use support::{
-    TEST_RUN_LABEL, client, eventually, install_crd, try_kubectl, unique_istat, unique_name,
+    TEST_RUN_LABEL, client, eventually, free_port, install_crd, try_kubectl, unique_istat,
+    unique_name,
 };
-
-/// A CA and a serving certificate for 127.0.0.1, as PEM files in `dir`; returns the CA's PEM.
-fn certificates(dir: &Path) -> String {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "municipio test CA");
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let mut serving = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    serving
-        .subject_alt_names
-        .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-    let cert = serving
-        .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
-        .unwrap();
-    std::fs::write(dir.join("tls.crt"), cert.pem()).unwrap();
-    std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap();
-    ca_cert.pem()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `municipio webhook` on loopback, registered for the tenants labelled with `run`.
 struct Webhook {
@@ -127,7 +98,7 @@ impl Webhook {
         let mut configuration: ValidatingWebhookConfiguration =
             serde_json::from_value(configuration).unwrap();
         if certificates == Certificates::Provided {
-            let ca = self::certificates(&hook.dir);
+            let ca = support::certificates(&hook.dir);
             for webhook in configuration.webhooks.iter_mut().flatten() {
                 webhook.client_config.ca_bundle = Some(ByteString(ca.clone().into_bytes()));
             }

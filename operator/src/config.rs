@@ -39,6 +39,8 @@ pub struct OperatorConfig {
     /// Labels of the namespace, and of the pods, of the cluster DNS service.
     pub dns_namespace_labels: BTreeMap<String, String>,
     pub dns_pod_labels: BTreeMap<String, String>,
+    /// The ClusterRole a tenant's administrators are bound to in its namespace.
+    pub tenant_admin_role: String,
 }
 
 /// The flags of the operator configuration.
@@ -102,6 +104,16 @@ pub struct OperatorArgs {
     /// Labels of the pods of the cluster DNS service, as key=value[,key=value].
     #[arg(long, env = "MUNICIPIO_DNS_POD_LABELS", default_value = "k8s-app=kube-dns", value_parser = parse_labels)]
     pub dns_pod_labels: BTreeMap<String, String>,
+
+    /// The ClusterRole a tenant's administrators (spec.admins) are bound to in its namespace:
+    /// the chart's tenant-admin role, `<release>-tenant-admin`. Not Kubernetes' `admin`, which
+    /// lets them open the network and bind anyone.
+    #[arg(
+        long,
+        env = "MUNICIPIO_TENANT_ADMIN_ROLE",
+        default_value = "municipio-tenant-admin"
+    )]
+    pub tenant_admin_role: String,
 }
 
 impl OperatorConfig {
@@ -134,6 +146,7 @@ impl OperatorArgs {
             },
             dns_namespace_labels: self.dns_namespace_labels.clone(),
             dns_pod_labels: self.dns_pod_labels.clone(),
+            tenant_admin_role: self.tenant_admin_role.clone(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod leader;
 pub mod manifests;
 pub mod metrics;
 pub mod onboard;
+pub mod ownership;
 pub mod render;
 pub mod runtime;
 pub mod validate_files;

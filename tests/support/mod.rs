@@ -446,12 +446,16 @@ impl Operator {
         let log_name = log.to_owned();
         let log = std::fs::File::create(Self::log_path(log)).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_municipio"))
-            // The webhook has its own tests (tests/webhook.rs); many operators run side by side here.
+            .args(["run", "--operator-namespace"])
+            .arg(operator_namespace)
+            // The webhook has its own tests (tests/webhook.rs); many operators run side by
+            // side here. A test that wants it gives its flags.
+            .args(
+                (!flags.contains(&"--webhook-addr"))
+                    .then_some("--no-webhook")
+                    .iter(),
+            )
             .args([
-                "run",
-                "--no-webhook",
-                "--operator-namespace",
-                operator_namespace,
                 // Many operators run side by side here: any free port (the log names it).
                 "--http-addr",
                 "127.0.0.1:0",
@@ -459,6 +463,11 @@ impl Operator {
             .args(["--tenant-selector", &format!("{TEST_RUN_LABEL}={run}")])
             // The Lease the chart's RBAC names (each test operator has its own namespace).
             .args(["--leader-election-lease", "municipio-controller"])
+            // The tenant-admin role the chart ships, which its RBAC lets the operator bind.
+            .args([
+                "--tenant-admin-role",
+                &format!("{CHART_RELEASE}-tenant-admin"),
+            ])
             // Many operators stop in these tests: a short drain, unless the test sets one.
             .env("MUNICIPIO_DRAIN_SECONDS", "1")
             .args(flags)
@@ -566,4 +575,35 @@ where
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     panic!("{what}: not within 60 s");
+}
+
+/// A CA and a serving certificate for 127.0.0.1, as PEM files in `dir`; returns the CA's PEM.
+pub fn certificates(dir: &Path) -> String {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+    use std::net::{IpAddr, Ipv4Addr};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "municipio test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut serving = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    serving
+        .subject_alt_names
+        .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    let cert = serving
+        .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
+        .unwrap();
+    std::fs::write(dir.join("tls.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap();
+    ca_cert.pem()
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::await_condition;
 use municipio_crds::MunicipalityTenant;
 
@@ -200,4 +200,46 @@ pub async fn bind_source_secret(
         .patch(secret, &PatchParams::default(), &Patch::Merge(&bind))
         .await
         .unwrap_or_else(|e| panic!("binding Secret {ns}/{secret}: {e}"));
+}
+
+/// The (type, reason, message) of the Events recorded about tenant `name`. A cluster-scoped
+/// object's events live in the `default` namespace.
+pub async fn tenant_events(client: &kube::Client, name: &str) -> Vec<(String, String, String)> {
+    Api::<Event>::namespaced(client.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .expect("events are listed")
+        .items
+        .into_iter()
+        .filter(|e| {
+            let r = &e.involved_object;
+            r.kind.as_deref() == Some("MunicipalityTenant") && r.name.as_deref() == Some(name)
+        })
+        .map(|e| {
+            let field = |f: Option<String>| f.unwrap_or_default();
+            (field(e.type_), field(e.reason), field(e.message))
+        })
+        .collect()
+}
+
+/// Waits until an event of this type and reason is recorded about tenant `name`.
+pub async fn event_recorded(client: &kube::Client, name: &str, type_: &str, reason: &str) {
+    super::eventually(&format!("a {type_} {reason} event"), || async {
+        tenant_events(client, name)
+            .await
+            .iter()
+            .any(|(t, r, _)| t == type_ && r == reason)
+    })
+    .await;
+}
+
+/// Waits until an event with `reason` about tenant `name` says `what`.
+pub async fn event_says(client: &kube::Client, name: &str, reason: &str, what: &str) {
+    super::eventually(&format!("a {reason} event saying {what:?}"), || async {
+        tenant_events(client, name)
+            .await
+            .iter()
+            .any(|(_, r, m)| r == reason && m.contains(what))
+    })
+    .await;
 }

@@ -41,6 +41,8 @@ first 10 hex digits of its SHA-256), so shards have their own. */}}
 {{- end }}
 
 {{/* Names shared by several templates. */}}
+{{/* The role the operator binds a municipality's administrators to in its namespace. */}}
+{{- define "municipio.tenantAdminRole" -}}{{ include "municipio.fullname" . }}-tenant-admin{{- end }}
 {{- define "municipio.webhookService" -}}{{ include "municipio.fullname" . }}-webhook{{- end }}
 {{- define "municipio.webhookConfiguration" -}}{{ include "municipio.fullname" . }}{{- end }}
 {{- define "municipio.webhookSecret" -}}

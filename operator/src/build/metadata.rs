@@ -112,11 +112,6 @@ pub fn connector_name(connector: Connector) -> &'static str {
     }
 }
 
-/// The label selector of every child of the tenant named `tenant`.
-pub fn tenant_selector(tenant: &str) -> String {
-    format!("{MANAGED_BY_LABEL}={MANAGED_BY},{TENANT_LABEL}={tenant}")
-}
-
 /// Name of a connector's ConfigMap and Secret in the tenant namespace.
 pub fn object_name(connector: Connector) -> String {
     format!("{}-connector", connector_name(connector))

@@ -42,6 +42,8 @@ pub struct Children {
     pub deployments: Vec<Deployment>,
     pub services: Vec<Service>,
     pub network_policies: Vec<NetworkPolicy>,
+    /// The region's caps on object counts, applied last (see [`resource_quota::object_counts`]).
+    pub object_counts: ResourceQuota,
 }
 
 /// Builds the children of a tenant.
@@ -62,7 +64,7 @@ pub fn build(
         namespace: namespace::namespace(tenant, owner),
         resource_quota: resource_quota::resource_quota(tenant, owner),
         limit_range: limit_range::limit_range(tenant, owner),
-        role_binding: role_binding::role_binding(tenant, owner),
+        role_binding: role_binding::role_binding(tenant, owner, config),
         deployments,
         services: tenant
             .workloads
@@ -72,6 +74,7 @@ pub fn build(
         network_policies: network_policy::network_policies(tenant, owner, config),
         config_maps: connectors,
         secrets,
+        object_counts: resource_quota::object_counts(tenant, owner),
     };
     children.stamp();
     children
@@ -90,6 +93,7 @@ impl Children {
             deployments,
             services,
             network_policies,
+            object_counts,
         } = self;
         metadata::stamp(namespace);
         resource_quota.iter_mut().for_each(metadata::stamp);
@@ -100,6 +104,7 @@ impl Children {
         deployments.iter_mut().for_each(metadata::stamp);
         services.iter_mut().for_each(metadata::stamp);
         network_policies.iter_mut().for_each(metadata::stamp);
+        metadata::stamp(object_counts);
     }
 
     /// Every child as JSON, cluster-scoped first, in the order they are applied.
@@ -117,6 +122,7 @@ impl Children {
             deployments,
             services,
             network_policies,
+            object_counts,
         } = self;
         let mut out = vec![value(namespace)];
         out.extend(resource_quota.iter().map(value));
@@ -127,6 +133,7 @@ impl Children {
         out.extend(secrets.iter().map(value));
         out.extend(services.iter().map(value));
         out.extend(deployments.iter().map(value));
+        out.push(value(object_counts));
         out
     }
 }

@@ -35,6 +35,7 @@ fn config() -> OperatorConfig {
             "kube-system".into(),
         )]),
         dns_pod_labels: BTreeMap::from([("k8s-app".into(), "kube-dns".into())]),
+        tenant_admin_role: "municipio-tenant-admin".into(),
     }
 }
 
@@ -106,7 +107,8 @@ fn quota_limit_range_and_admins() {
         "a CPU quota needs defaults for containers without resources"
     );
     let rb = json(&c.role_binding.unwrap());
-    assert_eq!(rb["roleRef"]["name"], "admin");
+    // The tenant-admin role, never Kubernetes' `admin` (which opens the network and binds anyone).
+    assert_eq!(rb["roleRef"]["name"], "municipio-tenant-admin");
     assert_eq!(
         rb["subjects"],
         serde_json::json!([{"kind": "Group", "name": "comune-modena-admins", "apiGroup": "rbac.authorization.k8s.io"}])

@@ -9,7 +9,7 @@ use std::fmt::Debug;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use municipio_crds::identifiers::Quantity;
 
+use super::foreign;
 use super::inventory::{ChildKey, Inventory, Known};
 use crate::build::Children;
 use crate::build::metadata::APPLIED_HASH_ANNOTATION;
@@ -104,21 +105,23 @@ fn same_quantity(a: &str, b: &str) -> bool {
 pub struct Target<'a> {
     pub client: &'a Client,
     pub inventory: &'a Inventory,
-    pub tenant: &'a str,
+    /// The tenant's UID: its children are those whose controller it is.
+    pub tenant_uid: &'a str,
 }
 
-/// A child someone else changed after the operator had applied it as it still builds it (its
-/// applied digest is the desired one), put back by this apply: which child, and the first field
-/// found changed.
+/// A child someone else changed, put back by this apply: which child, and the fields: those
+/// another manager added (removed again, see [`foreign`]), and the first built field found
+/// changed after the operator had applied the child as it still builds it (its applied digest
+/// is the desired one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Drift {
     pub child: String,
-    pub field: String,
+    pub fields: Vec<String>,
 }
 
 impl std::fmt::Display for Drift {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.child, self.field)
+        write!(f, "{} ({})", self.child, self.fields.join(", "))
     }
 }
 
@@ -163,7 +166,12 @@ async fn apply_one<K>(
     live: Live,
 ) -> Result<ChildApplied<K>, ApplyError>
 where
-    K: Resource + k8s_openapi::Resource + Clone + Serialize + DeserializeOwned + Debug,
+    K: Resource<DynamicType = ()>
+        + k8s_openapi::Resource
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + Debug,
 {
     write_one(target, api, obj, live)
         .await
@@ -180,46 +188,117 @@ async fn write_one<K>(
     live: Live,
 ) -> Result<ChildApplied<K>, kube::Error>
 where
-    K: Resource + k8s_openapi::Resource + Clone + Serialize + DeserializeOwned + Debug,
+    K: Resource<DynamicType = ()>
+        + k8s_openapi::Resource
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + Debug,
 {
     let name = obj.name_any();
     let key = ChildKey::of(K::KIND, obj);
     let hash = obj.annotations().get(APPLIED_HASH_ANNOTATION);
     let known = target
         .inventory
-        .known(target.tenant, &key, hash.map(String::as_str));
+        .known(target.tenant_uid, &key, hash.map(String::as_str));
     if known == Known::AsBuilt && live == Live::NotWanted {
         return Ok(ChildApplied {
             live: None,
             drift: None,
         });
     }
-    let mut drift = None;
+    let as_json = |o: &K| serde_json::to_value(o).expect("Kubernetes objects serialize");
+    let desired = as_json(obj);
+    let mut changed = Vec::new();
     if known != Known::Absent
-        && let Some(live) = api.get_opt(&name).await?
+        && let Some(raw) = raw_api::<K>(target.client, obj.namespace().as_deref())
+            .get_opt(&name)
+            .await?
     {
-        let as_json = |o: &K| serde_json::to_value(o).expect("Kubernetes objects serialize");
-        let Some(field) = difference(&as_json(&live), &as_json(obj)) else {
-            target.inventory.as_built(target.tenant, K::KIND, &live);
-            return Ok(ChildApplied {
-                live: Some(live),
-                drift: None,
-            });
+        // Read whole (not as this version's type, which would drop fields a newer API server
+        // has): another manager's field unknown to the operator is still seen and removed.
+        let raw = serde_json::to_value(&raw).map_err(kube::Error::SerdeError)?;
+        let foreign = foreign::foreign_fields(&raw, &desired);
+        let live: K = if foreign.removals.is_empty() {
+            serde_json::from_value(raw).map_err(kube::Error::SerdeError)?
+        } else {
+            let version = raw["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or_default();
+            let patch = foreign::removal_patch(version, &foreign.removals);
+            let patch: json_patch::Patch =
+                serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
+            changed.extend(foreign.removals.into_iter().map(|r| r.field));
+            api.patch(&name, &own_params(), &Patch::Json::<()>(patch))
+                .await?
         };
-        // Applied as it is built now, yet different: another manager changed it.
-        if live.annotations().get(APPLIED_HASH_ANNOTATION) == hash {
-            drift = Some(Drift {
-                child: child_name(obj),
-                field,
-            });
+        let live_json = as_json(&live);
+        if let Some(field) = immutable_changed(&live_json, &desired) {
+            // Made anew: the API server refuses to change it in place.
+            super::tolerate_missing(api.delete(&name, &Default::default()).await)?;
+            changed.push(format!("{field}, made anew"));
+        } else {
+            match difference(&live_json, &desired).or_else(|| foreign.taken.first().cloned()) {
+                None => {
+                    target.inventory.as_built(K::KIND, &live);
+                    return Ok(ChildApplied {
+                        live: Some(live),
+                        drift: drift(obj, changed),
+                    });
+                }
+                // Applied as it is built now, yet different, or taken over: another manager
+                // changed it.
+                Some(field)
+                    if live.annotations().get(APPLIED_HASH_ANNOTATION) == hash
+                        || foreign.taken.contains(&field) =>
+                {
+                    changed.push(field);
+                }
+                Some(_) => {}
+            }
         }
     }
     let applied = api.patch(&name, &params(), &Patch::Apply(obj)).await?;
-    target.inventory.as_built(target.tenant, K::KIND, &applied);
+    target.inventory.as_built(K::KIND, &applied);
     Ok(ChildApplied {
         live: Some(applied),
-        drift,
+        drift: drift(obj, changed),
     })
+}
+
+/// Fields that cannot change once the object exists: a RoleBinding's roleRef (which moved
+/// from `admin` to the tenant-admin role). The first that `desired` changes, if any.
+fn immutable_changed(live: &Value, desired: &Value) -> Option<&'static str> {
+    ["roleRef"]
+        .into_iter()
+        .find(|f| desired.get(f).is_some_and(|d| live.get(f) != Some(d)))
+}
+
+fn drift<K: Resource + k8s_openapi::Resource>(obj: &K, fields: Vec<String>) -> Option<Drift> {
+    (!fields.is_empty()).then(|| Drift {
+        child: child_name(obj),
+        fields,
+    })
+}
+
+/// The operator's own writes that are not applies (removing what another manager added).
+fn own_params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    }
+}
+
+/// The objects of `K`'s kind, untyped.
+fn raw_api<K: Resource<DynamicType = ()>>(
+    client: &Client,
+    namespace: Option<&str>,
+) -> Api<DynamicObject> {
+    let resource = ApiResource::erase::<K>(&());
+    match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    }
 }
 
 async fn cluster<K>(target: &Target<'_>, obj: &K) -> Result<ChildApplied<K>, ApplyError>
@@ -280,6 +359,7 @@ pub async fn apply(
         deployments,
         services,
         network_policies,
+        object_counts,
     } = children;
     let mut objects = 0;
     let mut drift = Vec::new();
@@ -330,6 +410,8 @@ pub async fn apply(
         live.extend(outcome.live);
         count(outcome.drift);
     }
+    // Last: it constrains the writes above until the quota controller has counted them.
+    count(namespaced(target, object_counts, none).await?.drift);
     Ok(Applied {
         deployments: live,
         objects,

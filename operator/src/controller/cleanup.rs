@@ -22,7 +22,6 @@ use serde::de::DeserializeOwned;
 
 use super::tolerate_missing;
 use crate::build::metadata::object_name;
-use crate::build::metadata::tenant_selector;
 
 /// On objects kept after their tenant was deleted.
 pub const RETAINED_LABEL: &str = "tenancy.municipio.io/retained";
@@ -33,12 +32,9 @@ fn detach_patch() -> Patch<serde_json::Value> {
     )
 }
 
-async fn detach_kind<K>(
-    client: &Client,
-    namespace: &str,
-    selector: &str,
-    uid: &str,
-) -> Result<(), kube::Error>
+/// Detaches every object of one kind in the namespace whose owner is the tenant. Found by
+/// owner, not by label: a child someone relabelled is retained all the same.
+async fn detach_kind<K>(client: &Client, namespace: &str, uid: &str) -> Result<(), kube::Error>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
         + Clone
@@ -46,11 +42,7 @@ where
         + Debug,
 {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    for object in api
-        .list_metadata(&ListParams::default().labels(selector))
-        .await?
-        .items
-    {
+    for object in api.list_metadata(&ListParams::default()).await?.items {
         if object.owner_references().iter().any(|r| r.uid == uid) {
             tolerate_missing(
                 api.patch(&object.name_any(), &PatchParams::default(), &detach_patch())
@@ -81,14 +73,13 @@ pub async fn cleanup(client: &Client, tenant: &MunicipalityTenant) -> Result<(),
     if !namespace.owner_references().iter().any(|r| r.uid == uid) {
         return Ok(());
     }
-    let selector = tenant_selector(&name);
-    detach_kind::<Deployment>(client, &ns, &selector, &uid).await?;
-    detach_kind::<Service>(client, &ns, &selector, &uid).await?;
-    detach_kind::<ConfigMap>(client, &ns, &selector, &uid).await?;
-    detach_kind::<NetworkPolicy>(client, &ns, &selector, &uid).await?;
-    detach_kind::<RoleBinding>(client, &ns, &selector, &uid).await?;
-    detach_kind::<LimitRange>(client, &ns, &selector, &uid).await?;
-    detach_kind::<ResourceQuota>(client, &ns, &selector, &uid).await?;
+    detach_kind::<Deployment>(client, &ns, &uid).await?;
+    detach_kind::<Service>(client, &ns, &uid).await?;
+    detach_kind::<ConfigMap>(client, &ns, &uid).await?;
+    detach_kind::<NetworkPolicy>(client, &ns, &uid).await?;
+    detach_kind::<RoleBinding>(client, &ns, &uid).await?;
+    detach_kind::<LimitRange>(client, &ns, &uid).await?;
+    detach_kind::<ResourceQuota>(client, &ns, &uid).await?;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     for connector in [Connector::Pagopa, Connector::Io] {
         tolerate_missing(

@@ -1,5 +1,10 @@
-//! Inventory: which children exist, per tenant, kept by the metadata watches of the child
-//! kinds, so that a reconcile reads from the API server only what it cannot know.
+//! Inventory: which children exist, kept by the metadata watches of the child kinds, so that a
+//! reconcile reads from the API server only what it cannot know.
+//!
+//! Children are filed by where they are (the tenant namespace they live in, or for a
+//! namespace, its own name) and belong to the tenant whose UID their controller owner
+//! reference carries: never by a label, which anyone who may edit the child may change (a
+//! child relabelled with another tenant's name would otherwise escape drift correction).
 //!
 //! For each child it keeps the resourceVersion, the controller's UID and the applied-hash
 //! annotation (as fixed-size fingerprints: 110,000 children of all Italy's municipalities take
@@ -18,7 +23,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
-use crate::build::metadata::{APPLIED_HASH_ANNOTATION, TENANT_LABEL};
+use crate::build::metadata::APPLIED_HASH_ANNOTATION;
 
 /// A child: its kind (`Kind::KIND`), namespace (empty for a cluster-scoped one) and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -34,6 +39,16 @@ impl ChildKey {
             kind,
             namespace: object.namespace().unwrap_or_default().into(),
             name: object.name_any().into(),
+        }
+    }
+
+    /// The tenant namespace the child is part of: the one it lives in, or, for a namespace,
+    /// itself. A tenant's children all share it.
+    fn place(&self) -> &str {
+        if self.namespace.is_empty() {
+            &self.name
+        } else {
+            &self.namespace
         }
     }
 }
@@ -96,7 +111,8 @@ pub enum Known {
 
 #[derive(Default)]
 struct Inner {
-    by_tenant: HashMap<Box<str>, HashMap<ChildKey, Child>>,
+    /// By tenant namespace ([`ChildKey::place`]).
+    by_place: HashMap<Box<str>, HashMap<ChildKey, Child>>,
     /// Per kind, the number of the list under way or last done.
     lists: HashMap<&'static str, u64>,
     /// The kinds listed at least once.
@@ -136,10 +152,10 @@ impl Inventory {
         let _ = listed.wait_for(|n| *n >= kinds).await;
     }
 
-    fn child(&self, tenant: &str, key: &ChildKey) -> Option<Child> {
+    fn child(&self, key: &ChildKey) -> Option<Child> {
         self.lock()
-            .by_tenant
-            .get(tenant)
+            .by_place
+            .get(key.place())
             .and_then(|c| c.get(key))
             .cloned()
     }
@@ -159,26 +175,21 @@ impl Inventory {
             watcher::Event::Init => *inner.lists.entry(kind).or_default() += 1,
             watcher::Event::InitApply(o) | watcher::Event::Apply(o) => {
                 let list = inner.lists.get(kind).copied().unwrap_or_default();
-                let Some(tenant) = o.labels().get(TENANT_LABEL) else {
-                    return;
-                };
                 let key = ChildKey::of(kind, o);
-                let children = inner.by_tenant.entry(tenant.as_str().into()).or_default();
+                let children = inner.by_place.entry(key.place().into()).or_default();
                 let child = children.entry(key).or_default();
                 child.describe(o);
                 child.list = list;
             }
             watcher::Event::Delete(o) => {
-                if let Some(tenant) = o.labels().get(TENANT_LABEL) {
-                    let key = ChildKey::of(kind, o);
-                    if let Some(child) = inner
-                        .by_tenant
-                        .get_mut(tenant.as_str())
-                        .and_then(|children| children.get_mut(&key))
-                    {
-                        child.gone = true;
-                        child.verified = None;
-                    }
+                let key = ChildKey::of(kind, o);
+                if let Some(child) = inner
+                    .by_place
+                    .get_mut(key.place())
+                    .and_then(|children| children.get_mut(&key))
+                {
+                    child.gone = true;
+                    child.verified = None;
                 }
             }
             watcher::Event::InitDone => {
@@ -187,20 +198,22 @@ impl Inventory {
                     self.listed.send_replace(inner.listed.len());
                 }
                 let list = inner.lists.get(kind).copied().unwrap_or_default();
-                for children in inner.by_tenant.values_mut() {
+                for children in inner.by_place.values_mut() {
                     children.retain(|k, c| k.kind != kind || c.list >= list);
                 }
-                inner.by_tenant.retain(|_, children| !children.is_empty());
+                inner.by_place.retain(|_, children| !children.is_empty());
             }
         }
     }
 
-    /// What is known of `key`, a child of `tenant` about to be applied with `hash`.
-    pub fn known(&self, tenant: &str, key: &ChildKey, hash: Option<&str>) -> Known {
-        let Some(child) = self.child(tenant, key) else {
+    /// What is known of `key`, a child of the tenant with UID `tenant_uid` about to be applied
+    /// with `hash`. One that exists with another controller (its owner reference was changed)
+    /// is read and compared like any other drift.
+    pub fn known(&self, tenant_uid: &str, key: &ChildKey, hash: Option<&str>) -> Known {
+        let Some(child) = self.child(key) else {
             return Known::Absent;
         };
-        if child.gone {
+        if child.gone || child.controller != Some(Fingerprint::of(tenant_uid)) {
             return Known::Unsure;
         }
         let as_built = child.verified == Some(child.resource_version)
@@ -214,21 +227,21 @@ impl Inventory {
 
     /// Records that this process saw the child `object` as built (it applied it, or read it and
     /// found it as desired).
-    pub fn as_built<K: Resource>(&self, tenant: &str, kind: &'static str, object: &K) {
+    pub fn as_built<K: Resource>(&self, kind: &'static str, object: &K) {
         let mut inner = self.lock();
         let list = inner.lists.get(kind).copied().unwrap_or_default();
-        let children = inner.by_tenant.entry(tenant.into()).or_default();
-        let child = children.entry(ChildKey::of(kind, object)).or_default();
+        let key = ChildKey::of(kind, object);
+        let children = inner.by_place.entry(key.place().into()).or_default();
+        let child = children.entry(key).or_default();
         child.describe(object);
         child.verified = Some(child.resource_version);
         child.list = child.list.max(list);
     }
 
-    /// The names of the tenant's children of `kind` in `namespace` whose controller is
-    /// `controller_uid`.
+    /// The names of the children of `kind` in `namespace` whose controller is `controller_uid`
+    /// (the tenant's UID).
     pub fn controlled(
         &self,
-        tenant: &str,
         kind: &'static str,
         namespace: &str,
         controller_uid: &str,
@@ -236,8 +249,8 @@ impl Inventory {
         let inner = self.lock();
         let controller = Some(Fingerprint::of(controller_uid));
         let mut names: Vec<String> = inner
-            .by_tenant
-            .get(tenant)
+            .by_place
+            .get(namespace)
             .into_iter()
             .flatten()
             .filter(|(k, c)| {
@@ -252,22 +265,23 @@ impl Inventory {
         names
     }
 
-    /// Whether `key` is a child of `tenant` whose controller is `controller_uid`.
-    pub fn controls(&self, tenant: &str, key: &ChildKey, controller_uid: &str) -> bool {
-        self.child(tenant, key)
+    /// Whether `key` is a child whose controller is `controller_uid` (the tenant's UID).
+    pub fn controls(&self, key: &ChildKey, controller_uid: &str) -> bool {
+        self.child(key)
             .is_some_and(|c| !c.gone && c.controller == Some(Fingerprint::of(controller_uid)))
     }
 
-    /// Forgets a tenant's children (the tenant is gone; a retained child that is still
-    /// watched comes back with its next event).
-    pub fn forget(&self, tenant: &str) {
-        self.lock().by_tenant.remove(tenant);
+    /// Forgets the children in a tenant namespace (its tenant is gone; a retained child that
+    /// is still watched comes back with its next event).
+    pub fn forget(&self, namespace: &str) {
+        self.lock().by_place.remove(namespace);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::metadata::TENANT_LABEL;
     use k8s_openapi::api::core::v1::ConfigMap;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
     use kube::api::ObjectMeta;
@@ -315,27 +329,48 @@ mod tests {
     #[test]
     fn a_child_is_as_built_until_someone_else_writes_it_or_it_is_built_differently() {
         let inventory = Inventory::default();
-        assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::Absent);
-        inventory.as_built("a", KIND, &config_map("x", "10", "h1"));
-        assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::AsBuilt);
-        assert_eq!(inventory.known("a", &key("x"), Some("h2")), Known::Unsure);
+        assert_eq!(
+            inventory.known("uid-a", &key("x"), Some("h1")),
+            Known::Absent
+        );
+        inventory.as_built(KIND, &config_map("x", "10", "h1"));
+        assert_eq!(
+            inventory.known("uid-a", &key("x"), Some("h1")),
+            Known::AsBuilt
+        );
+        assert_eq!(
+            inventory.known("uid-a", &key("x"), Some("h2")),
+            Known::Unsure
+        );
         // Its own write's event changes nothing; another write moves the resourceVersion.
         inventory.observe(KIND, &watcher::Event::Apply(partial("x", "10", "h1")));
-        assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::AsBuilt);
+        assert_eq!(
+            inventory.known("uid-a", &key("x"), Some("h1")),
+            Known::AsBuilt
+        );
         inventory.observe(KIND, &watcher::Event::Apply(partial("x", "11", "h1")));
-        assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::Unsure);
+        assert_eq!(
+            inventory.known("uid-a", &key("x"), Some("h1")),
+            Known::Unsure
+        );
         // Deleted, or only relabelled out of the watch's sight: read before it is applied.
         inventory.observe(KIND, &watcher::Event::Delete(partial("x", "11", "h1")));
-        assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::Unsure);
-        assert!(
-            !inventory.controls("a", &key("x"), "uid-a"),
-            "not for prune"
+        assert_eq!(
+            inventory.known("uid-a", &key("x"), Some("h1")),
+            Known::Unsure
         );
+        assert!(!inventory.controls(&key("x"), "uid-a"), "not for prune");
         inventory.observe(KIND, &watcher::Event::Apply(partial("x", "12", "h1")));
-        inventory.as_built("a", KIND, &config_map("x", "12", "h1"));
-        assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::AsBuilt);
-        inventory.forget("a");
-        assert_eq!(inventory.known("a", &key("x"), Some("h1")), Known::Absent);
+        inventory.as_built(KIND, &config_map("x", "12", "h1"));
+        assert_eq!(
+            inventory.known("uid-a", &key("x"), Some("h1")),
+            Known::AsBuilt
+        );
+        inventory.forget("comune-a");
+        assert_eq!(
+            inventory.known("uid-a", &key("x"), Some("h1")),
+            Known::Absent
+        );
     }
 
     #[test]
@@ -348,15 +383,8 @@ mod tests {
             KIND,
             &watcher::Event::<PartialObjectMeta<ConfigMap>>::InitDone,
         );
-        assert_eq!(
-            inventory.controlled("a", KIND, "comune-a", "uid-a"),
-            ["x", "y"]
-        );
-        assert!(
-            inventory
-                .controlled("a", KIND, "comune-a", "uid-b")
-                .is_empty()
-        );
+        assert_eq!(inventory.controlled(KIND, "comune-a", "uid-a"), ["x", "y"]);
+        assert!(inventory.controlled(KIND, "comune-a", "uid-b").is_empty());
         // Deleted while the watch was down: the relist does not see it.
         inventory.observe(KIND, &watcher::Event::<PartialObjectMeta<ConfigMap>>::Init);
         inventory.observe(KIND, &watcher::Event::InitApply(partial("y", "2", "h")));
@@ -364,9 +392,50 @@ mod tests {
             KIND,
             &watcher::Event::<PartialObjectMeta<ConfigMap>>::InitDone,
         );
-        assert_eq!(inventory.controlled("a", KIND, "comune-a", "uid-a"), ["y"]);
-        assert_eq!(inventory.known("a", &key("x"), Some("h")), Known::Absent);
-        inventory.forget("a");
-        assert_eq!(inventory.known("a", &key("y"), Some("h")), Known::Absent);
+        assert_eq!(inventory.controlled(KIND, "comune-a", "uid-a"), ["y"]);
+        assert_eq!(
+            inventory.known("uid-a", &key("x"), Some("h")),
+            Known::Absent
+        );
+        inventory.forget("comune-a");
+        assert_eq!(
+            inventory.known("uid-a", &key("y"), Some("h")),
+            Known::Absent
+        );
+    }
+
+    #[test]
+    fn a_child_belongs_to_its_controller_not_to_its_label() {
+        let inventory = Inventory::default();
+        inventory.as_built(KIND, &config_map("x", "10", "h1"));
+        // Relabelled as another tenant's: still this tenant's, and drift to read.
+        let mut relabelled = partial("x", "11", "h1");
+        relabelled.metadata.labels = Some([(TENANT_LABEL.to_owned(), "b".to_owned())].into());
+        inventory.observe(KIND, &watcher::Event::Apply(relabelled));
+        assert_eq!(
+            inventory.known("uid-a", &key("x"), Some("h1")),
+            Known::Unsure
+        );
+        assert_eq!(inventory.controlled(KIND, "comune-a", "uid-a"), ["x"]);
+        assert!(inventory.controlled(KIND, "comune-a", "uid-b").is_empty());
+        // Another controller written into its owner reference: not the other tenant's to
+        // prune, and this tenant reads it before applying.
+        let mut taken = partial("x", "12", "h1");
+        taken.metadata.owner_references.as_mut().unwrap()[0].uid = "uid-b".to_owned();
+        inventory.observe(KIND, &watcher::Event::Apply(taken));
+        assert_eq!(
+            inventory.known("uid-a", &key("x"), Some("h1")),
+            Known::Unsure
+        );
+        assert!(!inventory.controls(&key("x"), "uid-a"));
+        // Labelled as a tenant's child without an owner reference: nobody's.
+        let mut stray = partial("y", "1", "h1");
+        stray.metadata.owner_references = None;
+        inventory.observe(KIND, &watcher::Event::Apply(stray));
+        assert!(!inventory.controls(&key("y"), "uid-a"));
+        assert_eq!(
+            inventory.known("uid-a", &key("y"), Some("h1")),
+            Known::Unsure
+        );
     }
 }

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod cleanup;
 pub mod events;
+pub mod foreign;
 pub mod inventory;
 pub mod prune;
 pub mod status;
@@ -33,7 +34,7 @@ use municipio_crds::{MunicipalityTenant, MunicipalityTenantStatus, ValidTenant};
 use serde_json::Value;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::build::metadata::{MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL};
+use crate::build::metadata::{MANAGED_BY, MANAGED_BY_LABEL};
 use crate::build::{self, Owner};
 use crate::config::OperatorConfig;
 use crate::dereference;
@@ -272,10 +273,13 @@ pub async fn run(
         move |u| {
             tokio::spawn(report_undecodable(reporter.clone(), u));
         },
-        move |name| {
-            forgetter.metrics.tenant(name, None);
-            forgetter.forget_status(name);
-            forgetter.inventory.forget(name);
+        move |object| {
+            let name = object.name_any();
+            forgetter.metrics.tenant(&name, None);
+            forgetter.forget_status(&name);
+            forgetter
+                .inventory
+                .forget(&tenant_watch::namespace_of(object));
         },
     );
     let tenant_stream = tenant_stream.inspect_err(counted(&metrics, "tenants"));
@@ -288,7 +292,7 @@ pub async fn run(
             }
         }
     });
-    let controller = Controller::for_stream(tenant_stream, tenants)
+    let controller = Controller::for_stream(tenant_stream, tenants.clone())
         .watches_stream(source_secret_watch, source_secret_mapper());
     // Every child kind by metadata only (small memory), into the inventory; a change to a
     // Deployment's status is a change of its metadata too (its resourceVersion). Tenant
@@ -299,6 +303,7 @@ pub async fn run(
         managed: &managed,
         metrics: &metrics,
         inventory: &inventory,
+        tenants: &tenants,
     };
     let controller = children.watch::<Deployment>(controller, "deployments");
     let controller = children.watch::<Namespace>(controller, "namespaces");
@@ -407,11 +412,12 @@ struct Children<'a> {
     managed: &'a str,
     metrics: &'a Arc<Metrics>,
     inventory: &'a Arc<Inventory>,
+    tenants: &'a Store<MunicipalityTenant>,
 }
 
 impl Children<'_> {
-    /// Watches one child kind by metadata into the inventory, and maps each object to its
-    /// tenant by label.
+    /// Watches one child kind by metadata into the inventory, and maps each object to the
+    /// tenant its controller owner reference names (see [`owning_tenant`]).
     fn watch<K>(
         &self,
         controller: Controller<MunicipalityTenant>,
@@ -435,10 +441,30 @@ impl Children<'_> {
             .inspect_ok(move |event| inventory.observe(K::KIND, event))
             .touched_objects()
             .inspect_err(counted(self.metrics, name));
-        controller.watches_stream(stream, |o| {
-            o.labels().get(TENANT_LABEL).map(|t| ObjectRef::new(t))
-        })
+        let tenants = self.tenants.clone();
+        controller.watches_stream(stream, move |o| owning_tenant(&tenants, &o.metadata))
     }
+}
+
+/// The tenant a child belongs to: the one its controller owner reference names, if a tenant of
+/// that name and UID is known. Never a label: anyone who may edit the child may change its
+/// labels, which would let a child escape drift correction, or let anyone make the operator
+/// reconcile another municipality as often as they patch an object.
+fn owning_tenant(
+    tenants: &Store<MunicipalityTenant>,
+    meta: &kube::api::ObjectMeta,
+) -> Option<ObjectRef<MunicipalityTenant>> {
+    let owner = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))?;
+    let tenant = ObjectRef::new(&owner.name);
+    let known = tenants.get(&tenant)?;
+    let same = known.metadata.uid.as_deref() == Some(owner.uid.as_str())
+        && owner.kind == MunicipalityTenant::kind(&())
+        && owner.api_version == MunicipalityTenant::api_version(&());
+    same.then_some(tenant)
 }
 
 /// Maps a source Secret to the tenants it is bound to, and to those it was bound to before
@@ -670,9 +696,7 @@ async fn pipeline(
         name: valid.namespace.as_str().into(),
     };
     // A namespace the inventory knows this tenant controls needs no read.
-    let known_ours = ctx
-        .inventory
-        .controls(&owner.name, &namespace_key, &owner.uid);
+    let known_ours = ctx.inventory.controls(&namespace_key, &owner.uid);
     if !known_ours
         && let Some(ns) = namespaces.get_opt(valid.namespace.as_str()).await?
         && !ours(&ns)
@@ -733,7 +757,7 @@ async fn pipeline(
     let target = apply::Target {
         client: &ctx.client,
         inventory: &ctx.inventory,
-        tenant: &owner.name,
+        tenant_uid: &owner.uid,
     };
     let applied = apply::apply(&target, &children, write_secret).await?;
     for secret in &applied.secrets_written {

@@ -39,7 +39,7 @@ fn stale<K: k8s_openapi::Resource>(
 ) -> Vec<String> {
     target
         .inventory
-        .controlled(target.tenant, K::KIND, namespace, &owner.uid)
+        .controlled(K::KIND, namespace, &owner.uid)
         .into_iter()
         .filter(|name| !keep.contains(name))
         .collect()
@@ -95,6 +95,7 @@ pub async fn prune(
         deployments,
         services,
         network_policies,
+        object_counts,
     } = desired;
     let ns = namespace.name_any();
     let ns = ns.as_str();
@@ -129,8 +130,13 @@ pub async fn prune(
         prune_kind::<LimitRange>(target, ns, owner, names(limit_range.iter().cloned())).await?,
     );
     deleted.extend(
-        prune_kind::<ResourceQuota>(target, ns, owner, names(resource_quota.iter().cloned()))
-            .await?,
+        prune_kind::<ResourceQuota>(
+            target,
+            ns,
+            owner,
+            names(resource_quota.iter().chain([object_counts]).cloned()),
+        )
+        .await?,
     );
     Ok(deleted)
 }

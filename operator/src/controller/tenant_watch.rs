@@ -23,13 +23,13 @@ pub struct Undecodable {
 
 /// Watches tenants (with `config`'s selector) into a store, and returns the store, the stream
 /// of decoded tenants for the controller, and a flag that turns true once the first full list
-/// is in. Undecodable tenants go to `report`, the names of deleted ones (or of ones that left
-/// the selector) to `gone`.
+/// is in. Undecodable tenants go to `report`, deleted ones (or ones that left the selector)
+/// to `gone`.
 pub fn watch(
     client: Client,
     config: watcher::Config,
     report: impl Fn(Undecodable) + Send + Sync + 'static,
-    gone: impl Fn(&str) + Send + Sync + 'static,
+    gone: impl Fn(&DynamicObject) + Send + Sync + 'static,
 ) -> (
     Store<MunicipalityTenant>,
     impl Stream<Item = Result<MunicipalityTenant, watcher::Error>> + Send + 'static,
@@ -46,12 +46,28 @@ pub fn watch(
         .inspect_ok(mark_listed(listed))
         .inspect_ok(move |event| {
             if let watcher::Event::Delete(object) = event {
-                gone(&object.name_any());
+                gone(object);
             }
         })
         .try_filter_map(move |event| future::ready(Ok(decode_event(event, &report))));
     let stream = reflector::reflector(writer, decoded).applied_objects();
     (reader, stream, is_listed)
+}
+
+/// The namespace a tenant lives in, read leniently (it may not decode): the one its status
+/// records, else the one its spec asks for, else the default `comune-<name>`.
+pub fn namespace_of(object: &DynamicObject) -> String {
+    let text = |pointer: &str| object.data.pointer(pointer).and_then(|v| v.as_str());
+    text("/status/namespace")
+        .or_else(|| text("/spec/namespace"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let name = object.name_any();
+            format!(
+                "{}{name}",
+                municipio_crds::identifiers::NamespaceName::DEFAULT_PREFIX
+            )
+        })
 }
 
 /// Sets `listed` at the end of a watch's first full list. Reconciles and the readiness probe

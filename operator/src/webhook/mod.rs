@@ -1,9 +1,11 @@
 //! The validating admission webhook: bad tenants are refused at `kubectl apply`, with every
-//! field that is wrong. [`review`] decides, purely; [`cache`] is what it knows of the cluster;
-//! [`server`] serves it over HTTPS.
+//! field that is wrong, and tenant namespaces are guarded against writes that undo the
+//! operator's isolation. [`review`] and [`guard`] decide, purely; [`cache`] is what it knows
+//! of the cluster; [`server`] serves both over HTTPS.
 
 pub mod cache;
 pub mod certificates;
+pub mod guard;
 pub mod review;
 pub mod server;
 
@@ -59,6 +61,12 @@ pub struct WebhookArgs {
     /// (a webhook called by URL), repeatable.
     #[arg(long, env = "MUNICIPIO_WEBHOOK_EXTRA_SANS", value_delimiter = ',')]
     pub webhook_extra_san: Vec<String>,
+    /// The user the operator's own requests are authenticated as
+    /// (`system:serviceaccount:<namespace>:<name>` in a cluster): the guard of tenant
+    /// namespaces lets it, and Kubernetes' own controllers, write the objects it manages, and
+    /// no one else. Unset: the guard refuses nothing (and says so in a warning).
+    #[arg(long, env = "MUNICIPIO_OPERATOR_USER")]
+    pub operator_user: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +124,7 @@ pub async fn run(
     server::serve(
         args.webhook_addr,
         certificate,
-        server::router(cache, metrics),
+        server::router(cache, args.operator_user.map(guard::Operator), metrics),
         || health.webhook_serving(),
     )
     .await?;

@@ -25,11 +25,14 @@ use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::{self, ServerConfig};
 use tracing::{debug, info, warn};
 
+use super::guard::{self, Operator};
 use super::review::{self, Cluster};
 use crate::metrics::{AdmissionResult, Metrics};
 
-/// The path the `ValidatingWebhookConfiguration` calls.
+/// The path the `ValidatingWebhookConfiguration` calls for tenants.
 pub const PATH: &str = "/validate-municipalitytenant";
+/// The path it calls for the objects of tenant namespaces (see [`guard`](super::guard)).
+pub const GUARD_PATH: &str = "/validate-tenant-namespace";
 /// How often the certificate files are looked at for a renewal.
 const RELOAD_EVERY: Duration = Duration::from_secs(60);
 /// The largest admission request read: an UPDATE carries the object twice, with its managed
@@ -140,16 +143,27 @@ pub async fn reload_on_change(
 #[derive(Clone)]
 struct Shared {
     cluster: Arc<dyn Cluster + Send + Sync>,
+    /// Who the operator is, for the guard of tenant namespaces.
+    operator: Option<Arc<Operator>>,
     metrics: Arc<Metrics>,
 }
 
 /// The routes, for any cluster view.
-pub fn router(cluster: Arc<dyn Cluster + Send + Sync>, metrics: Arc<Metrics>) -> Router {
+pub fn router(
+    cluster: Arc<dyn Cluster + Send + Sync>,
+    operator: Option<Operator>,
+    metrics: Arc<Metrics>,
+) -> Router {
     Router::new()
         .route(PATH, post(admit))
+        .route(GUARD_PATH, post(guard_namespace))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(Shared { cluster, metrics })
+        .with_state(Shared {
+            cluster,
+            operator: operator.map(Arc::new),
+            metrics,
+        })
 }
 
 async fn admit(
@@ -158,6 +172,24 @@ async fn admit(
 ) -> axum::Json<AdmissionReview<DynamicObject>> {
     let started = Instant::now();
     let review = review::review(&body, shared.cluster.as_ref());
+    answered(&shared, review, started)
+}
+
+async fn guard_namespace(
+    State(shared): State<Shared>,
+    body: Bytes,
+) -> axum::Json<AdmissionReview<DynamicObject>> {
+    let started = Instant::now();
+    let review = guard::review(&body, shared.operator.as_deref());
+    answered(&shared, review, started)
+}
+
+/// Counts an answer and sends it.
+fn answered(
+    shared: &Shared,
+    review: AdmissionReview<DynamicObject>,
+    started: Instant,
+) -> axum::Json<AdmissionReview<DynamicObject>> {
     let result = match &review.response {
         Some(r) if r.allowed => AdmissionResult::allowed,
         // A request that could not be read at all.
@@ -186,7 +218,7 @@ pub async fn serve(
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| Error::Listen { addr, source })?;
-    info!(%addr, path = PATH, "webhook serving");
+    info!(%addr, tenants = PATH, tenant_namespaces = GUARD_PATH, "webhook serving");
     listening();
     loop {
         let (stream, peer) = match listener.accept().await {

@@ -60,25 +60,31 @@ pub trait Cluster {
 
 /// Answers one `AdmissionReview` request body.
 pub fn review(body: &[u8], cluster: &dyn Cluster) -> AdmissionReview<DynamicObject> {
-    let request = serde_json::from_slice::<AdmissionReview<DynamicObject>>(body)
+    match read_request(body) {
+        Ok(request) => decide(&request, cluster).into_review(),
+        Err(response) => response.into_review(),
+    }
+}
+
+/// The request of an `AdmissionReview` body, or the refusal that says why it cannot be read.
+pub(crate) fn read_request(
+    body: &[u8],
+) -> Result<AdmissionRequest<DynamicObject>, Box<AdmissionResponse>> {
+    serde_json::from_slice::<AdmissionReview<DynamicObject>>(body)
         .map_err(|e| e.to_string())
         .and_then(|r| {
             let request: Result<AdmissionRequest<DynamicObject>, _> = r.try_into();
             request.map_err(|_| "it holds no request".to_owned())
-        });
-    let request = match request {
-        Ok(request) => request,
-        Err(error) => {
+        })
+        .map_err(|error| {
             // Without a request there is no uid to answer to; the API server reports the
             // message as the webhook's failure.
             let mut response = AdmissionResponse::invalid(format!(
                 "municipio webhook: cannot read the AdmissionReview: {error}"
             ));
             response.uid = uid_of(body);
-            return response.into_review();
-        }
-    };
-    decide(&request, cluster).into_review()
+            Box::new(response)
+        })
 }
 
 /// The request uid, read leniently from a body that is not a valid review.
@@ -152,7 +158,7 @@ fn decide(request: &AdmissionRequest<DynamicObject>, cluster: &dyn Cluster) -> A
 
 /// A denial in the API server's own form for invalid objects: 422, reason `Invalid`, every
 /// problem in the message.
-fn refuse(response: AdmissionResponse, errors: Vec<String>) -> AdmissionResponse {
+pub(crate) fn refuse(response: AdmissionResponse, errors: Vec<String>) -> AdmissionResponse {
     let message = errors.join("; ");
     let mut response = response.deny(&message);
     response.result = Status {
