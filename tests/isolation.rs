@@ -821,3 +821,58 @@ async fn with_the_webhook_every_attempt_is_refused_at_admission() {
         "nothing got through for the controller to put back: {drift:?}"
     );
 }
+
+/// The test API server (Kubernetes 1.20) has no Pod Security admission, so the namespace's
+/// `pod-security.kubernetes.io/enforce: restricted` does nothing: a privileged pod with the
+/// node's filesystem is admitted. Every tenant says so (a condition) and stays Ready; with
+/// `--require-pod-security` it is not Ready.
+#[tokio::test]
+async fn a_cluster_that_does_not_enforce_pod_security_is_reported_on_the_tenant() {
+    let (client, _operator, name) = ready_tenant("psa").await;
+    let t = support::tenants::condition(
+        &client,
+        &name,
+        "PodSecurityEnforced",
+        "False",
+        Some("PodSecurityAdmissionMissing"),
+    )
+    .await;
+    let ready = support::tenants::condition_of(t, "Ready");
+    assert_eq!(ready.status, "True", "{ready:?}");
+    // What the condition warns of.
+    let privileged = format!(
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"root","namespace":"{name}"}},
+           "spec":{{"hostPID":true,"containers":[{{"name":"c","image":"registry.example/tools@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+           "securityContext":{{"privileged":true}},"volumeMounts":[{{"name":"node","mountPath":"/node"}}]}}],
+           "volumes":[{{"name":"node","hostPath":{{"path":"/"}}}}]}}}}"#
+    );
+    let path = std::env::temp_dir().join(format!("{name}-privileged.json"));
+    std::fs::write(&path, privileged).unwrap();
+    admin_does(
+        &name,
+        &["create", "--dry-run=server", "-f", path.to_str().unwrap()],
+    );
+
+    let (client, operator) =
+        support::tenants::operator_of_its_own_with("psa-required", &["--require-pod-security"])
+            .await;
+    let name = unique_name("psa-required");
+    keys_for(&client, &operator, &name, &name).await;
+    kube::Api::<municipio_crds::MunicipalityTenant>::all(client.clone())
+        .create(&Default::default(), &tenant(&name, &operator.run))
+        .await
+        .unwrap();
+    let t = support::tenants::condition(
+        &client,
+        &name,
+        "Ready",
+        "False",
+        Some("PodSecurityAdmissionMissing"),
+    )
+    .await;
+    let ready = support::tenants::condition_of(t, "Ready");
+    assert!(
+        ready.message.contains("--require-pod-security"),
+        "{ready:?}"
+    );
+}

@@ -78,6 +78,10 @@ enum Command {
         /// 30 s, even when a request hangs.
         #[arg(long, env = "MUNICIPIO_STOP_SECONDS", default_value_t = 15)]
         stop_seconds: u64,
+        /// A tenant is Ready only where the cluster enforces its namespace's Pod Security level
+        /// (the condition PodSecurityEnforced tells it either way).
+        #[arg(long, env = "MUNICIPIO_REQUIRE_POD_SECURITY")]
+        require_pod_security: bool,
     },
     /// Serve the validating admission webhook alone (for a separate Deployment, and for tests).
     Webhook {
@@ -269,6 +273,7 @@ fn main() -> ExitCode {
             secret_resync_seconds,
             concurrency,
             stop_seconds,
+            require_pod_security,
         } => {
             init_logs(log_format);
             let instance = instance_name(instance);
@@ -277,6 +282,7 @@ fn main() -> ExitCode {
                 tenant_selector,
                 instance: instance.clone(),
                 secret_resync: std::time::Duration::from_secs(secret_resync_seconds),
+                require_pod_security,
                 concurrency,
                 stop_timeout: std::time::Duration::from_secs(stop_seconds),
                 http,

@@ -83,6 +83,7 @@ pub struct Metrics {
     admissions: Family<AdmissionLabel, Counter>,
     admission_duration: Histogram,
     leader: Gauge,
+    pod_security_enforced: Gauge,
 }
 
 impl Default for Metrics {
@@ -149,6 +150,13 @@ impl Metrics {
             "1 while this replica holds the leader Lease and runs the controller",
             leader.clone(),
         );
+        let pod_security_enforced = Gauge::default();
+        registry.register(
+            "pod_security_enforced",
+            "1 when the cluster enforces the Pod Security level of tenant namespaces, 0 when it does not (a privileged pod would run there), -1 until the controller has found out",
+            pod_security_enforced.clone(),
+        );
+        pod_security_enforced.set(-1);
         for condition in [Condition::Ready, Condition::Stalled, Condition::Suspended] {
             tenants.get_or_create(&ConditionLabel { condition }).set(0);
         }
@@ -164,6 +172,7 @@ impl Metrics {
             admissions,
             admission_duration,
             leader,
+            pod_security_enforced,
         }
     }
 
@@ -234,6 +243,10 @@ impl Metrics {
 
     pub fn set_leader(&self, leader: bool) {
         self.leader.set(i64::from(leader));
+    }
+
+    pub fn pod_security_enforced(&self, enforced: bool) {
+        self.pod_security_enforced.set(i64::from(enforced));
     }
 }
 

@@ -49,6 +49,8 @@ pub struct Run {
     pub instance: String,
     /// See [`controller::Settings::secret_resync`].
     pub secret_resync: std::time::Duration,
+    /// See [`controller::Settings::require_pod_security`].
+    pub require_pod_security: bool,
     /// See [`controller::Settings::concurrency`].
     pub concurrency: u16,
     /// See [`controller::Settings::stop_timeout`].
@@ -135,6 +137,7 @@ pub async fn run(client: Client, run: Run) -> Result<(), Error> {
         tenant_selector: run.tenant_selector.clone(),
         instance: Some(run.instance.clone()),
         secret_resync: run.secret_resync,
+        require_pod_security: run.require_pod_security,
         concurrency: run.concurrency,
         stop_timeout: run.stop_timeout,
         metrics: metrics.clone(),

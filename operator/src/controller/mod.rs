@@ -6,6 +6,7 @@ pub mod cleanup;
 pub mod events;
 pub mod foreign;
 pub mod inventory;
+pub mod pod_security;
 pub mod prune;
 pub mod status;
 pub mod tenant_watch;
@@ -109,6 +110,10 @@ pub struct Context {
     /// The status this process last wrote to each tenant (by name, with the tenant's uid).
     statuses: Mutex<HashMap<String, (String, MunicipalityTenantStatus)>>,
     secret_resync: Duration,
+    /// Whether the cluster enforces tenant namespaces' Pod Security level.
+    pod_security: pod_security::PodSecurity,
+    /// A tenant is Ready only where it is (`--require-pod-security`).
+    require_pod_security: bool,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
 }
@@ -208,6 +213,8 @@ pub struct Settings {
     pub concurrency: u16,
     /// How long a stop waits for the reconciles in flight before abandoning them.
     pub stop_timeout: Duration,
+    /// A tenant is Ready only where the cluster enforces its namespace's Pod Security level.
+    pub require_pod_security: bool,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
 }
@@ -226,6 +233,7 @@ pub async fn run(
         secret_resync,
         concurrency,
         stop_timeout,
+        require_pod_security,
         metrics,
         health,
     } = settings;
@@ -258,6 +266,8 @@ pub async fn run(
         statuses: Mutex::default(),
         inventory: inventory.clone(),
         secret_resync,
+        pod_security: pod_security::PodSecurity::default(),
+        require_pod_security,
         metrics: metrics.clone(),
         health: health.clone(),
     });
@@ -793,6 +803,15 @@ async fn pipeline(
         };
         ctx.events.on_tenant(tenant, note).await;
     }
+    let enforcement = ctx
+        .pod_security
+        .enforcement(&ctx.client, valid.namespace.as_str())
+        .await;
+    if let Some(enforcement) = enforcement {
+        ctx.metrics
+            .pod_security_enforced(enforcement == pod_security::Enforcement::Enforced);
+    }
+    observed.pod_security = enforcement.map(|e| e == pod_security::Enforcement::Enforced);
     observed.managed_objects = i32::try_from(applied.objects).ok();
     observed.workloads = applied.deployments.iter().map(workload_status).collect();
     let waiting: Vec<String> = applied
@@ -801,7 +820,15 @@ async fn pipeline(
         .filter(|d| !available(d))
         .map(|d| d.name_any())
         .collect();
-    let outcome = if waiting.is_empty() {
+    let outcome = if observed.pod_security == Some(false) && ctx.require_pod_security {
+        Outcome::Blocked {
+            reason: status::POD_SECURITY_MISSING,
+            message: format!(
+                "{} (and --require-pod-security is set)",
+                status::pod_security_missing(valid.namespace.as_str())
+            ),
+        }
+    } else if waiting.is_empty() {
         Outcome::Ready
     } else {
         Outcome::Progressing {

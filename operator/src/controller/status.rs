@@ -45,6 +45,21 @@ pub struct Observed {
     pub workloads: Vec<WorkloadStatus>,
     pub managed_objects: Option<i32>,
     pub connectors: Vec<ConnectorStatus>,
+    /// Whether the cluster enforces the namespace's Pod Security level; `None`: not known
+    /// this time (the previous condition stays).
+    pub pod_security: Option<bool>,
+}
+
+/// The condition that tells whether the namespace's Pod Security level is enforced.
+pub const POD_SECURITY: &str = "PodSecurityEnforced";
+/// Its reason when it is not.
+pub const POD_SECURITY_MISSING: &str = "PodSecurityAdmissionMissing";
+
+/// What it means when Pod Security is not enforced, and what to do.
+pub fn pod_security_missing(namespace: &str) -> String {
+    format!(
+        "the cluster does not enforce namespace {namespace}'s label pod-security.kubernetes.io/enforce=restricted: a privileged pod could run there and read the node, with every tenant's keys on it. Enable the PodSecurity admission plugin (on by default since Kubernetes 1.23)"
+    )
 }
 
 pub fn status(
@@ -112,7 +127,38 @@ pub fn status(
             last_transition_time,
         }
     })
-    .collect();
+    .collect::<Vec<_>>();
+    let mut conditions = conditions;
+    let pod_security = match observed.pod_security {
+        Some(true) => Some(Condition {
+            type_: POD_SECURITY.to_owned(),
+            status: "True".to_owned(),
+            reason: "Enforced".to_owned(),
+            message: "the cluster enforces the namespace's Pod Security level (restricted)"
+                .to_owned(),
+            observed_generation: observed.generation,
+            last_transition_time: now.clone(),
+        }),
+        Some(false) => Some(Condition {
+            type_: POD_SECURITY.to_owned(),
+            status: "False".to_owned(),
+            reason: POD_SECURITY_MISSING.to_owned(),
+            message: pod_security_missing(observed.namespace.as_deref().unwrap_or_default()),
+            observed_generation: observed.generation,
+            last_transition_time: now.clone(),
+        }),
+        None => previous
+            .and_then(|p| p.conditions.iter().find(|c| c.type_ == POD_SECURITY))
+            .cloned(),
+    };
+    if let Some(mut condition) = pod_security {
+        let before = previous.and_then(|p| p.conditions.iter().find(|c| c.type_ == POD_SECURITY));
+        if let Some(before) = before.filter(|b| b.status == condition.status) {
+            condition.last_transition_time = before.last_transition_time.clone();
+        }
+        condition.observed_generation = observed.generation;
+        conditions.push(condition);
+    }
     MunicipalityTenantStatus {
         observed_generation: observed.generation,
         namespace: observed.namespace,
@@ -234,6 +280,44 @@ mod tests {
         assert_eq!(condition(&third, "Ready").last_transition_time, at(30));
         assert_eq!(condition(&third, "Stalled").last_transition_time, at(10));
         assert_eq!(third.observed_generation, Some(2));
+    }
+
+    #[test]
+    fn pod_security_is_a_condition_of_its_own_that_an_unknown_answer_keeps() {
+        let without = status(None, observed(1), &Outcome::Ready, &at(10));
+        assert!(!without.conditions.iter().any(|c| c.type_ == POD_SECURITY));
+        let missing = Observed {
+            pod_security: Some(false),
+            ..observed(1)
+        };
+        let first = status(None, missing.clone(), &Outcome::Ready, &at(10));
+        let c = condition(&first, POD_SECURITY);
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("False", POD_SECURITY_MISSING)
+        );
+        assert!(c.message.contains("namespace comune-x"), "{}", c.message);
+        assert_eq!(
+            condition(&first, "Ready").status,
+            "True",
+            "Ready is the operator's part"
+        );
+        // Not probed this time: the condition stays as it was, and nothing is written.
+        let unknown = status(Some(&first), observed(1), &Outcome::Ready, &at(20));
+        assert_eq!(unknown, first);
+        let again = status(Some(&first), missing, &Outcome::Ready, &at(30));
+        assert_eq!(again, first, "no new transition time");
+        let enforced = Observed {
+            pod_security: Some(true),
+            ..observed(2)
+        };
+        let later = status(Some(&first), enforced, &Outcome::Ready, &at(40));
+        let c = condition(&later, POD_SECURITY);
+        assert_eq!(
+            (c.status.as_str(), c.last_transition_time.clone()),
+            ("True", at(40))
+        );
+        assert_eq!(c.observed_generation, Some(2));
     }
 
     #[test]

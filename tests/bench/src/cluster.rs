@@ -188,6 +188,14 @@ impl ControlPlane {
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|e| e.pointer("/user/username").and_then(|u| u.as_str()) == Some(user))
         {
+            // A dry run (the operator's Pod Security probe) persists nothing: not a write.
+            if event["requestURI"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("dryRun=")
+            {
+                continue;
+            }
             let at = event["requestReceivedTimestamp"]
                 .as_str()
                 .and_then(|t| t.parse::<Timestamp>().ok());
