@@ -202,7 +202,7 @@ async fn an_object_labelled_as_a_tenants_child_is_not_its_child() {
 /// Additions to the objects the operator owns, each a way out of the isolation: the tenant
 /// admin's where its role lets it write, the cluster admin's (another tool's) where not.
 fn add_to_managed_objects(namespace: &str) {
-    // default-deny no longer denies anything.
+    // default-deny no longer denies anything, and applies to no pod.
     as_cluster_admin(
         namespace,
         &[
@@ -210,7 +210,7 @@ fn add_to_managed_objects(namespace: &str) {
             "netpol/default-deny",
             "--type=merge",
             "-p",
-            r#"{"spec":{"ingress":[{}],"egress":[{}]}}"#,
+            r#"{"spec":{"ingress":[{}],"egress":[{}],"podSelector":{"matchLabels":{"nobody":"here"}}}}"#,
         ],
     );
     // Anyone without a token becomes the municipality's administrator.
@@ -286,6 +286,11 @@ async fn additions_gone(client: &kube::Client, namespace: &str) -> bool {
         .contains_key("HTTPS_PROXY");
     deny.ingress.is_none()
         && deny.egress.is_none()
+        && deny
+            .pod_selector
+            .and_then(|s| s.match_labels)
+            .unwrap_or_default()
+            .is_empty()
         && !subjects.iter().any(|s| s.name.starts_with("system:"))
         && pod.host_network.is_none()
         && pod.host_pid.is_none()
@@ -305,7 +310,7 @@ async fn additions_to_managed_objects_are_removed() {
     })
     .await;
     for field in [
-        format!("NetworkPolicy {name}/default-deny (spec.ingress, spec.egress)"),
+        format!("NetworkPolicy {name}/default-deny (spec.ingress, spec.egress, spec.podSelector)"),
         format!("RoleBinding {name}/tenant-admins (subjects)"),
         "spec.template.spec.containers[name=sidecar]".to_owned(),
         "spec.template.spec.hostNetwork".to_owned(),
@@ -874,5 +879,38 @@ async fn a_cluster_that_does_not_enforce_pod_security_is_reported_on_the_tenant(
     assert!(
         ready.message.contains("--require-pod-security"),
         "{ready:?}"
+    );
+}
+
+/// Without any webhook, the quota `tenant-object-counts` refuses the Services that open a port
+/// on every node or ask for an address outside the cluster.
+#[tokio::test]
+async fn node_ports_and_load_balancers_are_refused_by_the_quota() {
+    let (_client, _operator, name) = ready_tenant("quota").await;
+    for kind in ["nodeport", "loadbalancer"] {
+        let mut answer = Err(String::new());
+        // The quota admission refuses anything it constrains until the quota controller has
+        // counted the namespace once ("status unknown"): the refusal that counts is the limit.
+        for _ in 0..60 {
+            answer = as_admin(&name, &["create", "service", kind, kind, "--tcp=80"]);
+            if answer.as_ref().is_err_and(|e| e.contains("exceeded quota")) || answer.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        assert!(
+            answer
+                .as_ref()
+                .is_err_and(|e| e.contains("exceeded quota: tenant-object-counts")),
+            "a {kind} Service must be refused by the quota: {answer:?}"
+        );
+    }
+    assert!(
+        admin_can(&name, "create", "services"),
+        "a ClusterIP Service is the admin's to make"
+    );
+    admin_does(
+        &name,
+        &["create", "service", "clusterip", "mine", "--tcp=80"],
     );
 }

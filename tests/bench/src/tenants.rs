@@ -189,7 +189,7 @@ mod tests {
     }
 
     #[test]
-    fn lombardy_comes_first_then_italy_and_every_tenant_has_its_fourteen_children() {
+    fn lombardy_comes_first_then_italy_and_every_tenant_has_its_fifteen_children() {
         let config = Args::parse_from(["bench"]).operator.config();
         let all = municipalities(&repo(), 7896).unwrap();
         let region = |t: &MunicipalityTenant| {
@@ -201,7 +201,7 @@ mod tests {
         for t in all.iter().step_by(25) {
             let source = source_secret(t, &config.operator_namespace);
             let children = children(t, &source, &config).unwrap();
-            assert_eq!(children.len(), 14, "{:?}", t.metadata.name);
+            assert_eq!(children.len(), 15, "{:?}", t.metadata.name);
             assert_eq!(children[0]["kind"], "Namespace", "the namespace first");
             assert!(
                 children
