@@ -446,6 +446,19 @@ pub enum Connector {
     Io,
 }
 
+impl Connector {
+    /// Every connector, in the order the operator builds and reports them: the one list.
+    pub const ALL: [Connector; 2] = [Connector::Pagopa, Connector::Io];
+
+    /// Its name in the spec (`pagopa`, `io`), in labels and in object names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Connector::Pagopa => "pagopa",
+            Connector::Io => "io",
+        }
+    }
+}
+
 /// What the operator observed and did; written by the operator only.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -14,11 +14,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use municipio_crds::ValidTenant;
 use municipio_crds::v1alpha1::Connector;
 
-use crate::build::metadata::TENANT_LABEL;
 use crate::build::{ConnectorKeys, PagoPaKeys, SecretValue};
-
-/// On a source Secret: the tenants it is bound to, comma-separated.
-pub const TENANTS_ANNOTATION: &str = "tenancy.municipio.io/tenants";
+use crate::labels::{TENANT_LABEL, TENANTS_ANNOTATION};
 
 /// Why a key cannot be had. Messages name the Secret and the field that names it, never a value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,6 +6,7 @@ pub mod controller;
 pub mod dereference;
 pub mod health;
 pub mod http;
+pub mod labels;
 pub mod leader;
 pub mod manifests;
 pub mod metrics;

@@ -12,6 +12,8 @@
 //!
 //! Everything else on a managed object is the operator's.
 
+use crate::labels::operators_own;
+
 /// Whether a field at `path` (field names from the root, `[]` for a list item) is one other
 /// parties may set.
 pub fn left_to_others(path: &[String]) -> bool {
@@ -22,15 +24,6 @@ pub fn left_to_others(path: &[String]) -> bool {
         [.., "metadata", "labels" | "annotations", key] => !operators_own(key),
         _ => false,
     }
-}
-
-/// Labels and annotations that say what the operator manages and for whom: never another's.
-pub fn operators_own(key: &str) -> bool {
-    let prefix = key.split_once('/').map_or("", |(p, _)| p);
-    key == crate::build::metadata::MANAGED_BY_LABEL
-        || prefix == "tenancy.municipio.io"
-        || prefix.ends_with(".tenancy.municipio.io")
-        || prefix == "pod-security.kubernetes.io"
 }
 
 #[cfg(test)]

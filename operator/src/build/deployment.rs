@@ -17,10 +17,8 @@ use municipio_crds::validate::{ValidCompute, ValidWorkload};
 
 use super::limit_range;
 use super::metadata::object_name;
-use super::metadata::{
-    CONFIG_HASH_ANNOTATION, Owner, WORKLOAD_LABEL, child_meta_with, connector_label, digest,
-    tenant_labels,
-};
+use super::metadata::{Owner, child_meta_with, digest, tenant_labels};
+use crate::labels::{CONFIG_HASH_ANNOTATION, TENANT_LABEL, WORKLOAD_LABEL, connector_label};
 
 /// Labels of a workload's pods (and of its Deployment and Service): the tenant's, the
 /// workload's name, and one per connector it receives.
@@ -47,7 +45,7 @@ pub fn deployment(
 ) -> Deployment {
     let labels = workload_labels(owner, workload);
     let selector = BTreeMap::from([
-        (super::metadata::TENANT_LABEL.to_owned(), owner.name.clone()),
+        (TENANT_LABEL.to_owned(), owner.name.clone()),
         (WORKLOAD_LABEL.to_owned(), workload.name.to_string()),
     ]);
     let env_from = workload

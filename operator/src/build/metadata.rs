@@ -9,22 +9,7 @@ use municipio_crds::v1alpha1::Connector;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-/// Set on every child: what manages it.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-pub const MANAGED_BY: &str = "municipio";
-/// Set on every child: the tenant it belongs to. On a source Secret: the one tenant it is bound to.
-pub const TENANT_LABEL: &str = "tenancy.municipio.io/tenant";
-/// On a workload's Deployment, Service and pods: the workload's name.
-pub const WORKLOAD_LABEL: &str = "tenancy.municipio.io/workload";
-/// On a workload's pod template: a digest of the connector configuration and keys it receives,
-/// so that a change (a key rotation) rolls the pods.
-pub const CONFIG_HASH_ANNOTATION: &str = "tenancy.municipio.io/config-hash";
-
-/// On every child: a digest of the object as the operator last built it. Apply skips a child
-/// only when the live one carries the same digest (and still holds every built field), so a
-/// field removed from the desired object, which a "live contains desired" check cannot see,
-/// is removed from the live one too.
-pub const APPLIED_HASH_ANNOTATION: &str = "tenancy.municipio.io/applied-hash";
+use crate::labels::{APPLIED_HASH_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL};
 
 /// A short hex digest (128 bits of SHA-256) of `parts`.
 pub fn digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
@@ -94,27 +79,9 @@ pub fn tenant_labels(owner: &Owner) -> BTreeMap<String, String> {
     ])
 }
 
-/// The label that marks pods receiving a connector (NetworkPolicy egress selects by it).
-pub fn connector_label(connector: Connector) -> (String, String) {
-    (
-        format!(
-            "connector.tenancy.municipio.io/{}",
-            connector_name(connector)
-        ),
-        "true".to_owned(),
-    )
-}
-
-pub fn connector_name(connector: Connector) -> &'static str {
-    match connector {
-        Connector::Pagopa => "pagopa",
-        Connector::Io => "io",
-    }
-}
-
 /// Name of a connector's ConfigMap and Secret in the tenant namespace.
 pub fn object_name(connector: Connector) -> String {
-    format!("{}-connector", connector_name(connector))
+    format!("{}-connector", connector.name())
 }
 
 /// Name, namespace, labels and controller reference of a child.

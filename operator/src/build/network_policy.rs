@@ -13,10 +13,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use municipio_crds::ValidTenant;
 use municipio_crds::v1alpha1::Connector;
 
-use super::metadata::{
-    Owner, TENANT_LABEL, WORKLOAD_LABEL, child_meta, connector_label, connector_name,
-};
+use super::metadata::{Owner, child_meta};
 use crate::config::{OperatorConfig, Platform};
+use crate::labels::{TENANT_LABEL, WORKLOAD_LABEL, connector_label};
 
 /// Ranges that are never "the internet": the cluster's pods and services, other tenants, cloud
 /// metadata endpoints.
@@ -119,7 +118,7 @@ pub fn network_policies(
     ] {
         if enabled {
             out.push(policy(
-                &format!("egress-{}", connector_name(connector)),
+                &format!("egress-{}", connector.name()),
                 NetworkPolicySpec {
                     pod_selector: Some(selector(&BTreeMap::from([connector_label(connector)]))),
                     policy_types: Some(vec!["Egress".to_owned()]),

@@ -10,8 +10,9 @@ use k8s_openapi::api::core::v1::Secret;
 use municipio_crds::ValidTenant;
 use municipio_crds::v1alpha1::Connector;
 
-use super::metadata::{APPLIED_HASH_ANNOTATION, digest, object_name};
 use super::metadata::{Owner, child_meta};
+use super::metadata::{digest, object_name};
+use crate::labels::APPLIED_HASH_ANNOTATION;
 
 /// A key's value. Never printed: `Debug` shows only its length.
 #[derive(Clone, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use municipio_crds::identifiers::Quantity;
 use super::foreign;
 use super::inventory::{ChildKey, Inventory, Known};
 use crate::build::Children;
-use crate::build::metadata::APPLIED_HASH_ANNOTATION;
+use crate::labels::APPLIED_HASH_ANNOTATION;
 
 /// The field manager of everything the operator writes.
 pub const FIELD_MANAGER: &str = "municipio";
@@ -101,6 +101,22 @@ fn same_quantity(a: &str, b: &str) -> bool {
     }
 }
 
+/// What apply needs of a child's type.
+pub trait Child:
+    Resource<DynamicType = ()> + k8s_openapi::Resource + Clone + Serialize + DeserializeOwned + Debug
+{
+}
+
+impl<K> Child for K where
+    K: Resource<DynamicType = ()>
+        + k8s_openapi::Resource
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + Debug
+{
+}
+
 /// Where children are applied: the API server, and what the inventory knows of the tenant's.
 pub struct Target<'a> {
     pub client: &'a Client,
@@ -166,12 +182,7 @@ async fn apply_one<K>(
     live: Live,
 ) -> Result<ChildApplied<K>, ApplyError>
 where
-    K: Resource<DynamicType = ()>
-        + k8s_openapi::Resource
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + Debug,
+    K: Child,
 {
     write_one(target, api, obj, live)
         .await
@@ -188,12 +199,7 @@ async fn write_one<K>(
     live: Live,
 ) -> Result<ChildApplied<K>, kube::Error>
 where
-    K: Resource<DynamicType = ()>
-        + k8s_openapi::Resource
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + Debug,
+    K: Child,
 {
     let name = obj.name_any();
     let key = ChildKey::of(K::KIND, obj);
@@ -303,12 +309,7 @@ fn raw_api<K: Resource<DynamicType = ()>>(
 
 async fn cluster<K>(target: &Target<'_>, obj: &K) -> Result<ChildApplied<K>, ApplyError>
 where
-    K: Resource<Scope = ClusterResourceScope, DynamicType = ()>
-        + k8s_openapi::Resource
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + Debug,
+    K: Child + Resource<Scope = ClusterResourceScope>,
 {
     let api = Api::<K>::all(target.client.clone());
     apply_one(target, api, obj, Live::NotWanted).await
@@ -320,12 +321,7 @@ async fn namespaced<K>(
     live: Live,
 ) -> Result<ChildApplied<K>, ApplyError>
 where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + k8s_openapi::Resource
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + Debug,
+    K: Child + Resource<Scope = NamespaceResourceScope>,
 {
     let ns = obj.namespace().unwrap_or_default();
     let api = Api::<K>::namespaced(target.client.clone(), &ns);

@@ -22,9 +22,7 @@ use serde::de::DeserializeOwned;
 
 use super::tolerate_missing;
 use crate::build::metadata::object_name;
-
-/// On objects kept after their tenant was deleted.
-pub const RETAINED_LABEL: &str = "tenancy.municipio.io/retained";
+use crate::labels::RETAINED_LABEL;
 
 fn detach_patch() -> Patch<serde_json::Value> {
     Patch::Merge(

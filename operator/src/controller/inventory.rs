@@ -23,7 +23,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
-use crate::build::metadata::APPLIED_HASH_ANNOTATION;
+use crate::labels::APPLIED_HASH_ANNOTATION;
 
 /// A child: its kind (`Kind::KIND`), namespace (empty for a cluster-scoped one) and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -281,7 +281,7 @@ impl Inventory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::metadata::TENANT_LABEL;
+    use crate::labels::TENANT_LABEL;
     use k8s_openapi::api::core::v1::ConfigMap;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
     use kube::api::ObjectMeta;

@@ -35,11 +35,11 @@ use municipio_crds::{MunicipalityTenant, MunicipalityTenantStatus, ValidTenant};
 use serde_json::Value;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::build::metadata::{MANAGED_BY, MANAGED_BY_LABEL};
 use crate::build::{self, Owner};
 use crate::config::OperatorConfig;
 use crate::dereference;
 use crate::health::Health;
+use crate::labels::{FINALIZER, MANAGED_BY, MANAGED_BY_LABEL};
 use crate::metrics::{InFlight, Metrics, ReconcileResult, TenantConditions};
 use events::{Events, Note};
 use inventory::{ChildKey, Inventory};
@@ -56,9 +56,6 @@ const BLOCKED_RETRY: Duration = Duration::from_secs(60);
 const RECONCILE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Retry after a failed reconcile: doubling from the first delay up to the last, per tenant.
 const ERROR_BACKOFF: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(300));
-
-/// The finalizer that lets cleanup run before a tenant goes (see [`cleanup`]).
-pub const FINALIZER: &str = "tenancy.municipio.io/cleanup";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -16,17 +16,13 @@ use municipio_crds::MunicipalityTenant;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::labels::{PROVINCE_LABEL, REGION_LABEL};
 use crate::yaml::to_yaml;
 use names::{Municipality, fold, tenant_names};
 
 /// The template used without `--template`: a portal per municipality in uat, its namespace
 /// kept if the tenant is deleted, and a small quota.
 pub const DEFAULT_TEMPLATE: &str = include_str!("default-template.yaml");
-
-/// Labels on every onboarded tenant, so that a region or a province can be selected (an
-/// operator per shard: `--tenant-selector`).
-pub const REGION_LABEL: &str = "tenancy.municipio.io/region";
-pub const PROVINCE_LABEL: &str = "tenancy.municipio.io/province";
 
 /// One row of the ISTAT list (`data/README.md` describes the columns).
 #[derive(Debug, Clone, Deserialize)]

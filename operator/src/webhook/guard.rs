@@ -18,8 +18,8 @@ use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview
 use serde_json::Value;
 
 use super::review::{read_request, refuse};
-use crate::build::metadata::MANAGED_BY_LABEL;
-use crate::ownership::{left_to_others, operators_own};
+use crate::labels::{MANAGED_BY_LABEL, TENANT_LABEL, operators_own};
+use crate::ownership::left_to_others;
 
 /// Who the operator is: the user its requests are authenticated as
 /// (`system:serviceaccount:<namespace>:<name>` in a cluster).
@@ -134,7 +134,7 @@ fn controlling_tenant(object: &Value) -> Option<&str> {
 
 fn tenant_of(object: &Value) -> &str {
     controlling_tenant(object)
-        .or_else(|| object["metadata"]["labels"]["tenancy.municipio.io/tenant"].as_str())
+        .or_else(|| object["metadata"]["labels"][TENANT_LABEL].as_str())
         .unwrap_or("(unknown)")
 }
 

@@ -44,7 +44,7 @@ pub fn municipalities(repo: &Path, n: usize) -> Result<Vec<MunicipalityTenant>, 
         t.metadata
             .labels
             .as_ref()
-            .and_then(|l| l.get(onboard::REGION_LABEL))
+            .and_then(|l| l.get(municipio_operator::labels::REGION_LABEL))
             == Some(&"lombardia".to_owned())
     };
     tenants.sort_by_key(|t| !lombardy(t)); // stable: the list's order within each part
@@ -193,7 +193,7 @@ mod tests {
         let config = Args::parse_from(["bench"]).operator.config();
         let all = municipalities(&repo(), 7896).unwrap();
         let region = |t: &MunicipalityTenant| {
-            t.metadata.labels.as_ref().unwrap()[onboard::REGION_LABEL].clone()
+            t.metadata.labels.as_ref().unwrap()[municipio_operator::labels::REGION_LABEL].clone()
         };
         assert!(all[..1502].iter().all(|t| region(t) == "lombardia"));
         assert!(all[1502..].iter().all(|t| region(t) != "lombardia"));

@@ -10,10 +10,9 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde_json::Value;
 
 use municipio_crds::MunicipalityTenant;
-use municipio_operator::build::metadata::{
-    APPLIED_HASH_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL,
+use municipio_operator::labels::{
+    APPLIED_HASH_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, RETAINED_LABEL, TENANT_LABEL,
 };
-use municipio_operator::controller::cleanup::RETAINED_LABEL;
 
 /// Every kind the operator makes: (group, version, kind, plural).
 const KINDS: [(&str, &str, &str, &str); 9] = [

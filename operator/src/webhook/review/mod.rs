@@ -12,9 +12,7 @@ use municipio_crds::v1alpha1::Environment;
 use municipio_crds::{MunicipalityTenant, ValidTenant};
 
 use crate::controller::tenant_watch;
-
-/// The annotation that allows moving a tenant from `production` back to `uat`.
-pub const ALLOW_DOWNGRADE_ANNOTATION: &str = "tenancy.municipio.io/allow-environment-downgrade";
+use crate::labels::ALLOW_DOWNGRADE_ANNOTATION;
 
 /// What the webhook knows of another tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
