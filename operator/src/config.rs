@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use clap::Args;
-use municipio_crds::v1alpha1::Environment;
+use municipio_crds::v1alpha1::{Connector, Environment};
 
 /// A platform the connectors talk to: its endpoint per environment, and the networks its
 /// clients may reach.
@@ -34,8 +34,8 @@ impl Platform {
 pub struct OperatorConfig {
     /// Namespace of the operator, where the source Secrets of the connectors' keys live.
     pub operator_namespace: String,
-    pub pagopa: Platform,
-    pub io: Platform,
+    /// The platform of each connector (every one of `Connector::ALL`).
+    pub platforms: BTreeMap<Connector, Platform>,
     /// Labels of the namespace, and of the pods, of the cluster DNS service.
     pub dns_namespace_labels: BTreeMap<String, String>,
     pub dns_pod_labels: BTreeMap<String, String>,
@@ -117,6 +117,11 @@ pub struct OperatorArgs {
 }
 
 impl OperatorConfig {
+    /// The platform of `connector`. Every connector has one: the flags make them all.
+    pub fn platform(&self, connector: Connector) -> &Platform {
+        &self.platforms[&connector]
+    }
+
     /// The configuration with every flag at its default (no environment read).
     pub fn defaults() -> Self {
         #[derive(clap::Parser)]
@@ -134,16 +139,24 @@ impl OperatorArgs {
     pub fn config(&self) -> OperatorConfig {
         OperatorConfig {
             operator_namespace: self.operator_namespace.clone(),
-            pagopa: Platform {
-                uat_url: self.pagopa_uat_url.clone(),
-                production_url: self.pagopa_production_url.clone(),
-                egress_cidrs: self.pagopa_egress_cidrs.clone(),
-            },
-            io: Platform {
-                uat_url: self.io_uat_url.clone(),
-                production_url: self.io_production_url.clone(),
-                egress_cidrs: self.io_egress_cidrs.clone(),
-            },
+            platforms: BTreeMap::from([
+                (
+                    Connector::Pagopa,
+                    Platform {
+                        uat_url: self.pagopa_uat_url.clone(),
+                        production_url: self.pagopa_production_url.clone(),
+                        egress_cidrs: self.pagopa_egress_cidrs.clone(),
+                    },
+                ),
+                (
+                    Connector::Io,
+                    Platform {
+                        uat_url: self.io_uat_url.clone(),
+                        production_url: self.io_production_url.clone(),
+                        egress_cidrs: self.io_egress_cidrs.clone(),
+                    },
+                ),
+            ]),
             dns_namespace_labels: self.dns_namespace_labels.clone(),
             dns_pod_labels: self.dns_pod_labels.clone(),
             tenant_admin_role: self.tenant_admin_role.clone(),
@@ -195,18 +208,20 @@ mod tests {
         let config = Cli::parse_from(["municipio"]).args.config();
         assert_eq!(config.operator_namespace, "municipio-system");
         assert_eq!(
-            config.pagopa.url(Environment::Uat),
+            config.platform(Connector::Pagopa).url(Environment::Uat),
             "https://api.uat.platform.pagopa.it"
         );
         assert_eq!(
-            config.pagopa.url(Environment::Production),
+            config
+                .platform(Connector::Pagopa)
+                .url(Environment::Production),
             "https://api.platform.pagopa.it"
         );
         assert_eq!(
-            config.io.url(Environment::Production),
+            config.platform(Connector::Io).url(Environment::Production),
             "https://api.io.pagopa.it/api/v1"
         );
-        assert!(config.pagopa.egress_cidrs.is_empty());
+        assert!(config.platform(Connector::Pagopa).egress_cidrs.is_empty());
         assert_eq!(config.dns_pod_labels["k8s-app"], "kube-dns");
     }
 

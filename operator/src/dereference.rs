@@ -7,21 +7,67 @@
 //! Pure: the caller passes the Secrets it read (from a cache of the operator's namespace only).
 
 use std::borrow::Borrow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use municipio_crds::ValidTenant;
 use municipio_crds::v1alpha1::Connector;
 
-use crate::build::{ConnectorKeys, PagoPaKeys, SecretValue};
+use crate::connectors::{self, KeyRef};
 use crate::labels::{TENANT_LABEL, TENANTS_ANNOTATION};
 
-/// Why a key cannot be had. Messages name the Secret and the field that names it, never a value.
+/// A key's value. Never printed: `Debug` shows only its length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(pub Vec<u8>);
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretValue(<{} bytes>)", self.0.len())
+    }
+}
+
+/// The keys of the tenant's connectors, as found in the source Secrets: per connector, by the
+/// variable each becomes in the connector's Secret in the tenant namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConnectorKeys(BTreeMap<Connector, BTreeMap<String, SecretValue>>);
+
+impl ConnectorKeys {
+    pub fn insert(&mut self, key: &KeyRef, value: SecretValue) {
+        self.0
+            .entry(key.connector)
+            .or_default()
+            .insert(key.variable.clone(), value);
+    }
+
+    /// The keys of one connector, by variable.
+    pub fn of(&self, connector: Connector) -> BTreeMap<String, SecretValue> {
+        self.0.get(&connector).cloned().unwrap_or_default()
+    }
+
+    /// Stand-ins that say where each key comes from, for `municipio render`: the values are
+    /// known only in the cluster.
+    pub fn placeholders(tenant: &ValidTenant, operator_namespace: &str) -> Self {
+        let mut keys = Self::default();
+        for r in connectors::key_refs(tenant) {
+            let text = format!(
+                "<key {} of Secret {operator_namespace}/{}>",
+                r.key, r.secret
+            );
+            keys.insert(&r, SecretValue(text.into_bytes()));
+        }
+        keys
+    }
+}
+
+/// Why a key cannot be had, for which connector. Messages name the Secret and the field that
+/// names it, never a value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyProblem {
     #[error("{field}: Secret {namespace}/{secret} does not exist")]
     Missing {
+        connector: Connector,
         field: String,
         namespace: String,
         secret: String,
@@ -30,6 +76,7 @@ pub enum KeyProblem {
         "{field}: Secret {namespace}/{secret} is not bound to tenant {tenant} (label tenancy.municipio.io/tenant: {tenant}, or {tenant} in annotation tenancy.municipio.io/tenants)"
     )]
     NotBound {
+        connector: Connector,
         field: String,
         namespace: String,
         secret: String,
@@ -37,6 +84,7 @@ pub enum KeyProblem {
     },
     #[error("{field}: Secret {namespace}/{secret} has no key {key:?}")]
     MissingKey {
+        connector: Connector,
         field: String,
         namespace: String,
         secret: String,
@@ -45,16 +93,13 @@ pub enum KeyProblem {
 }
 
 impl KeyProblem {
-    /// The connector whose key this is.
+    /// The connector whose key this is: carried from the key's reference, never guessed from
+    /// the field (a guess made an unbound key of any new connector revoke pagoPA's keys).
     pub fn connector(&self) -> Connector {
-        let (KeyProblem::Missing { field, .. }
-        | KeyProblem::NotBound { field, .. }
-        | KeyProblem::MissingKey { field, .. }) = self;
-        if field.starts_with("spec.io.") {
-            Connector::Io
-        } else {
-            Connector::Pagopa
-        }
+        let (KeyProblem::Missing { connector, .. }
+        | KeyProblem::NotBound { connector, .. }
+        | KeyProblem::MissingKey { connector, .. }) = self;
+        *connector
     }
 
     /// The condition reason this problem is reported with.
@@ -98,83 +143,11 @@ pub fn connector_keys<S: Borrow<Secret>>(
     find: impl Fn(&str) -> Option<S>,
 ) -> Result<ConnectorKeys, Vec<KeyProblem>> {
     let mut problems = Vec::new();
-    // Only the operator's namespace holds source Secrets, whatever `find` looks into.
-    let by_name = |name: &str| {
-        find(name).filter(|s| s.borrow().metadata.namespace.as_deref() == Some(operator_namespace))
-    };
-    let mut lookup = |field: String, secret: &str, key: &str| -> Option<SecretValue> {
-        let problem_at = |f: String| (f, operator_namespace.to_owned(), secret.to_owned());
-        let Some(s) = by_name(secret) else {
-            let (field, namespace, secret) = problem_at(field);
-            problems.push(KeyProblem::Missing {
-                field,
-                namespace,
-                secret,
-            });
-            return None;
-        };
-        let s = s.borrow();
-        if !is_bound(s, tenant.name.as_str()) {
-            let (field, namespace, secret) = problem_at(field);
-            problems.push(KeyProblem::NotBound {
-                field,
-                namespace,
-                secret,
-                tenant: tenant.name.to_string(),
-            });
-            return None;
-        }
-        match s.data.as_ref().and_then(|d| d.get(key)) {
-            Some(value) => Some(SecretValue(value.0.clone())),
-            None => {
-                let (field, namespace, secret) = problem_at(field);
-                problems.push(KeyProblem::MissingKey {
-                    field,
-                    namespace,
-                    secret,
-                    key: key.to_owned(),
-                });
-                None
-            }
-        }
-    };
-
     let mut keys = ConnectorKeys::default();
-    if let Some(p) = &tenant.pagopa {
-        let k = &p.subscription_key;
-        let field = "spec.pagopa.subscriptionKey";
-        let primary = lookup(
-            format!("{field}.primaryKey"),
-            &k.secret_name,
-            &k.primary_key,
-        );
-        let secondary = k
-            .secondary_key
-            .as_deref()
-            .map(|s| lookup(format!("{field}.secondaryKey"), &k.secret_name, s));
-        // A secondary key that is named must be found; one that is not named is simply absent.
-        match (primary, secondary) {
-            (Some(primary), None) => {
-                keys.pagopa = Some(PagoPaKeys {
-                    primary,
-                    secondary: None,
-                })
-            }
-            (Some(primary), Some(Some(secondary))) => {
-                keys.pagopa = Some(PagoPaKeys {
-                    primary,
-                    secondary: Some(secondary),
-                })
-            }
-            _ => {}
-        }
-    }
-    if let Some(io) = &tenant.io {
-        for (i, s) in io.services.iter().enumerate() {
-            let field = format!("spec.io.services[{i}].apiKey");
-            if let Some(value) = lookup(field, &s.api_key.secret_name, &s.api_key.key) {
-                keys.io.insert(s.name.to_string(), value);
-            }
+    for r in connectors::key_refs(tenant) {
+        match lookup(tenant, operator_namespace, &find, &r) {
+            Ok(value) => keys.insert(&r, value),
+            Err(problem) => problems.push(problem),
         }
     }
     // Problems are reported once per Secret and field, in spec order.
@@ -183,6 +156,53 @@ pub fn connector_keys<S: Borrow<Secret>>(
         Ok(keys)
     } else {
         Err(problems)
+    }
+}
+
+/// One key, from the Secret its reference names, if that Secret is in the operator's namespace
+/// and bound to the tenant.
+fn lookup<S: Borrow<Secret>>(
+    tenant: &ValidTenant,
+    operator_namespace: &str,
+    find: &impl Fn(&str) -> Option<S>,
+    r: &KeyRef,
+) -> Result<SecretValue, KeyProblem> {
+    let (connector, field, namespace, secret) = (
+        r.connector,
+        r.field.clone(),
+        operator_namespace.to_owned(),
+        r.secret.clone(),
+    );
+    // Only the operator's namespace holds source Secrets, whatever `find` looks into.
+    let Some(s) = find(&r.secret)
+        .filter(|s| s.borrow().metadata.namespace.as_deref() == Some(operator_namespace))
+    else {
+        return Err(KeyProblem::Missing {
+            connector,
+            field,
+            namespace,
+            secret,
+        });
+    };
+    let s = s.borrow();
+    if !is_bound(s, tenant.name.as_str()) {
+        return Err(KeyProblem::NotBound {
+            connector,
+            field,
+            namespace,
+            secret,
+            tenant: tenant.name.to_string(),
+        });
+    }
+    match s.data.as_ref().and_then(|d| d.get(&r.key)) {
+        Some(value) => Ok(SecretValue(value.0.clone())),
+        None => Err(KeyProblem::MissingKey {
+            connector,
+            field,
+            namespace,
+            secret,
+            key: r.key.clone(),
+        }),
     }
 }
 
@@ -259,10 +279,16 @@ mod tests {
             in_list(&[pagopa, io_secret(Some("modena"), None)]),
         )
         .unwrap();
-        let p = keys.pagopa.unwrap();
-        assert_eq!(p.primary, SecretValue(b"P1".to_vec()));
-        assert_eq!(p.secondary, Some(SecretValue(b"P2".to_vec())));
-        assert_eq!(keys.io["anagrafe-cie"], SecretValue(b"a".to_vec()));
+        let p = keys.of(Connector::Pagopa);
+        assert_eq!(p["PAGOPA_SUBSCRIPTION_KEY"], SecretValue(b"P1".to_vec()));
+        assert_eq!(
+            p["PAGOPA_SUBSCRIPTION_KEY_SECONDARY"],
+            SecretValue(b"P2".to_vec())
+        );
+        assert_eq!(
+            keys.of(Connector::Io)["IO_API_KEY_ANAGRAFE_CIE"],
+            SecretValue(b"a".to_vec())
+        );
     }
 
     #[test]
@@ -337,5 +363,45 @@ mod tests {
         );
         assert_eq!(problems.len(), 5, "one per IO service: {text:#?}");
         assert!(!format!("{problems:?}{text:?}").contains("TOPSECRET"));
+    }
+
+    /// An unbound key is revoked for its own connector only. The connector used to be guessed
+    /// from the field (`spec.io.` or else pagoPA), so any third connector's unbound key would
+    /// have deleted the tenant's pagoPA Secret: every connector's problem names itself.
+    #[test]
+    fn every_problem_names_the_connector_of_its_key() {
+        let tenant = modena();
+        for connector in Connector::ALL {
+            // Every Secret bound to another tenant: each key is a problem.
+            let secrets: Vec<Secret> = ["modena-pagopa", "modena-io"]
+                .iter()
+                .map(|name| secret(name, NS, Some("carpi"), None, &[]))
+                .collect();
+            let problems = connector_keys(&tenant, NS, in_list(&secrets)).unwrap_err();
+            let refs: Vec<_> = crate::connectors::key_refs(&tenant)
+                .into_iter()
+                .filter(|r| r.connector == connector)
+                .collect();
+            assert!(
+                !refs.is_empty(),
+                "{connector:?} has keys in Modena's example"
+            );
+            for r in refs {
+                let problem = problems
+                    .iter()
+                    .find(|p| p.to_string().starts_with(&format!("{}: ", r.field)))
+                    .unwrap_or_else(|| panic!("no problem for {r:?}: {problems:?}"));
+                assert_eq!(problem.connector(), connector, "{problem}");
+            }
+        }
+        // A field of any other shape does not make a problem pagoPA's.
+        let elsewhere = KeyProblem::NotBound {
+            connector: Connector::Io,
+            field: "spec.identity.relyingParty.key".into(),
+            namespace: NS.into(),
+            secret: "s".into(),
+            tenant: "modena".into(),
+        };
+        assert_eq!(elsewhere.connector(), Connector::Io);
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod config;
+pub mod connectors;
 pub mod controller;
 pub mod dereference;
 pub mod health;

@@ -26,8 +26,8 @@ use municipio_crds::ValidTenant;
 use serde::Serialize;
 
 use crate::config::OperatorConfig;
+pub use crate::dereference::{ConnectorKeys, SecretValue};
 pub use metadata::Owner;
-pub use secret::{ConnectorKeys, PagoPaKeys, SecretValue};
 
 /// Every object one tenant needs. Apply and prune take it apart field by field, so a kind that
 /// is built here but not applied or pruned there does not compile.

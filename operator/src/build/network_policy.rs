@@ -11,7 +11,6 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use municipio_crds::ValidTenant;
-use municipio_crds::v1alpha1::Connector;
 
 use super::metadata::{Owner, child_meta};
 use crate::config::{OperatorConfig, Platform};
@@ -112,24 +111,20 @@ pub fn network_policies(
             ));
         }
     }
-    for (connector, enabled, platform) in [
-        (Connector::Pagopa, tenant.pagopa.is_some(), &config.pagopa),
-        (Connector::Io, tenant.io.is_some(), &config.io),
-    ] {
-        if enabled {
-            out.push(policy(
-                &format!("egress-{}", connector.name()),
-                NetworkPolicySpec {
-                    pod_selector: Some(selector(&BTreeMap::from([connector_label(connector)]))),
-                    policy_types: Some(vec!["Egress".to_owned()]),
-                    egress: Some(vec![NetworkPolicyEgressRule {
-                        to: Some(ip_blocks(platform)),
-                        ports: Some(vec![port("TCP", 443)]),
-                    }]),
-                    ..NetworkPolicySpec::default()
-                },
-            ));
-        }
+    // Each connector's pods reach its platform, on HTTPS only.
+    for connector in crate::connectors::enabled(tenant) {
+        out.push(policy(
+            &format!("egress-{}", connector.name()),
+            NetworkPolicySpec {
+                pod_selector: Some(selector(&BTreeMap::from([connector_label(connector)]))),
+                policy_types: Some(vec!["Egress".to_owned()]),
+                egress: Some(vec![NetworkPolicyEgressRule {
+                    to: Some(ip_blocks(config.platform(connector))),
+                    ports: Some(vec![port("TCP", 443)]),
+                }]),
+                ..NetworkPolicySpec::default()
+            },
+        ));
     }
     out
 }

@@ -3,7 +3,6 @@
 //! namespace.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -12,101 +11,15 @@ use municipio_crds::v1alpha1::Connector;
 
 use super::metadata::{Owner, child_meta};
 use super::metadata::{digest, object_name};
+use crate::dereference::{ConnectorKeys, SecretValue};
 use crate::labels::APPLIED_HASH_ANNOTATION;
 
-/// A key's value. Never printed: `Debug` shows only its length.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretValue(pub Vec<u8>);
-
-impl fmt::Debug for SecretValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretValue(<{} bytes>)", self.0.len())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PagoPaKeys {
-    pub primary: SecretValue,
-    pub secondary: Option<SecretValue>,
-}
-
-/// The keys of the tenant's connectors, as found in the source Secrets.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ConnectorKeys {
-    pub pagopa: Option<PagoPaKeys>,
-    /// IO API keys by service name.
-    pub io: BTreeMap<String, SecretValue>,
-}
-
-impl ConnectorKeys {
-    /// Stand-ins that say where each key comes from, for `municipio render`: the values are
-    /// known only in the cluster.
-    pub fn placeholders(tenant: &ValidTenant, operator_namespace: &str) -> Self {
-        let from = |secret: &str, key: &str| {
-            SecretValue(format!("<key {key} of Secret {operator_namespace}/{secret}>").into_bytes())
-        };
-        Self {
-            pagopa: tenant.pagopa.as_ref().map(|p| {
-                let k = &p.subscription_key;
-                PagoPaKeys {
-                    primary: from(&k.secret_name, &k.primary_key),
-                    secondary: k.secondary_key.as_deref().map(|s| from(&k.secret_name, s)),
-                }
-            }),
-            io: tenant
-                .io
-                .iter()
-                .flat_map(|io| &io.services)
-                .map(|s| {
-                    (
-                        s.name.to_string(),
-                        from(&s.api_key.secret_name, &s.api_key.key),
-                    )
-                })
-                .collect(),
-        }
-    }
-}
-
-/// The environment variable of an IO service's API key: `IO_API_KEY_<SERVICE>`.
-pub fn io_key_variable(service: &str) -> String {
-    format!(
-        "IO_API_KEY_{}",
-        service.to_ascii_uppercase().replace('-', "_")
-    )
-}
-
-/// The Secrets of the enabled connectors, pagoPA first. A key not found is left out; the
-/// controller reports it before applying anything.
+/// The Secrets of the enabled connectors, in `Connector::ALL`'s order, each with the keys
+/// found for it (the controller reports a key not found before applying anything).
 pub fn connectors(tenant: &ValidTenant, owner: &Owner, keys: &ConnectorKeys) -> Vec<Secret> {
-    let mut out = Vec::new();
-    if tenant.pagopa.is_some() {
-        let mut data = BTreeMap::new();
-        if let Some(k) = &keys.pagopa {
-            data.insert("PAGOPA_SUBSCRIPTION_KEY".to_owned(), k.primary.clone());
-            if let Some(secondary) = &k.secondary {
-                data.insert(
-                    "PAGOPA_SUBSCRIPTION_KEY_SECONDARY".to_owned(),
-                    secondary.clone(),
-                );
-            }
-        }
-        out.push(secret(tenant, owner, Connector::Pagopa, data));
-    }
-    if let Some(io) = &tenant.io {
-        let data = io
-            .services
-            .iter()
-            .filter_map(|s| {
-                Some((
-                    io_key_variable(s.name.as_str()),
-                    keys.io.get(s.name.as_str())?.clone(),
-                ))
-            })
-            .collect();
-        out.push(secret(tenant, owner, Connector::Io, data));
-    }
-    out
+    crate::connectors::enabled(tenant)
+        .map(|c| secret(tenant, owner, c, keys.of(c)))
+        .collect()
 }
 
 /// What identifies the keys in `secret` without revealing them: the Secret as built with its

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use municipio_crds::v1alpha1::Connector;
 use municipio_crds::{MunicipalityTenant, ValidTenant};
 
 use super::*;
@@ -28,8 +29,13 @@ fn config() -> OperatorConfig {
     };
     OperatorConfig {
         operator_namespace: "municipio-system".into(),
-        pagopa: platform("https://pagopa.uat", "https://pagopa.prod"),
-        io: platform("https://io.uat", "https://io.prod"),
+        platforms: BTreeMap::from([
+            (
+                Connector::Pagopa,
+                platform("https://pagopa.uat", "https://pagopa.prod"),
+            ),
+            (Connector::Io, platform("https://io.uat", "https://io.prod")),
+        ]),
         dns_namespace_labels: BTreeMap::from([(
             "kubernetes.io/metadata.name".into(),
             "kube-system".into(),
@@ -39,17 +45,18 @@ fn config() -> OperatorConfig {
     }
 }
 
+/// Modena's keys: the primary pagoPA key is `primary`, each IO key `io-<service>`.
 fn keys(primary: &str) -> ConnectorKeys {
-    ConnectorKeys {
-        pagopa: Some(PagoPaKeys {
-            primary: SecretValue(primary.as_bytes().to_vec()),
-            secondary: None,
-        }),
-        io: ["tributi", "anagrafe-cie", "elettorale", "polizia-locale"]
-            .into_iter()
-            .map(|s| (s.to_owned(), SecretValue(format!("io-{s}").into_bytes())))
-            .collect(),
+    let mut keys = ConnectorKeys::default();
+    for r in crate::connectors::key_refs(&modena().0) {
+        let value = match r.variable.as_str() {
+            "PAGOPA_SUBSCRIPTION_KEY" => primary.to_owned(),
+            "PAGOPA_SUBSCRIPTION_KEY_SECONDARY" => continue,
+            _ => format!("io-{}", r.key),
+        };
+        keys.insert(&r, SecretValue(value.into_bytes()));
     }
+    keys
 }
 
 fn json(o: &impl serde::Serialize) -> serde_json::Value {
@@ -286,7 +293,10 @@ fn network_policies_deny_by_default_and_open_only_what_is_named() {
     );
 
     let mut cfg = config();
-    cfg.pagopa.egress_cidrs = vec!["20.50.0.0/16".into()];
+    cfg.platforms
+        .get_mut(&Connector::Pagopa)
+        .unwrap()
+        .egress_cidrs = vec!["20.50.0.0/16".into()];
     let c = build(&t, &owner, &cfg, &keys("k"));
     let egress = json(
         c.network_policies

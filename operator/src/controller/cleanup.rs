@@ -79,7 +79,7 @@ pub async fn cleanup(client: &Client, tenant: &MunicipalityTenant) -> Result<(),
     detach_kind::<LimitRange>(client, &ns, &uid).await?;
     detach_kind::<ResourceQuota>(client, &ns, &uid).await?;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    for connector in [Connector::Pagopa, Connector::Io] {
+    for connector in Connector::ALL {
         tolerate_missing(
             secrets
                 .patch(

@@ -111,7 +111,7 @@ pub async fn prune(
     let keep_config_maps = names(config_maps.iter().cloned());
     let keep_secrets = names(secrets.iter().cloned());
     let stale_config_maps = stale::<ConfigMap>(target, ns, owner, &keep_config_maps);
-    for connector in [Connector::Pagopa, Connector::Io] {
+    for connector in Connector::ALL {
         let name = object_name(connector);
         if stale_config_maps.contains(&name) && !keep_secrets.contains(&name) {
             delete::<Secret>(target.client, ns, &name).await?;

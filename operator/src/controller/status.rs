@@ -6,7 +6,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use std::collections::BTreeSet;
 
-use municipio_crds::v1alpha1::{Connector, ConnectorStatus, WorkloadStatus};
+use municipio_crds::v1alpha1::{ConnectorStatus, WorkloadStatus};
 use municipio_crds::{MunicipalityTenantStatus, ValidTenant};
 
 use crate::build::metadata::object_name;
@@ -172,39 +172,29 @@ pub fn status(
 /// What the enabled connectors were configured with, for status: endpoint, objects, how many
 /// keys and from which source Secrets. Names only, never a value.
 pub fn connectors(tenant: &ValidTenant, config: &OperatorConfig) -> Vec<ConnectorStatus> {
-    let summary = |name, endpoint: &str, keys: usize, sources: BTreeSet<&str>| ConnectorStatus {
-        name,
-        endpoint: endpoint.to_owned(),
-        config_map: object_name(name),
-        secret: object_name(name),
-        keys: i32::try_from(keys).unwrap_or(i32::MAX),
-        source_secrets: sources.into_iter().map(str::to_owned).collect(),
-        keys_version: None,
-    };
-    let mut out = Vec::new();
-    if let Some(p) = &tenant.pagopa {
-        let key = &p.subscription_key;
-        let keys = 1 + usize::from(key.secondary_key.is_some());
-        let sources = BTreeSet::from([key.secret_name.as_str()]);
-        let endpoint = config.pagopa.url(tenant.environment);
-        out.push(summary(Connector::Pagopa, endpoint, keys, sources));
-    }
-    if let Some(io) = &tenant.io {
-        let sources = io
-            .services
-            .iter()
-            .map(|s| s.api_key.secret_name.as_str())
-            .collect();
-        let endpoint = config.io.url(tenant.environment);
-        out.push(summary(Connector::Io, endpoint, io.services.len(), sources));
-    }
-    out
+    let refs = crate::connectors::key_refs(tenant);
+    crate::connectors::enabled(tenant)
+        .map(|name| {
+            let keys: Vec<_> = refs.iter().filter(|r| r.connector == name).collect();
+            let sources: BTreeSet<&str> = keys.iter().map(|r| r.secret.as_str()).collect();
+            ConnectorStatus {
+                name,
+                endpoint: crate::connectors::endpoint(config, name, tenant.environment).to_owned(),
+                config_map: object_name(name),
+                secret: object_name(name),
+                keys: i32::try_from(keys.len()).unwrap_or(i32::MAX),
+                source_secrets: sources.into_iter().map(str::to_owned).collect(),
+                keys_version: None,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use k8s_openapi::jiff::Timestamp;
+    use municipio_crds::v1alpha1::Connector;
 
     fn at(s: i64) -> Time {
         Time(Timestamp::from_second(s).unwrap())
@@ -333,7 +323,10 @@ mod tests {
         assert_eq!(pagopa.keys, 2, "primary and secondary subscription key");
         assert_eq!(pagopa.source_secrets, ["modena-pagopa"]);
         assert_eq!(pagopa.config_map, "pagopa-connector");
-        assert_eq!(pagopa.endpoint, config.pagopa.url(valid.environment));
+        assert_eq!(
+            pagopa.endpoint,
+            config.platform(Connector::Pagopa).url(valid.environment)
+        );
         let io = &summary[1];
         assert_eq!(io.keys, 4, "one API key per service");
         assert_eq!(io.source_secrets, ["modena-io"], "one source, named once");

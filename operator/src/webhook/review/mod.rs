@@ -262,21 +262,9 @@ fn unusable_source_secrets(
     tenant: &ValidTenant,
     cluster: &dyn Cluster,
 ) -> (Vec<String>, Vec<String>) {
-    let mut named = Vec::new();
-    if let Some(p) = &tenant.pagopa {
-        named.push((
-            "spec.pagopa.subscriptionKey.secretName".to_owned(),
-            p.subscription_key.secret_name.clone(),
-        ));
-    }
-    if let Some(io) = &tenant.io {
-        for (i, s) in io.services.iter().enumerate() {
-            named.push((
-                format!("spec.io.services[{i}].apiKey.secretName"),
-                s.api_key.secret_name.clone(),
-            ));
-        }
-    }
+    let named = crate::connectors::key_refs(tenant)
+        .into_iter()
+        .map(|r| (r.secret_field, r.secret));
     let namespace = cluster.operator_namespace();
     let name = tenant.name.as_str();
     let (mut refusals, mut warnings) = (BTreeSet::new(), BTreeSet::new());
