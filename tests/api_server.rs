@@ -256,7 +256,7 @@ async fn kubectl_get_shows_the_columns_and_the_status() {
 #[tokio::test]
 async fn the_built_children_are_accepted_by_the_api_server() {
     use k8s_openapi::NamespaceResourceScope;
-    use municipio_operator::build::{self, ConnectorKeys, Owner};
+    use municipio_operator::children::{self, ConnectorKeys, Owner};
     use municipio_operator::config::OperatorConfig;
 
     async fn dry_apply<K>(client: &kube::Client, ns: &str, obj: &K)
@@ -297,7 +297,7 @@ async fn the_built_children_are_accepted_by_the_api_server() {
     let valid = municipio_crds::validate(&created).expect("valid");
     let config = OperatorConfig::defaults();
     let keys = ConnectorKeys::placeholders(&valid, &config.operator_namespace);
-    let children = build::build(&valid, &Owner::of(&created), &config, &keys);
+    let children = children::build(&valid, &Owner::of(&created), &config, &keys);
 
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     namespaces

@@ -216,6 +216,59 @@ fn the_charts_lease_is_the_one_the_operator_uses() {
     }
 }
 
+/// The chart's ClusterRole grants the operator, on every child kind of the operator's one list,
+/// the verbs that kind needs, and no read of a kind it must not read (Secrets): a kind added to
+/// the list without its RBAC fails here, not in a cluster.
+#[test]
+fn the_charts_rbac_covers_every_child_kind_and_no_more_reads() {
+    use municipio_operator::children::kinds::KINDS;
+    let objects = render(&[], &[]);
+    let role = objects
+        .iter()
+        .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == "municipio")
+        .expect("the operator's ClusterRole");
+    let rules = role["rules"].as_array().unwrap();
+    let granted = |group: &str, plural: &str| -> Vec<String> {
+        rules
+            .iter()
+            .filter(|r| r["resourceNames"].is_null())
+            .filter(|r| {
+                r["apiGroups"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|g| g == group)
+            })
+            .filter(|r| {
+                r["resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p == plural)
+            })
+            .flat_map(|r| r["verbs"].as_array().unwrap().iter())
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    for kind in KINDS {
+        let verbs = granted(kind.group, kind.plural);
+        for needed in kind.verbs() {
+            assert!(
+                verbs.iter().any(|v| v == needed),
+                "{}: {needed} is not granted (has {verbs:?})",
+                kind.kind
+            );
+        }
+        for extra in &verbs {
+            assert!(
+                kind.verbs().contains(&extra.as_str()),
+                "{}: {extra} is granted, and the operator does not need it",
+                kind.kind
+            );
+        }
+    }
+}
+
 #[test]
 fn a_provided_certificate_needs_its_ca() {
     let refused = helm(&[

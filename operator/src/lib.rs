@@ -1,6 +1,6 @@
 //! The municipio operator: command-line entry points and, in later modules, the controller.
 
-pub mod build;
+pub mod children;
 pub mod config;
 pub mod connectors;
 pub mod controller;

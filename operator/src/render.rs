@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use municipio_crds::MunicipalityTenant;
 
-use crate::build::{self, ConnectorKeys, Owner};
+use crate::children::{self, ConnectorKeys, Owner};
 use crate::config::OperatorConfig;
 use crate::manifests;
 
@@ -50,7 +50,7 @@ pub fn render_paths(paths: &[PathBuf], config: &OperatorConfig) -> Result<String
                 })),
                 Ok(valid) => {
                     let keys = ConnectorKeys::placeholders(&valid, &config.operator_namespace);
-                    let children = build::build(&valid, &Owner::of(&tenant), config, &keys);
+                    let children = children::build(&valid, &Owner::of(&tenant), config, &keys);
                     let objects = children.to_values();
                     out.push_str(&format!(
                         "# tenant {}: {} objects\n",

@@ -19,7 +19,7 @@ use municipio_crds::identifiers::Quantity;
 
 use super::foreign;
 use super::inventory::{ChildKey, Inventory, Known};
-use crate::build::Children;
+use crate::children::Children;
 use crate::labels::APPLIED_HASH_ANNOTATION;
 
 /// The field manager of everything the operator writes.

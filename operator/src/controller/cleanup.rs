@@ -4,24 +4,16 @@
 //! label `tenancy.municipio.io/retained: "true"`), so the collector leaves them alone.
 //! Idempotent, and a missing object is not an error: cleanup never holds deletion forever.
 
-use std::fmt::Debug;
-
-use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{
-    ConfigMap, LimitRange, Namespace, ResourceQuota, Secret, Service,
-};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::{Client, Resource, ResourceExt};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::{Client, ResourceExt};
 use municipio_crds::MunicipalityTenant;
 use municipio_crds::identifiers::NamespaceName;
 use municipio_crds::v1alpha1::{Connector, DeletionPolicy};
-use serde::de::DeserializeOwned;
 
 use super::tolerate_missing;
-use crate::build::metadata::object_name;
+use crate::children::kinds::{ChildKind, KINDS};
+use crate::children::metadata::object_name;
 use crate::labels::RETAINED_LABEL;
 
 fn detach_patch() -> Patch<serde_json::Value> {
@@ -32,14 +24,14 @@ fn detach_patch() -> Patch<serde_json::Value> {
 
 /// Detaches every object of one kind in the namespace whose owner is the tenant. Found by
 /// owner, not by label: a child someone relabelled is retained all the same.
-async fn detach_kind<K>(client: &Client, namespace: &str, uid: &str) -> Result<(), kube::Error>
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + Debug,
-{
-    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+async fn detach_kind(
+    client: &Client,
+    namespace: &str,
+    kind: &ChildKind,
+    uid: &str,
+) -> Result<(), kube::Error> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), namespace, &kind.api_resource());
     for object in api.list_metadata(&ListParams::default()).await?.items {
         if object.owner_references().iter().any(|r| r.uid == uid) {
             tolerate_missing(
@@ -71,13 +63,11 @@ pub async fn cleanup(client: &Client, tenant: &MunicipalityTenant) -> Result<(),
     if !namespace.owner_references().iter().any(|r| r.uid == uid) {
         return Ok(());
     }
-    detach_kind::<Deployment>(client, &ns, &uid).await?;
-    detach_kind::<Service>(client, &ns, &uid).await?;
-    detach_kind::<ConfigMap>(client, &ns, &uid).await?;
-    detach_kind::<NetworkPolicy>(client, &ns, &uid).await?;
-    detach_kind::<RoleBinding>(client, &ns, &uid).await?;
-    detach_kind::<LimitRange>(client, &ns, &uid).await?;
-    detach_kind::<ResourceQuota>(client, &ns, &uid).await?;
+    // Every kind the operator may list in the namespace; the connectors' Secrets, which it
+    // may not, by name.
+    for kind in KINDS.iter().filter(|k| k.namespaced && k.read) {
+        detach_kind(client, &ns, kind, &uid).await?;
+    }
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     for connector in Connector::ALL {
         tolerate_missing(

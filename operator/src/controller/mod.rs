@@ -17,11 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{
-    ConfigMap, LimitRange, Namespace, ObjectReference, ResourceQuota, Secret, Service,
-};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::api::core::v1::{Namespace, ObjectReference, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
@@ -35,7 +31,8 @@ use municipio_crds::{MunicipalityTenant, MunicipalityTenantStatus, ValidTenant};
 use serde_json::Value;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::build::{self, Owner};
+use crate::children::kinds::{ChildKind, KINDS};
+use crate::children::{self, Owner};
 use crate::config::OperatorConfig;
 use crate::dereference;
 use crate::health::Health;
@@ -143,7 +140,7 @@ impl Context {
         writes
             .entry(key.clone())
             .or_insert_with(|| {
-                let spread = build::metadata::digest([key.as_bytes()]);
+                let spread = children::metadata::digest([key.as_bytes()]);
                 let fraction =
                     u64::from_str_radix(&spread[..8], 16).unwrap_or(0) as f64 / f64::from(u32::MAX);
                 let ago = resync.mul_f64(fraction);
@@ -305,21 +302,19 @@ pub async fn run(
     // Deployment's status is a change of its metadata too (its resourceVersion). Tenant
     // Secrets are not watched, since the operator may not read Secrets cluster-wide: the
     // periodic resync catches them.
-    let children = Children {
+    let watches = ChildWatches {
         client: &client,
         managed: &managed,
         metrics: &metrics,
         inventory: &inventory,
         tenants: &tenants,
     };
-    let controller = children.watch::<Deployment>(controller, "deployments");
-    let controller = children.watch::<Namespace>(controller, "namespaces");
-    let controller = children.watch::<ResourceQuota>(controller, "resourcequotas");
-    let controller = children.watch::<LimitRange>(controller, "limitranges");
-    let controller = children.watch::<RoleBinding>(controller, "rolebindings");
-    let controller = children.watch::<NetworkPolicy>(controller, "networkpolicies");
-    let controller = children.watch::<ConfigMap>(controller, "configmaps");
-    let controller = children.watch::<Service>(controller, "services");
+    let controller = KINDS
+        .iter()
+        .filter(|k| k.read)
+        .fold(controller, |controller, kind| {
+            watches.watch(controller, kind)
+        });
     let shutdown = shutdown.boxed().shared();
     let signalled = {
         let (health, shutdown) = (health.clone(), shutdown.clone());
@@ -414,7 +409,7 @@ fn counted(metrics: &Arc<Metrics>, watch: &'static str) -> impl Fn(&watcher::Err
 }
 
 /// What the watches of the child kinds share.
-struct Children<'a> {
+struct ChildWatches<'a> {
     client: &'a Client,
     managed: &'a str,
     metrics: &'a Arc<Metrics>,
@@ -422,34 +417,30 @@ struct Children<'a> {
     tenants: &'a Store<MunicipalityTenant>,
 }
 
-impl Children<'_> {
+impl ChildWatches<'_> {
     /// Watches one child kind by metadata into the inventory, and maps each object to the
     /// tenant its controller owner reference names (see [`owning_tenant`]).
-    fn watch<K>(
+    fn watch(
         &self,
         controller: Controller<MunicipalityTenant>,
-        name: &'static str,
-    ) -> Controller<MunicipalityTenant>
-    where
-        K: kube::Resource<DynamicType = ()>
-            + k8s_openapi::Resource
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
-    {
-        let api: Api<PartialObjectMeta<K>> = Api::all(self.client.clone());
+        kind: &'static ChildKind,
+    ) -> Controller<MunicipalityTenant> {
+        let resource = kind.api_resource();
+        let api: Api<PartialObjectMeta<DynamicObject>> =
+            Api::all_with(self.client.clone(), &resource);
         self.inventory.watching();
         let inventory = self.inventory.clone();
         let stream = watcher(api, watcher::Config::default().labels(self.managed))
             .default_backoff()
-            .inspect_ok(move |event| inventory.observe(K::KIND, event))
+            .inspect_ok(move |event| inventory.observe(kind.kind, event))
             .touched_objects()
-            .inspect_err(counted(self.metrics, name));
+            .inspect_err(counted(self.metrics, kind.plural));
         let tenants = self.tenants.clone();
-        controller.watches_stream(stream, move |o| owning_tenant(&tenants, &o.metadata))
+        controller.watches_stream_with(
+            stream,
+            move |o| owning_tenant(&tenants, &o.metadata),
+            resource,
+        )
     }
 }
 
@@ -746,7 +737,7 @@ async fn pipeline(
     };
     observed.connectors = status::connectors(&valid, &ctx.config);
 
-    let children = build::build(&valid, &owner, &ctx.config, &keys);
+    let children = children::build(&valid, &owner, &ctx.config, &keys);
     for connector in &mut observed.connectors {
         let sources: Vec<_> = connector
             .source_secrets
@@ -758,7 +749,7 @@ async fn pipeline(
             .secrets
             .iter()
             .find(|s| s.metadata.name.as_deref() == Some(connector.secret.as_str()))
-            .map(|s| build::secret::keys_version(s, &sources));
+            .map(|s| children::secret::keys_version(s, &sources));
     }
     let write_secret = secret_write_policy(ctx, tenant, &valid, &observed.connectors);
     let target = apply::Target {
@@ -891,7 +882,7 @@ async fn revoke_unbound_keys(
         .collect();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     for connector in unbound {
-        let name = build::metadata::object_name(connector);
+        let name = children::metadata::object_name(connector);
         let deleted = tolerate_missing(secrets.delete(&name, &Default::default()).await)?;
         if deleted.is_some() {
             let note = Note {

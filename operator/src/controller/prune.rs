@@ -19,9 +19,9 @@ use serde::de::DeserializeOwned;
 
 use super::apply::Target;
 use super::tolerate_missing;
-use crate::build::Children;
-use crate::build::metadata::Owner;
-use crate::build::metadata::object_name;
+use crate::children::Children;
+use crate::children::metadata::Owner;
+use crate::children::metadata::object_name;
 
 fn names<K: Resource>(objects: impl IntoIterator<Item = K>) -> BTreeSet<String> {
     objects

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use municipio_crds::v1alpha1::{ConnectorStatus, WorkloadStatus};
 use municipio_crds::{MunicipalityTenantStatus, ValidTenant};
 
-use crate::build::metadata::object_name;
+use crate::children::metadata::object_name;
 use crate::config::OperatorConfig;
 
 /// Where the tenant stands after a reconcile.

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use municipio_crds::MunicipalityTenant;
 use municipio_crds::identifiers::EntityFiscalCode;
-use municipio_operator::build::{self, Owner};
+use municipio_operator::children::{self, Owner};
 use municipio_operator::config::OperatorConfig;
 use municipio_operator::dereference;
 use municipio_operator::onboard::{self, Selection};
@@ -159,7 +159,7 @@ pub fn children(
     let find = |_: &str| Some(source);
     let keys = dereference::connector_keys(&valid, &config.operator_namespace, find)
         .map_err(|problems| format!("{name}: {problems:?}"))?;
-    let children = build::build(&valid, &Owner::of(tenant), config, &keys);
+    let children = children::build(&valid, &Owner::of(tenant), config, &keys);
     Ok(children
         .to_values()
         .into_iter()

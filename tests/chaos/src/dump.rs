@@ -6,36 +6,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kube::Client;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::Value;
 
 use municipio_crds::MunicipalityTenant;
+use municipio_operator::children::kinds::KINDS;
 use municipio_operator::labels::{
     APPLIED_HASH_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, RETAINED_LABEL, TENANT_LABEL,
 };
-
-/// Every kind the operator makes: (group, version, kind, plural).
-const KINDS: [(&str, &str, &str, &str); 9] = [
-    ("", "v1", "Namespace", "namespaces"),
-    ("", "v1", "ResourceQuota", "resourcequotas"),
-    ("", "v1", "LimitRange", "limitranges"),
-    (
-        "rbac.authorization.k8s.io",
-        "v1",
-        "RoleBinding",
-        "rolebindings",
-    ),
-    (
-        "networking.k8s.io",
-        "v1",
-        "NetworkPolicy",
-        "networkpolicies",
-    ),
-    ("", "v1", "ConfigMap", "configmaps"),
-    ("", "v1", "Secret", "secrets"),
-    ("", "v1", "Service", "services"),
-    ("apps", "v1", "Deployment", "deployments"),
-];
 
 /// Objects by `Kind/namespace/name`, and tenants' statuses by `MunicipalityTenant/name`.
 pub type Dump = BTreeMap<String, Value>;
@@ -60,9 +38,10 @@ pub async fn managed(client: &Client) -> Result<Dump, String> {
             )
         })
         .collect();
-    for (group, version, kind, plural) in KINDS {
-        let gvk = GroupVersionKind::gvk(group, version, kind);
-        let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
+    // Every kind the operator makes (the chaos suite reads as an administrator: Secrets too).
+    for child in KINDS {
+        let (kind, plural) = (child.kind, child.plural);
+        let resource = child.api_resource();
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
         for object in api
             .list(&ListParams::default().labels(&selector))

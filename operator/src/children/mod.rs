@@ -7,6 +7,7 @@
 
 pub mod config_map;
 pub mod deployment;
+pub mod kinds;
 pub mod limit_range;
 pub mod metadata;
 pub mod namespace;
