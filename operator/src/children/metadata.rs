@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
-use municipio_crds::MunicipalityTenant;
 use municipio_crds::v1alpha1::Connector;
+use municipio_crds::{MunicipalityTenant, ValidTenant};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -56,6 +56,14 @@ impl Owner {
                 .uid
                 .clone()
                 .unwrap_or_else(|| "<uid of the tenant>".to_owned()),
+        }
+    }
+
+    /// The owner of a tenant being reconciled: its validated name, and its UID.
+    pub fn of_valid(valid: &ValidTenant, tenant: &MunicipalityTenant) -> Self {
+        Self {
+            name: valid.name.to_string(),
+            uid: tenant.meta().uid.clone().unwrap_or_default(),
         }
     }
 

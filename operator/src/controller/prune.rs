@@ -45,13 +45,22 @@ fn stale<K: k8s_openapi::Resource>(
         .collect()
 }
 
+/// A child that could not be deleted.
+#[derive(Debug, thiserror::Error)]
+#[error("pruning {child}: {source}")]
+pub struct PruneError {
+    pub child: String,
+    #[source]
+    pub source: kube::Error,
+}
+
 /// Deletes the controlled objects of one kind not in `keep`; returns them as `Kind/name`.
 async fn prune_kind<K>(
     target: &Target<'_>,
     namespace: &str,
     owner: &Owner,
     keep: BTreeSet<String>,
-) -> Result<Vec<String>, kube::Error>
+) -> Result<Vec<String>, PruneError>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
         + k8s_openapi::Resource
@@ -67,7 +76,7 @@ where
     Ok(deleted)
 }
 
-async fn delete<K>(client: &Client, namespace: &str, name: &str) -> Result<(), kube::Error>
+async fn delete<K>(client: &Client, namespace: &str, name: &str) -> Result<(), PruneError>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
         + Clone
@@ -75,7 +84,12 @@ where
         + Debug,
 {
     let api = Api::<K>::namespaced(client.clone(), namespace);
-    tolerate_missing(api.delete(name, &DeleteParams::background()).await).map(|_| ())
+    tolerate_missing(api.delete(name, &DeleteParams::background()).await)
+        .map(|_| ())
+        .map_err(|source| PruneError {
+            child: format!("{} {namespace}/{name}", K::kind(&())),
+            source,
+        })
 }
 
 /// Deletes this tenant's children that `desired` does not contain; returns them as `Kind/name`.
@@ -83,7 +97,7 @@ pub async fn prune(
     target: &Target<'_>,
     owner: &Owner,
     desired: &Children,
-) -> Result<Vec<String>, kube::Error> {
+) -> Result<Vec<String>, PruneError> {
     // Destructured without `..`: a new kind in Children must be pruned here too.
     let Children {
         namespace,

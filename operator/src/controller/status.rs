@@ -3,8 +3,22 @@
 //! and previous status give the same status, and a condition's `lastTransitionTime` moves only
 //! when its status does, so an unchanged tenant is never written (and never re-triggered).
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+use municipio_crds::MunicipalityTenant;
+use serde_json::Value;
+use tracing::warn;
+
+use super::apply::Applied;
+use super::tenant_watch::Undecodable;
+use super::{Context, events, tolerate_missing};
+use crate::metrics::TenantConditions;
 
 use municipio_crds::v1alpha1::{ConnectorStatus, WorkloadStatus};
 use municipio_crds::{MunicipalityTenantStatus, ValidTenant};
@@ -190,6 +204,177 @@ pub fn connectors(tenant: &ValidTenant, config: &OperatorConfig) -> Vec<Connecto
         .collect()
 }
 
+/// The outcome of a pipeline that applied everything: Ready once every Deployment is
+/// available (and, with `--require-pod-security`, Pod Security is enforced); records the
+/// workloads and the objects applied.
+pub fn outcome(
+    applied: &Applied,
+    observed: &mut Observed,
+    valid: &ValidTenant,
+    require_pod_security: bool,
+) -> Outcome {
+    observed.managed_objects = i32::try_from(applied.objects).ok();
+    observed.workloads = applied.deployments.iter().map(workload_status).collect();
+    let waiting: Vec<String> = applied
+        .deployments
+        .iter()
+        .filter(|d| !available(d))
+        .map(|d| d.name_any())
+        .collect();
+    if observed.pod_security == Some(false) && require_pod_security {
+        Outcome::Blocked {
+            reason: POD_SECURITY_MISSING,
+            message: format!(
+                "{} (and --require-pod-security is set)",
+                pod_security_missing(valid.namespace.as_str())
+            ),
+        }
+    } else if waiting.is_empty() {
+        Outcome::Ready
+    } else {
+        Outcome::Progressing {
+            reason: "WorkloadsProgressing",
+            message: format!("waiting for Deployments: {}", waiting.join(", ")),
+        }
+    }
+}
+
+fn workload_status(d: &Deployment) -> WorkloadStatus {
+    let status = d.status.clone().unwrap_or_default();
+    WorkloadStatus {
+        name: d.name_any(),
+        replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+        available: status.available_replicas.unwrap_or(0),
+    }
+}
+
+/// Available for the current generation: the Deployment controller has seen this spec, every
+/// replica runs it, and every one is available.
+fn available(d: &Deployment) -> bool {
+    let wanted = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let Some(s) = &d.status else { return false };
+    s.observed_generation >= d.metadata.generation
+        && s.updated_replicas.unwrap_or(0) == wanted
+        && s.available_replicas.unwrap_or(0) == wanted
+        && s.replicas.unwrap_or(0) == wanted
+}
+
+/// The status could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("writing the status: {source}")]
+pub struct StatusError {
+    #[source]
+    pub source: kube::Error,
+}
+
+fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+/// Writes the status for `outcome` unless it is what is there already, and records an event
+/// when the `Ready` condition moved. The event is recorded even when the write fails: an API
+/// server without validation ratcheting refuses any write to a tenant stored under an older
+/// schema, and then the event is all that tells.
+pub async fn write(
+    ctx: &Context,
+    regarding: &ObjectReference,
+    cached: Option<&Value>,
+    observed: Observed,
+    outcome: &Outcome,
+) -> Result<(), StatusError> {
+    let at = now();
+    let decode = |raw: Option<&Value>| {
+        raw.and_then(|s| serde_json::from_value::<MunicipalityTenantStatus>(s.clone()).ok())
+    };
+    let name = regarding.name.clone().unwrap_or_default();
+    let uid = regarding.uid.clone().unwrap_or_default();
+    // The leader is the only writer of status, and a process that loses the Lease ends: its
+    // own last write is the newest status. The cached tenant may not show it yet (a reconcile
+    // queued behind the one that wrote starts before that write's watch event arrives); from
+    // it, the same status would be written and announced twice.
+    let cached_status = decode(cached);
+    let (previous, previous_raw) = match ctx.last_status(&name, &uid) {
+        // Once the cache has caught up, the copy is not needed (nor kept: memory).
+        Some(written) if cached_status.as_ref() != Some(&written) => {
+            let raw = serde_json::to_value(&written).ok();
+            (Some(written), raw)
+        }
+        Some(_) => {
+            ctx.forget_status(&name);
+            (cached_status, cached.cloned())
+        }
+        None => (cached_status, cached.cloned()),
+    };
+    let new = status(previous.as_ref(), observed, outcome, &at);
+    if previous.as_ref() == Some(&new) {
+        return Ok(());
+    }
+    // A raw object, since the answer for an undecodable tenant would not decode either.
+    let api: Api<DynamicObject> = Api::all_with(
+        ctx.client.clone(),
+        &ApiResource::erase::<MunicipalityTenant>(&()),
+    );
+    // A merge patch: the operator is the only writer of status and replaces it whole. (Server-
+    // side apply of this kind runs without a schema on Kubernetes 1.20, which mangles it.)
+    let patch = status_patch(previous_raw.as_ref(), &new);
+    let written = tolerate_missing(
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await,
+    );
+    match &written {
+        Ok(None) => return Ok(()), // Gone: nothing to tell.
+        Ok(Some(_)) => ctx.status_written(&name, &uid, new.clone()),
+        Err(_) => {}
+    }
+    if let Some(note) = events::transition(previous.as_ref(), &new) {
+        ctx.events.publish(regarding, note).await;
+    }
+    written.map(|_| ()).map_err(|source| StatusError { source })
+}
+
+/// The merge patch that turns the status `previous` into `new`: a field `new` leaves out (an
+/// empty list, say) is sent as null, or the merge would keep its old value.
+fn status_patch(previous: Option<&Value>, new: &MunicipalityTenantStatus) -> Value {
+    let mut status =
+        serde_json::to_value(new).unwrap_or_else(|_| Value::Object(Default::default()));
+    if let (Some(Value::Object(before)), Value::Object(after)) = (previous, &mut status) {
+        for field in before.keys() {
+            after.entry(field.clone()).or_insert(Value::Null);
+        }
+    }
+    serde_json::json!({ "status": status })
+}
+
+/// Explains, on the tenant itself, why the operator cannot read it: status `Stalled` and a
+/// Warning event. Nothing else is done for it until it is fixed.
+pub async fn report_undecodable(ctx: Arc<Context>, undecodable: Undecodable) {
+    let Undecodable { object, error } = undecodable;
+    let name = object.name_any();
+    warn!(tenant = %name, %error, "tenant cannot be decoded; skipped");
+    let observed = Observed {
+        generation: object.metadata.generation,
+        ..Observed::default()
+    };
+    let outcome = Outcome::Stalled {
+        reason: "UndecodableSpec",
+        message: format!(
+            "the operator cannot read this tenant: {error}; it was probably stored under an older schema: correct the field to match the installed CRD"
+        ),
+    };
+    let regarding = object.object_ref(&ApiResource::erase::<MunicipalityTenant>(&()));
+    ctx.metrics.tenant(
+        &name,
+        Some(TenantConditions {
+            stalled: true,
+            ..TenantConditions::default()
+        }),
+    );
+    let cached = object.data.get("status");
+    if let Err(e) = write(&ctx, &regarding, cached, observed, &outcome).await {
+        warn!(tenant = %name, error = %e, "could not write the status of an undecodable tenant");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +515,27 @@ mod tests {
         let io = &summary[1];
         assert_eq!(io.keys, 4, "one API key per service");
         assert_eq!(io.source_secrets, ["modena-io"], "one source, named once");
+    }
+
+    #[test]
+    fn a_status_field_left_out_is_cleared() {
+        let previous = serde_json::json!({
+            "observedGeneration": 1,
+            "workloads": [{ "name": "portale", "replicas": 1, "available": 1 }],
+            "connectors": [],
+        });
+        let new = MunicipalityTenantStatus {
+            observed_generation: Some(2),
+            ..Default::default()
+        };
+        let patch = status_patch(Some(&previous), &new);
+        assert_eq!(
+            patch,
+            serde_json::json!({ "status": {
+                "observedGeneration": 2,
+                "workloads": null,
+                "connectors": null,
+            }})
+        );
     }
 }

@@ -1,0 +1,159 @@
+//! The pipeline of one tenant, top to bottom: validate → claim the namespace → dereference →
+//! build → apply → prune → status. Each step is a module of its own with its own error; a step
+//! may also stop the pipeline with an outcome (an invalid spec, a namespace taken, a key
+//! missing), which status then tells.
+
+use std::time::Duration;
+
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use municipio_crds::{MunicipalityTenant, ValidTenant};
+use tracing::info;
+
+use super::apply::{self, Drift, Target};
+use super::events::Note;
+use super::pod_security::Enforcement;
+use super::status::{self, Observed, Outcome};
+use super::{Context, Error, keys, namespace, prune};
+use crate::children::{self, Owner};
+
+/// How often a converged tenant is looked at again: tenant Secrets are written but not watched
+/// (the operator may not read Secrets cluster-wide), so their drift is caught here.
+const RESYNC: Duration = Duration::from_secs(300);
+/// How soon a tenant stopped by something outside its spec (a source Secret, a namespace) is
+/// looked at again (a watch usually brings it back sooner).
+pub const BLOCKED_RETRY: Duration = Duration::from_secs(60);
+
+/// Why the pipeline did not reach its end: an outcome to report, or a step that failed.
+#[derive(Debug)]
+pub enum Stop {
+    At(Outcome, Action),
+    Failed(Error),
+}
+
+/// A failed step stops the pipeline with its error.
+macro_rules! failed_step {
+    ($($step:ty),*) => {$(
+        impl From<$step> for Stop {
+            fn from(error: $step) -> Self {
+                Stop::Failed(error.into())
+            }
+        }
+    )*};
+}
+failed_step!(
+    namespace::ClaimError,
+    keys::KeysError,
+    apply::ApplyError,
+    prune::PruneError
+);
+
+/// Runs the pipeline for `tenant`: what it observed, and the outcome with when to look again.
+pub async fn run(
+    tenant: &MunicipalityTenant,
+    ctx: &Context,
+) -> (Observed, Result<(Outcome, Action), Error>) {
+    let mut observed = Observed {
+        generation: tenant.metadata.generation,
+        ..Observed::default()
+    };
+    let result = match steps(tenant, ctx, &mut observed).await {
+        Ok(done) => Ok(done),
+        Err(Stop::At(outcome, action)) => Ok((outcome, action)),
+        Err(Stop::Failed(error)) => Err(error),
+    };
+    (observed, result)
+}
+
+async fn steps(
+    tenant: &MunicipalityTenant,
+    ctx: &Context,
+    observed: &mut Observed,
+) -> Result<(Outcome, Action), Stop> {
+    let valid = validate(tenant)?;
+    let owner = Owner::of_valid(&valid, tenant);
+    namespace::claim(ctx, tenant, &valid, &owner, observed).await?;
+    if valid.suspend {
+        return Err(Stop::At(Outcome::Suspended, Action::await_change()));
+    }
+    let keys = keys::dereference(ctx, tenant, &valid).await?;
+    let desired = children::build(&valid, &owner, &ctx.config, &keys);
+    observed.connectors = keys::connectors(ctx, &valid, &desired);
+    let target = Target {
+        client: &ctx.client,
+        inventory: &ctx.inventory,
+        tenant_uid: &owner.uid,
+    };
+    let write_secret = keys::write_policy(ctx, tenant, &valid, &observed.connectors);
+    let applied = apply::apply(&target, &desired, write_secret).await?;
+    keys::written(ctx, &valid, &applied, observed);
+    tell_drift(ctx, tenant, &applied.drift).await;
+    let pruned = prune::prune(&target, &owner, &desired).await?;
+    tell_pruned(ctx, tenant, &pruned).await;
+    observed.pod_security = pod_security(ctx, &valid).await;
+    let outcome = status::outcome(&applied, observed, &valid, ctx.require_pod_security);
+    Ok((outcome, Action::requeue(RESYNC.min(ctx.secret_resync))))
+}
+
+/// Parse, don't validate: every later step takes the validated tenant.
+fn validate(tenant: &MunicipalityTenant) -> Result<ValidTenant, Stop> {
+    municipio_crds::validate(tenant).map_err(|errors| {
+        let outcome = Outcome::Stalled {
+            reason: "InvalidSpec",
+            message: joined(&errors),
+        };
+        Stop::At(outcome, Action::await_change())
+    })
+}
+
+/// Whether the cluster enforces the namespace's Pod Security level, and the metric that says it.
+async fn pod_security(ctx: &Context, valid: &ValidTenant) -> Option<bool> {
+    let enforcement = ctx
+        .pod_security
+        .enforcement(&ctx.client, valid.namespace.as_str())
+        .await?;
+    let enforced = enforcement == Enforcement::Enforced;
+    ctx.metrics.pod_security_enforced(enforced);
+    Some(enforced)
+}
+
+async fn tell_drift(ctx: &Context, tenant: &MunicipalityTenant, drift: &[Drift]) {
+    if drift.is_empty() {
+        return;
+    }
+    let drift: Vec<String> = drift.iter().map(ToString::to_string).collect();
+    info!(?drift, "put back what another field manager changed");
+    let note = Note {
+        warning: true,
+        reason: "DriftCorrected".to_owned(),
+        action: "Apply",
+        note: format!(
+            "put back what another field manager changed: {}",
+            drift.join(", ")
+        ),
+    };
+    ctx.events.on_tenant(tenant, note).await;
+}
+
+async fn tell_pruned(ctx: &Context, tenant: &MunicipalityTenant, pruned: &[String]) {
+    if pruned.is_empty() {
+        return;
+    }
+    info!(?pruned, tenant = %tenant.name_any(), "deleted children no longer desired");
+    let note = Note {
+        warning: false,
+        reason: "Pruned".to_owned(),
+        action: "Prune",
+        note: format!("deleted, no longer desired: {}", pruned.join(", ")),
+    };
+    ctx.events.on_tenant(tenant, note).await;
+}
+
+/// Problems as one message.
+pub fn joined(problems: &[impl ToString]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
