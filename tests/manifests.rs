@@ -368,3 +368,55 @@ fn onboard_reports_a_bad_row_by_line_and_writes_the_others() {
         "{stdout}"
     );
 }
+
+/// The README's Layout names only paths that exist: every file or folder at the start of a line
+/// of its block (the top-level ones, and those indented under them).
+#[test]
+fn every_path_the_readme_layout_names_exists() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let block = readme
+        .split("## Layout")
+        .nth(1)
+        .and_then(|s| s.split("```").nth(1))
+        .expect("a Layout section with a code block");
+    let mut parent = String::new();
+    let mut named = Vec::new();
+    for line in block.lines().filter(|l| !l.trim().is_empty()) {
+        let indent = line.len() - line.trim_start().len();
+        // Deeper lines continue a description.
+        if indent > 2 {
+            continue;
+        }
+        let mut tokens = line.split_whitespace();
+        let Some(first) = tokens.next() else { continue };
+        let path = first.trim_end_matches(',');
+        let full = if indent == 0 {
+            parent = path.to_owned();
+            path.to_owned()
+        } else {
+            format!("{parent}{path}")
+        };
+        named.push(full.clone());
+        // "src/render.rs, yaml.rs": more files in the same folder.
+        let mut more = first.ends_with(',');
+        let folder = full
+            .rsplit_once('/')
+            .map_or(String::new(), |(f, _)| format!("{f}/"));
+        for token in tokens {
+            if !more {
+                break;
+            }
+            more = token.ends_with(',');
+            named.push(format!("{folder}{}", token.trim_end_matches(',')));
+        }
+    }
+    assert!(named.len() > 40, "{named:?}");
+    let missing: Vec<&String> = named
+        .iter()
+        .filter(|p| !repo_root().join(p).exists())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the README's Layout names paths that do not exist: {missing:?}"
+    );
+}

@@ -15,6 +15,7 @@ pub mod onboard;
 pub mod ownership;
 pub mod render;
 pub mod runtime;
+pub mod tenant_watch;
 pub mod validate_files;
 pub mod webhook;
 pub mod yaml;

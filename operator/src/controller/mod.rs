@@ -16,7 +16,6 @@ pub mod pod_security;
 pub mod prune;
 pub mod reconcile;
 pub mod status;
-pub mod tenant_watch;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -42,6 +41,7 @@ use crate::dereference;
 use crate::health::Health;
 use crate::labels::{MANAGED_BY, MANAGED_BY_LABEL};
 use crate::metrics::Metrics;
+use crate::tenant_watch;
 use events::Events;
 use inventory::Inventory;
 use reconcile::{error_policy, reconcile};

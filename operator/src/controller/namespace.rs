@@ -3,9 +3,9 @@
 //! live in the namespace it has.
 
 use k8s_openapi::api::core::v1::Namespace;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::ResourceExt;
 use municipio_crds::{MunicipalityTenant, ValidTenant};
 
 use super::Context;

@@ -16,9 +16,9 @@ use serde_json::Value;
 use tracing::warn;
 
 use super::apply::Applied;
-use super::tenant_watch::Undecodable;
 use super::{Context, events, tolerate_missing};
 use crate::metrics::TenantConditions;
+use crate::tenant_watch::Undecodable;
 
 use municipio_crds::v1alpha1::{ConnectorStatus, WorkloadStatus};
 use municipio_crds::{MunicipalityTenantStatus, ValidTenant};

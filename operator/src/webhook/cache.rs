@@ -15,8 +15,8 @@ use kube::{Client, ResourceExt};
 use municipio_crds::MunicipalityTenant;
 
 use super::review::{Cluster, TenantFacts};
-use crate::controller::tenant_watch;
 use crate::dereference;
+use crate::tenant_watch;
 
 pub struct ClusterCache {
     tenants: Store<MunicipalityTenant>,

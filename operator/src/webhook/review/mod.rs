@@ -11,8 +11,8 @@ use municipio_crds::identifiers::NamespaceName;
 use municipio_crds::v1alpha1::Environment;
 use municipio_crds::{MunicipalityTenant, ValidTenant};
 
-use crate::controller::tenant_watch;
 use crate::labels::ALLOW_DOWNGRADE_ANNOTATION;
+use crate::tenant_watch;
 
 /// What the webhook knows of another tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
