@@ -509,6 +509,9 @@ impl Guarded {
             key.to_str().unwrap(),
             "--operator-user",
             operator_user.as_str(),
+            // The test control plane's controller manager authenticates by a static token.
+            "--kubernetes-user",
+            "kube-controller-manager",
         ];
         let operator = Operator::start_with(&run, &operator_namespace, &run, "operator", &flags);
         let name = unique_name(prefix);
@@ -802,6 +805,34 @@ async fn with_the_webhook_every_attempt_is_refused_at_admission() {
             .as_ref()
             .is_err_and(|e| e.contains("hand-written ones point a Service anywhere")),
         "{answer:?}"
+    );
+
+    // A connector's label on a pod opens that connector's egress: refused on the admin's own
+    // workloads too; another tool's `managed-by` is not the operator's.
+    let workload = |name: &str, labels: &str| {
+        let manifest = format!(
+            r#"{{"apiVersion":"apps/v1","kind":"Deployment","metadata":{{"name":"{name}","namespace":"{ns}","labels":{{"app.kubernetes.io/managed-by":"Helm"}}}},
+               "spec":{{"selector":{{"matchLabels":{{"app":"{name}"}}}},"template":{{"metadata":{{"labels":{{"app":"{name}"{labels}}}}},
+               "spec":{{"containers":[{{"name":"c","image":"registry.example/tools@sha256:0000000000000000000000000000000000000000000000000000000000000000"}}]}}}}}}}}"#,
+            ns = guarded.name,
+        );
+        let path = std::env::temp_dir().join(format!("{}-{name}.json", guarded.name));
+        std::fs::write(&path, manifest).unwrap();
+        as_admin(&guarded.name, &["create", "-f", path.to_str().unwrap()])
+    };
+    let answer = workload(
+        "egress",
+        r#","connector.tenancy.municipio.io/pagopa":"true""#,
+    );
+    assert!(
+        answer.as_ref().is_err_and(
+            |e| e.contains("connector.tenancy.municipio.io/pagopa=true are the operator's own")
+        ),
+        "{answer:?}"
+    );
+    assert!(
+        workload("helm-made", "").is_ok(),
+        "another tool's managed-by is no mark of the operator's"
     );
 
     // What is the admin's to do still works: another tool's mark, a restart.

@@ -123,12 +123,33 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// An ISTAT code no other tenant on the cluster has: the webhook refuses a second tenant for a
 /// municipality, and the demo's examples (real codes, which never start with 9) share the
-/// control plane with the tests.
+/// control plane with the tests. Codes follow from the process id, and those already taken on
+/// the cluster when the process first asks (tenants of earlier test binaries, whose process
+/// ids may give the same codes) are skipped.
 pub fn unique_istat() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = std::process::id() * 100 + COUNTER.fetch_add(1, Ordering::Relaxed);
-    // Province 9xx, municipality 001..999 (a zero municipality part is not a code).
-    format!("9{:02}{:03}", n / 999 % 100, n % 999 + 1)
+    static TAKEN: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    let taken = TAKEN.get_or_init(|| {
+        try_kubectl(&[
+            "get",
+            "municipalitytenants",
+            "-o",
+            "jsonpath={.items[*].spec.municipality.istatCode}",
+        ])
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+    });
+    loop {
+        let n = std::process::id() * 100 + COUNTER.fetch_add(1, Ordering::Relaxed);
+        // Province 9xx, municipality 001..999 (a zero municipality part is not a code).
+        let code = format!("9{:02}{:03}", n / 999 % 100, n % 999 + 1);
+        if !taken.contains(&code) {
+            return code;
+        }
+    }
 }
 
 /// Runs `kubectl` against the test control plane and returns its standard output; panics with

@@ -216,6 +216,7 @@ where
     let as_json = |o: &K| serde_json::to_value(o).expect("Kubernetes objects serialize");
     let desired = as_json(obj);
     let mut changed = Vec::new();
+    let mut made_anew = false;
     if known != Known::Absent
         && let Some(raw) = raw_api::<K>(target.client, obj.namespace().as_deref())
             .get_opt(&name)
@@ -224,27 +225,15 @@ where
         // Read whole (not as this version's type, which would drop fields a newer API server
         // has): another manager's field unknown to the operator is still seen and removed.
         let raw = serde_json::to_value(&raw).map_err(kube::Error::SerdeError)?;
-        let foreign = foreign::foreign_fields(&raw, &desired);
-        let live: K = if foreign.removals.is_empty() {
-            serde_json::from_value(raw).map_err(kube::Error::SerdeError)?
-        } else {
-            let version = raw["metadata"]["resourceVersion"]
-                .as_str()
-                .unwrap_or_default();
-            let patch = foreign::removal_patch(version, &foreign.removals);
-            let patch: json_patch::Patch =
-                serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
-            changed.extend(foreign.removals.into_iter().map(|r| r.field));
-            api.patch(&name, &own_params(), &Patch::Json::<()>(patch))
-                .await?
-        };
-        let live_json = as_json(&live);
-        if let Some(field) = immutable_changed(&live_json, &desired) {
+        if let Some(field) = immutable_changed(&raw, &desired) {
             // Made anew: the API server refuses to change it in place.
             super::tolerate_missing(api.delete(&name, &Default::default()).await)?;
             changed.push(format!("{field}, made anew"));
+            made_anew = true;
         } else {
-            match difference(&live_json, &desired).or_else(|| foreign.taken.first().cloned()) {
+            let (live, foreign) =
+                remove_foreign(target, &api, &key, raw, &desired, &mut changed).await?;
+            match difference(&as_json(&live), &desired).or_else(|| foreign.taken.first().cloned()) {
                 None => {
                     target.inventory.as_built(K::KIND, &live);
                     return Ok(ChildApplied {
@@ -264,7 +253,16 @@ where
             }
         }
     }
-    let applied = api.patch(&name, &params(), &Patch::Apply(obj)).await?;
+    let mut applied = api.patch(&name, &params(), &Patch::Apply(obj)).await?;
+    if known == Known::Absent && !made_anew {
+        // Applied without a read: an object that was there all the same (made by someone
+        // else under the name the operator uses, or one the inventory forgot) may hold what
+        // others added. The answer says who set what.
+        let answer = as_json(&applied);
+        applied = remove_foreign(target, &api, &key, answer, &desired, &mut changed)
+            .await?
+            .0;
+    }
     target.inventory.as_built(K::KIND, &applied);
     Ok(ChildApplied {
         live: Some(applied),
@@ -272,12 +270,86 @@ where
     })
 }
 
-/// Fields that cannot change once the object exists: a RoleBinding's roleRef (which moved
-/// from `admin` to the tenant-admin role). The first that `desired` changes, if any.
+/// Removes what other managers added to `live` (as JSON), except what earlier passes found the
+/// API server puts back at once (a default it fills in): removing it again would be a write,
+/// and an Event, at every pass for nothing. Returns the object as it then is. The removal is
+/// made only on the version read; one that changed meanwhile is read again (twice at most).
+async fn remove_foreign<K: Child>(
+    target: &Target<'_>,
+    api: &Api<K>,
+    key: &ChildKey,
+    mut live: Value,
+    desired: &Value,
+    changed: &mut Vec<String>,
+) -> Result<(K, foreign::Foreign), kube::Error> {
+    let name = key.name.to_string();
+    let namespace = (!key.namespace.is_empty()).then_some(&*key.namespace);
+    let mut tries = 0;
+    loop {
+        let foreign = foreign::foreign_fields(&live, desired);
+        let removals: Vec<&foreign::Removal> = foreign
+            .removals
+            .iter()
+            .filter(|r| !target.inventory.comes_back(key, &r.pointer_text()))
+            .collect();
+        if removals.is_empty() {
+            let live = serde_json::from_value(live).map_err(kube::Error::SerdeError)?;
+            return Ok((live, foreign));
+        }
+        let version = live["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or_default();
+        let patch = foreign::removal_patch(version, removals.iter().copied());
+        let patch: json_patch::Patch =
+            serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
+        match api
+            .patch(&name, &own_params(), &Patch::Json::<()>(patch))
+            .await
+        {
+            Ok(patched) => {
+                let after = serde_json::to_value(&patched).map_err(kube::Error::SerdeError)?;
+                for r in removals {
+                    let pointer = r.pointer_text();
+                    if after.pointer(&pointer).is_some()
+                        && after.pointer(&pointer) == live.pointer(&pointer)
+                    {
+                        target.inventory.came_back(key, &pointer);
+                    } else {
+                        changed.push(r.field.clone());
+                    }
+                }
+                return Ok((patched, foreign));
+            }
+            // The patch's test of the resourceVersion failed: changed since it was read.
+            Err(kube::Error::Api(status)) if status.code == 422 && tries < 2 => {
+                tries += 1;
+                let Some(fresh) = raw_api::<K>(target.client, namespace)
+                    .get_opt(&name)
+                    .await?
+                else {
+                    let live = serde_json::from_value(live).map_err(kube::Error::SerdeError)?;
+                    return Ok((live, foreign));
+                };
+                live = serde_json::to_value(&fresh).map_err(kube::Error::SerdeError)?;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// What cannot change once the object exists, and differs: a RoleBinding's roleRef (which
+/// moved from `admin` to the tenant-admin role), or `immutable: true` someone set on a
+/// ConfigMap (which freezes its data and cannot be removed).
 fn immutable_changed(live: &Value, desired: &Value) -> Option<&'static str> {
-    ["roleRef"]
-        .into_iter()
-        .find(|f| desired.get(f).is_some_and(|d| live.get(f) != Some(d)))
+    if desired
+        .get("roleRef")
+        .is_some_and(|d| live.get("roleRef") != Some(d))
+    {
+        return Some("roleRef");
+    }
+    (live.get("immutable") == Some(&Value::Bool(true))
+        && desired.get("immutable") != Some(&Value::Bool(true)))
+    .then_some("immutable")
 }
 
 fn drift<K: Resource + k8s_openapi::Resource>(obj: &K, fields: Vec<String>) -> Option<Drift> {

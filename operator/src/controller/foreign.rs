@@ -11,6 +11,7 @@
 use serde_json::{Map, Value};
 
 use super::apply::FIELD_MANAGER;
+use crate::labels::APPLIED_HASH_ANNOTATION;
 use crate::ownership::left_to_others;
 
 /// One removal: a JSON pointer (RFC 6901) into the live object, and the field as people read
@@ -63,16 +64,27 @@ pub fn foreign_fields(live: &Value, desired: &Value) -> Foreign {
         .unwrap_or_default();
     let mut removals = Vec::new();
     let mut taken = Vec::new();
+    // A manager's name is the client's to choose: anyone may write as `municipio`. So the
+    // operator's own entries are walked too once the live object is as it last built it (its
+    // digest is the desired one): then nothing in them can be missing from `desired` but what
+    // someone else wrote. Before that, the forced apply that follows replaces them anyway.
+    let hash = |o: &Value| {
+        o.pointer("/metadata/annotations")
+            .map(|a| a[APPLIED_HASH_ANNOTATION].clone())
+    };
+    let as_built = hash(live).is_some() && hash(live) == hash(desired);
     for entry in entries {
-        if entry.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER) {
+        let own = entry.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER);
+        if own && !as_built {
             continue;
         }
         let Some(Value::Object(fields)) = entry.get("fieldsV1") else {
             continue;
         };
+        let mut own_taken = Vec::new();
         let mut walk = Walk {
             removals: &mut removals,
-            taken: &mut taken,
+            taken: if own { &mut own_taken } else { &mut taken },
             path: Vec::new(),
             pointer: Vec::new(),
             field: String::new(),
@@ -116,12 +128,17 @@ impl Walk<'_> {
                     let sub = sub.filter(|s| s.keys().any(|k| k != "."));
                     match (desired.and_then(|d| d.get(name)), sub) {
                         // A map the operator does not build may still hold what others may
-                        // set (the labels of an object built without any): field by field.
+                        // set (the labels of an object built without any), or what others
+                        // than its creator put in it: field by field, never whole.
                         (None, Some(sub)) if live_value.is_object() => {
                             self.fields(live_value, None, sub);
                         }
+                        (None, None) if live_value.is_object() => {}
                         (None, _) => self.remove(),
                         (Some(d), Some(sub)) => self.fields(live_value, Some(d), sub),
+                        // Taken over whole (an atomic list, a map written as one): it must be
+                        // exactly the operator's ("holds every built field" would pass an
+                        // added subject, or labels inside an empty selector).
                         (Some(d), None) if live_value != d => {
                             self.taken
                                 .push(self.field.trim_start_matches('.').to_owned());
@@ -205,13 +222,16 @@ fn items(list: &Value) -> impl Iterator<Item = (usize, &Value)> {
 
 /// The JSON patch that removes `removals` from an object at `resource_version`: it fails,
 /// rather than removing the wrong list item, if the object changed meanwhile.
-pub fn removal_patch(resource_version: &str, removals: &[Removal]) -> Value {
+pub fn removal_patch<'a>(
+    resource_version: &str,
+    removals: impl IntoIterator<Item = &'a Removal>,
+) -> Value {
     let mut ops = vec![serde_json::json!({
         "op": "test", "path": "/metadata/resourceVersion", "value": resource_version
     })];
     ops.extend(
         removals
-            .iter()
+            .into_iter()
             .map(|r| serde_json::json!({"op": "remove", "path": r.pointer_text()})),
     );
     Value::Array(ops)
@@ -349,5 +369,24 @@ mod tests {
             json!({"op": "test", "path": "/metadata/resourceVersion", "value": "7"})
         );
         assert_eq!(patch.as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_field_written_under_the_operators_name_is_foreign_once_the_object_is_as_built() {
+        let annotations = json!({"tenancy.municipio.io/applied-hash": "h1"});
+        let desired = json!({"metadata": {"annotations": annotations}, "data": {"A": "1"}});
+        let forged = json!({
+            "metadata": {"annotations": annotations, "managedFields": [
+                managed(FIELD_MANAGER, json!({"f:data": {"f:A": {}, "f:HTTPS_PROXY": {}}}))]},
+            "data": {"A": "1", "HTTPS_PROXY": "http://proxy.example:3128"}
+        });
+        assert_eq!(
+            fields_of(&forged, &desired),
+            ["data.HTTPS_PROXY /data/HTTPS_PROXY"]
+        );
+        // Built differently since: the forced apply replaces the operator's own entry.
+        let mut rebuilt = desired.clone();
+        rebuilt["metadata"]["annotations"] = json!({"tenancy.municipio.io/applied-hash": "h2"});
+        assert!(fields_of(&forged, &rebuilt).is_empty());
     }
 }

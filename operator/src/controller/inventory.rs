@@ -121,6 +121,10 @@ struct Inner {
 
 pub struct Inventory {
     inner: Mutex<Inner>,
+    /// Fields of children (JSON pointers) that another manager set and the API server puts
+    /// back when they are removed: defaults it fills in (an object made by someone else, or
+    /// restored from a backup, owns them). Not removed again.
+    back: Mutex<std::collections::HashSet<(ChildKey, String)>>,
     /// How many kinds have been listed once.
     listed: tokio::sync::watch::Sender<usize>,
     /// How many kinds are watched into it.
@@ -131,6 +135,7 @@ impl Default for Inventory {
     fn default() -> Self {
         Self {
             inner: Mutex::default(),
+            back: Mutex::default(),
             listed: tokio::sync::watch::Sender::new(0),
             watched: std::sync::atomic::AtomicUsize::new(0),
         }
@@ -232,9 +237,17 @@ impl Inventory {
         let list = inner.lists.get(kind).copied().unwrap_or_default();
         let key = ChildKey::of(kind, object);
         let children = inner.by_place.entry(key.place().into()).or_default();
-        let child = children.entry(key).or_default();
-        child.describe(object);
-        child.verified = Some(child.resource_version);
+        let child = children.entry(key).or_insert_with(|| {
+            let mut child = Child::default();
+            child.describe(object);
+            child
+        });
+        // A child the watch knows keeps what the watch last showed: it may already be a later
+        // write than this one (resourceVersions cannot be ordered), which must still be read.
+        // Only this version is marked as built; the watch's event for it makes it current.
+        child.verified = Some(Fingerprint::of(
+            &object.resource_version().unwrap_or_default(),
+        ));
         child.list = child.list.max(list);
     }
 
@@ -269,6 +282,18 @@ impl Inventory {
     pub fn controls(&self, key: &ChildKey, controller_uid: &str) -> bool {
         self.child(key)
             .is_some_and(|c| !c.gone && c.controller == Some(Fingerprint::of(controller_uid)))
+    }
+
+    /// Records that the field at `pointer` of `key` came back after its removal.
+    pub fn came_back(&self, key: &ChildKey, pointer: &str) {
+        let mut back = self.back.lock().unwrap_or_else(|e| e.into_inner());
+        back.insert((key.clone(), pointer.to_owned()));
+    }
+
+    /// Whether the field at `pointer` of `key` came back after an earlier removal.
+    pub fn comes_back(&self, key: &ChildKey, pointer: &str) -> bool {
+        let back = self.back.lock().unwrap_or_else(|e| e.into_inner());
+        back.contains(&(key.clone(), pointer.to_owned()))
     }
 
     /// Forgets the children in a tenant namespace (its tenant is gone; a retained child that
@@ -435,6 +460,20 @@ mod tests {
         assert!(!inventory.controls(&key("y"), "uid-a"));
         assert_eq!(
             inventory.known("uid-a", &key("y"), Some("h1")),
+            Known::Unsure
+        );
+    }
+
+    #[test]
+    fn a_later_write_the_watch_showed_first_is_not_taken_for_the_operators() {
+        let inventory = Inventory::default();
+        inventory.observe(KIND, &watcher::Event::Apply(partial("x", "10", "h1")));
+        // Another manager's write (11) arrives before the answer to the operator's (also 10,
+        // say, or any earlier one) is recorded.
+        inventory.observe(KIND, &watcher::Event::Apply(partial("x", "11", "h1")));
+        inventory.as_built(KIND, &config_map("x", "10", "h1"));
+        assert_eq!(
+            inventory.known("uid-a", &key("x"), Some("h1")),
             Known::Unsure
         );
     }

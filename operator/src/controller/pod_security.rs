@@ -20,6 +20,8 @@ use tracing::{info, warn};
 
 /// How long a probe's answer holds.
 const FRESH_FOR: Duration = Duration::from_secs(3600);
+/// How long a probe that could not tell is not tried again (every reconcile would wait on it).
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
 
 /// The label value Pod Security admission refuses.
 const NOT_A_VERSION: &str = "municipio-probe";
@@ -34,23 +36,38 @@ pub enum Enforcement {
 /// The last answer, shared by every reconcile.
 #[derive(Default)]
 pub struct PodSecurity {
-    last: tokio::sync::Mutex<Option<(Instant, Enforcement)>>,
+    last: tokio::sync::Mutex<Probed>,
+}
+
+#[derive(Default)]
+struct Probed {
+    /// The last answer the probe gave, and when.
+    answer: Option<(Instant, Enforcement)>,
+    /// When the probe last failed to tell: not tried again for a while.
+    failed: Option<Instant>,
 }
 
 impl PodSecurity {
     /// Whether Pod Security is enforced, probed in `namespace` (a tenant namespace) unless a
-    /// recent answer is known. `None` when the probe could not tell (an API error).
+    /// recent answer is known. A probe that cannot tell (an API error) leaves the last answer
+    /// in force; `None` until the probe has once answered.
     pub async fn enforcement(&self, client: &Client, namespace: &str) -> Option<Enforcement> {
         // Held across the probe: the reconciles running meanwhile wait for its answer rather
         // than probing too.
         let mut last = self.last.lock().await;
-        if let Some((at, enforcement)) = *last
-            && at.elapsed() < FRESH_FOR
-        {
-            return Some(enforcement);
+        let known = last.answer.map(|(_, e)| e);
+        let fresh = last.answer.is_some_and(|(at, _)| at.elapsed() < FRESH_FOR);
+        let failed_lately = last
+            .failed
+            .is_some_and(|at| at.elapsed() < RETRY_AFTER_FAILURE);
+        if fresh || failed_lately {
+            return known;
         }
-        let enforcement = probe(client, namespace).await?;
-        if last.is_none_or(|(_, before)| before != enforcement) {
+        let Some(enforcement) = probe(client, namespace).await else {
+            last.failed = Some(Instant::now());
+            return known;
+        };
+        if known != Some(enforcement) {
             match enforcement {
                 Enforcement::Enforced => {
                     info!("Pod Security admission enforces tenant namespaces' level")
@@ -60,7 +77,10 @@ impl PodSecurity {
                 ),
             }
         }
-        *last = Some((Instant::now(), enforcement));
+        *last = Probed {
+            answer: Some((Instant::now(), enforcement)),
+            failed: None,
+        };
         Some(enforcement)
     }
 }
@@ -85,8 +105,14 @@ async fn probe(client: &Client, namespace: &str) -> Option<Enforcement> {
 fn answer(result: Result<(), kube::Error>) -> Option<Enforcement> {
     match result {
         Ok(()) => Some(Enforcement::NotEnforced),
+        // Pod Security admission names the label and the value it refuses; another
+        // admission that protects the label would not echo the probe's value.
         Err(kube::Error::Api(status))
-            if status.code == 422 && status.message.contains("pod-security.kubernetes.io") =>
+            if status.code == 422
+                && status
+                    .message
+                    .contains("pod-security.kubernetes.io/enforce-version")
+                && status.message.contains(NOT_A_VERSION) =>
         {
             Some(Enforcement::Enforced)
         }
@@ -119,6 +145,9 @@ mod tests {
         assert_eq!(answer(Err(refusal(422, psa))), Some(Enforcement::Enforced));
         // Anything else tells nothing.
         assert_eq!(answer(Err(refusal(422, "another webhook said no"))), None);
+        let policy =
+            "pod-security.kubernetes.io/enforce-version: only the platform team may set it";
+        assert_eq!(answer(Err(refusal(422, policy))), None);
         assert_eq!(answer(Err(refusal(503, psa))), None);
     }
 }

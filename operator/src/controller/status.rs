@@ -221,13 +221,15 @@ pub fn outcome(
         .filter(|d| !available(d))
         .map(|d| d.name_any())
         .collect();
-    if observed.pod_security == Some(false) && require_pod_security {
+    if require_pod_security && observed.pod_security != Some(true) {
+        // Not known yet counts as not enforced: the flag asks for proof.
+        let why = match observed.pod_security {
+            Some(_) => pod_security_missing(valid.namespace.as_str()),
+            None => "whether the cluster enforces Pod Security could not be told yet".to_owned(),
+        };
         Outcome::Blocked {
             reason: POD_SECURITY_MISSING,
-            message: format!(
-                "{} (and --require-pod-security is set)",
-                pod_security_missing(valid.namespace.as_str())
-            ),
+            message: format!("{why} (and --require-pod-security is set)"),
         }
     } else if waiting.is_empty() {
         Outcome::Ready

@@ -18,13 +18,38 @@ use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview
 use serde_json::Value;
 
 use super::review::{read_request, refuse};
-use crate::labels::{MANAGED_BY_LABEL, TENANT_LABEL, operators_own};
+use crate::labels::{MANAGED_BY, MANAGED_BY_LABEL, RETAINED_LABEL, TENANT_LABEL, operators_own};
 use crate::ownership::left_to_others;
 
-/// Who the operator is: the user its requests are authenticated as
-/// (`system:serviceaccount:<namespace>:<name>` in a cluster).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operator(pub String);
+/// Who may write the operator's objects: the operator (the user its requests are
+/// authenticated as, `system:serviceaccount:<namespace>:<name>` in a cluster), and Kubernetes
+/// itself: its controllers as a cluster names them (`system:kube-controller-manager`, the
+/// ServiceAccounts of `kube-system`, `system:apiserver`) and any other user the cluster gives
+/// its controller manager (`--kubernetes-user`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Operator {
+    pub user: String,
+    pub kubernetes_users: Vec<String>,
+}
+
+impl Operator {
+    pub fn new(user: impl Into<String>) -> Self {
+        Self {
+            user: user.into(),
+            kubernetes_users: Vec::new(),
+        }
+    }
+
+    /// Kubernetes' own controllers and the API server: never refused (the garbage collector
+    /// and the namespace controller delete children; the Deployment controller annotates them
+    /// and makes their ReplicaSets).
+    fn kubernetes_itself(&self, user: &str) -> bool {
+        user == "system:kube-controller-manager"
+            || user == "system:apiserver"
+            || user.starts_with("system:serviceaccount:kube-system:")
+            || self.kubernetes_users.iter().any(|u| u == user)
+    }
+}
 
 /// Answers one `AdmissionReview` request body for an object in a tenant namespace.
 pub fn review(body: &[u8], operator: Option<&Operator>) -> AdmissionReview<DynamicObject> {
@@ -49,7 +74,7 @@ fn decide(
         ]);
         return response;
     };
-    if user == operator.0 || kubernetes_itself(user) {
+    if user == operator.user || operator.kubernetes_itself(user) {
         return response;
     }
     let old = request.old_object.as_ref().map(as_json);
@@ -99,14 +124,6 @@ fn decide(
     refuse(response, errors)
 }
 
-/// Kubernetes' own controllers and the API server: never refused (the garbage collector and
-/// the namespace controller delete children; the Deployment controller annotates them).
-fn kubernetes_itself(user: &str) -> bool {
-    user == "system:kube-controller-manager"
-        || user == "system:apiserver"
-        || user.starts_with("system:serviceaccount:kube-system:")
-}
-
 fn as_json(object: &DynamicObject) -> Value {
     serde_json::to_value(object).unwrap_or(Value::Null)
 }
@@ -118,9 +135,11 @@ fn describe(request: &AdmissionRequest<DynamicObject>) -> String {
 }
 
 /// An object the operator manages: it carries the operator's label, or a tenant as controller.
+/// One kept after its tenant was deleted (`deletionPolicy: Retain`) is no one's any more.
 fn managed(object: &Value) -> bool {
-    object["metadata"]["labels"][MANAGED_BY_LABEL] == "municipio"
-        || controlling_tenant(object).is_some()
+    let labels = &object["metadata"]["labels"];
+    let retained = labels[RETAINED_LABEL] == "true" && controlling_tenant(object).is_none();
+    !retained && (labels[MANAGED_BY_LABEL] == MANAGED_BY || controlling_tenant(object).is_some())
 }
 
 fn controlling_tenant(object: &Value) -> Option<&str> {
@@ -140,11 +159,26 @@ fn tenant_of(object: &Value) -> &str {
 
 /// The operator's labels and annotations on `object`, and a tenant among its owners, as
 /// `key=value` strings.
+/// Also on pod templates: a connector's label on a pod opens that connector's egress, and the
+/// workload label makes a pod one of the operator's workloads. `managed-by` is the operator's
+/// only with its value (other tools, Helm among them, set it on their own objects).
 fn operators_marks(object: &Value) -> Vec<String> {
-    let mut marks: Vec<String> = ["labels", "annotations"]
+    let metadata = [
+        &object["metadata"],
+        &object["spec"]["template"]["metadata"],
+        &object["spec"]["jobTemplate"]["spec"]["template"]["metadata"],
+    ];
+    let mut marks: Vec<String> = metadata
         .iter()
-        .flat_map(|field| object["metadata"][field].as_object().into_iter().flatten())
-        .filter(|(k, _)| operators_own(k))
+        .flat_map(|m| ["labels", "annotations"].map(|field| &m[field]))
+        .flat_map(|map| map.as_object().into_iter().flatten())
+        .filter(|(k, v)| {
+            if k.as_str() == MANAGED_BY_LABEL {
+                v.as_str() == Some(MANAGED_BY)
+            } else {
+                operators_own(k)
+            }
+        })
         .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
         .collect();
     if let Some(tenant) = controlling_tenant(object) {
@@ -153,6 +187,7 @@ fn operators_marks(object: &Value) -> Vec<String> {
         ));
     }
     marks.sort();
+    marks.dedup();
     marks
 }
 
@@ -305,7 +340,7 @@ mod tests {
         old: Option<Value>,
         new: Option<Value>,
     ) -> Result<(), String> {
-        let operator = Operator(OPERATOR.to_owned());
+        let operator = Operator::new(OPERATOR);
         let review = review(&request(operation, user, kind, old, new), Some(&operator));
         let response = review.response.unwrap();
         if response.allowed {
@@ -455,6 +490,37 @@ mod tests {
     }
 
     #[test]
+    fn other_tools_marks_pass_and_the_operators_on_a_pod_template_do_not() {
+        let helm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x",
+            "labels": {"app.kubernetes.io/managed-by": "Helm"}}});
+        assert!(answer("CREATE", "mallory", "ConfigMap", None, Some(helm)).is_ok());
+        let egress = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
+            "spec": {"template": {"metadata": {"labels": {"connector.tenancy.municipio.io/pagopa": "true"}}}}});
+        let refused = answer("CREATE", "mallory", "Deployment", None, Some(egress)).unwrap_err();
+        assert!(
+            refused.contains("connector.tenancy.municipio.io/pagopa=true"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn a_retained_object_is_no_ones_any_more() {
+        let mut retained = managed_policy();
+        retained["metadata"]["ownerReferences"] = Value::Null;
+        retained["metadata"]["labels"]["tenancy.municipio.io/retained"] = json!("true");
+        assert!(
+            answer(
+                "DELETE",
+                "region-admin",
+                "NetworkPolicy",
+                Some(retained),
+                None
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn what_reaches_outside_the_namespace_is_refused_naming_the_field() {
         let service = |spec: Value| json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": spec});
         let plain = service(json!({"ports": [{"port": 80}]}));
@@ -539,7 +605,7 @@ mod tests {
 
     #[test]
     fn an_unreadable_review_is_refused() {
-        let response = review(b"{", Some(&Operator(OPERATOR.to_owned())))
+        let response = review(b"{", Some(&Operator::new(OPERATOR)))
             .response
             .unwrap();
         assert!(!response.allowed);

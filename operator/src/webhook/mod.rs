@@ -67,6 +67,14 @@ pub struct WebhookArgs {
     /// no one else. Unset: the guard refuses nothing (and says so in a warning).
     #[arg(long, env = "MUNICIPIO_OPERATOR_USER")]
     pub operator_user: Option<String>,
+    /// Another user the cluster gives its controller manager, allowed like
+    /// `system:kube-controller-manager` (repeatable; comma-separated in the variable).
+    #[arg(
+        long = "kubernetes-user",
+        env = "MUNICIPIO_KUBERNETES_USERS",
+        value_delimiter = ','
+    )]
+    pub kubernetes_users: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +132,14 @@ pub async fn run(
     server::serve(
         args.webhook_addr,
         certificate,
-        server::router(cache, args.operator_user.map(guard::Operator), metrics),
+        server::router(
+            cache,
+            args.operator_user.map(|user| guard::Operator {
+                user,
+                kubernetes_users: args.kubernetes_users,
+            }),
+            metrics,
+        ),
         || health.webhook_serving(),
     )
     .await?;
