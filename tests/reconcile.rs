@@ -649,11 +649,11 @@ async fn rotating_a_source_key_updates_the_tenant_secret_and_rolls_the_pods() {
             == b"P1-rotated"
     })
     .await;
-    assert_ne!(
-        hash(deployments.get("portale").await.unwrap()),
-        before,
-        "the pod template changed: the pods roll"
-    );
+    // The Deployment is applied after the Secret, in the same pass.
+    eventually("the pod template changed: the pods roll", || async {
+        hash(deployments.get("portale").await.unwrap()) != before
+    })
+    .await;
 }
 
 #[tokio::test]
