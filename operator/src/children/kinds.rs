@@ -90,11 +90,6 @@ impl ChildKind {
             (_, true) => &["get", "list", "watch", "create", "patch", "delete"],
         }
     }
-
-    /// The entry of `kind`.
-    pub fn of(kind: &str) -> Option<&'static ChildKind> {
-        KINDS.iter().find(|k| k.kind == kind)
-    }
 }
 
 #[cfg(test)]

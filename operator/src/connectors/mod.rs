@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use municipio_crds::ValidTenant;
 use municipio_crds::v1alpha1::{Connector, Environment};
 
-use crate::config::{OperatorConfig, Platform};
+use crate::config::OperatorConfig;
 
 /// A key a connector needs: the connector, the spec fields that name it, the source Secret
 /// and the key in it, and the variable it becomes in the tenant's connector Secret.
@@ -60,14 +60,9 @@ pub fn key_refs(tenant: &ValidTenant) -> Vec<KeyRef> {
         .collect()
 }
 
-/// The platform a connector talks to, as configured.
-pub fn platform(config: &OperatorConfig, connector: Connector) -> &Platform {
-    config.platform(connector)
-}
-
 /// A connector's endpoint for the tenant's environment.
 pub fn endpoint(config: &OperatorConfig, connector: Connector, environment: Environment) -> &str {
-    platform(config, connector).url(environment)
+    config.platform(connector).url(environment)
 }
 
 /// The environment's name as connectors receive it.
