@@ -58,16 +58,10 @@ pub fn watch(
 /// records, else the one its spec asks for, else the default `comune-<name>`.
 pub fn namespace_of(object: &DynamicObject) -> String {
     let text = |pointer: &str| object.data.pointer(pointer).and_then(|v| v.as_str());
-    text("/status/namespace")
-        .or_else(|| text("/spec/namespace"))
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            let name = object.name_any();
-            format!(
-                "{}{name}",
-                municipio_crds::identifiers::NamespaceName::DEFAULT_PREFIX
-            )
-        })
+    municipio_crds::identifiers::NamespaceName::requested(
+        text("/status/namespace").or_else(|| text("/spec/namespace")),
+        &object.name_any(),
+    )
 }
 
 /// Sets `listed` at the end of a watch's first full list. Reconciles and the readiness probe

@@ -102,11 +102,7 @@ fn conflicts(tenants: &[(PathBuf, MunicipalityTenant)]) -> Vec<String> {
     let mut seen: HashMap<(&str, String), (&Path, String)> = HashMap::new();
     for (file, t) in tenants {
         let name = t.name_any();
-        let namespace = t
-            .spec
-            .namespace
-            .clone()
-            .unwrap_or_else(|| format!("{}{name}", NamespaceName::DEFAULT_PREFIX));
+        let namespace = NamespaceName::requested(t.spec.namespace.as_deref(), &name);
         for (path, value) in [
             ("metadata.name", name.clone()),
             (

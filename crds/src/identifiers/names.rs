@@ -145,6 +145,15 @@ impl NamespaceName {
     /// Prefix of the default namespace, `comune-<tenant name>`.
     pub const DEFAULT_PREFIX: &'static str = "comune-";
 
+    /// The namespace a tenant named `tenant` asks for, unchecked: the one its `spec.namespace`
+    /// names, else `comune-<tenant>`. The one place the default is made.
+    pub fn requested(spec_namespace: Option<&str>, tenant: &str) -> String {
+        spec_namespace.map_or_else(
+            || format!("{}{tenant}", Self::DEFAULT_PREFIX),
+            str::to_owned,
+        )
+    }
+
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
@@ -223,6 +232,12 @@ impl FromStr for EnvVarName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tenant_asks_for_its_spec_namespace_else_comune_and_its_name() {
+        assert_eq!(NamespaceName::requested(None, "modena"), "comune-modena");
+        assert_eq!(NamespaceName::requested(Some("mo"), "modena"), "mo");
+    }
 
     #[test]
     fn namespaces() {

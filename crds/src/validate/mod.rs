@@ -108,7 +108,7 @@ pub fn validate(tenant: &MunicipalityTenant) -> Result<ValidTenant, Vec<FieldErr
         // A name that is not a label was reported above; say it once.
         None if name.is_none() => None,
         None => {
-            let default = format!("{}{}", NamespaceName::DEFAULT_PREFIX, tenant.name_any());
+            let default = NamespaceName::requested(None, &tenant.name_any());
             // The user did not write the namespace, so name the field they did write.
             p.parse(FieldPath::new("metadata.name"), &default, |s| {
                 s.parse::<NamespaceName>().map_err(|e| match e {

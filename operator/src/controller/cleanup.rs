@@ -49,12 +49,9 @@ pub async fn cleanup(client: &Client, tenant: &MunicipalityTenant) -> Result<(),
     }
     let uid = tenant.uid().unwrap_or_default();
     let name = tenant.name_any();
-    let ns = tenant
-        .status
-        .as_ref()
-        .and_then(|s| s.namespace.clone())
-        .or_else(|| tenant.spec.namespace.clone())
-        .unwrap_or_else(|| format!("{}{name}", NamespaceName::DEFAULT_PREFIX));
+    // The namespace the tenant was given (its status), else the one it asks for.
+    let given = tenant.status.as_ref().and_then(|s| s.namespace.as_deref());
+    let ns = NamespaceName::requested(given.or(tenant.spec.namespace.as_deref()), &name);
     let namespaces: Api<Namespace> = Api::all(client.clone());
     // Only a namespace this tenant created is ours to keep (a foreign one was never touched).
     let Some(namespace) = namespaces.get_opt(&ns).await? else {

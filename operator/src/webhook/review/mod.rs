@@ -35,12 +35,10 @@ impl TenantFacts {
 
 /// The namespace a tenant asks for: `spec.namespace`, or `comune-<name>`.
 fn namespace_of(tenant: &MunicipalityTenant) -> String {
-    let name = tenant.metadata.name.as_deref().unwrap_or_default();
-    tenant
-        .spec
-        .namespace
-        .clone()
-        .unwrap_or_else(|| format!("{}{name}", NamespaceName::DEFAULT_PREFIX))
+    NamespaceName::requested(
+        tenant.spec.namespace.as_deref(),
+        &kube::ResourceExt::name_any(tenant),
+    )
 }
 
 /// The cluster as the webhook sees it, from the controller's caches: no API call per request,
@@ -217,9 +215,7 @@ fn old_str<'a>(old: &'a DynamicObject, pointer: &str) -> Option<&'a str> {
 fn immutable_fields(old: &DynamicObject, new: &MunicipalityTenant) -> Vec<String> {
     let mut errors = Vec::new();
     let name = old.metadata.name.as_deref().unwrap_or_default();
-    let was = old_str(old, "/spec/namespace")
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("{}{name}", NamespaceName::DEFAULT_PREFIX));
+    let was = NamespaceName::requested(old_str(old, "/spec/namespace"), name);
     let is = namespace_of(new);
     if was != is {
         errors.push(format!(
