@@ -87,20 +87,34 @@ fn modena_example_is_valid_and_typed() {
 
 #[test]
 fn a_valid_tenant_without_connectors_has_none() {
-    let mut t = modena();
-    pagopa(&mut t).enabled = false;
-    io(&mut t).enabled = false;
-    portale(&mut t).connectors.clear();
-    let valid = assert_valid(&t);
+    let [disabled, left_out] = check([
+        Case {
+            what: "pagopa and io disabled, no connectors",
+            change: |t| {
+                pagopa(t).enabled = false;
+                io(t).enabled = false;
+                portale(t).connectors.clear();
+            },
+            expect: VALID,
+        },
+        // Nor when the connectors are not written at all, nor the fiscal code they would need.
+        Case {
+            what: "pagopa, io and the fiscal code left out, no connectors",
+            change: |t| {
+                portale(t).connectors.clear();
+                t.spec.pagopa = None;
+                t.spec.io = None;
+                t.spec.municipality.fiscal_code = None;
+            },
+            expect: VALID,
+        },
+    ]);
+    let valid = disabled.into_valid();
     assert_eq!(valid.pagopa, None);
     assert_eq!(valid.io, None);
     assert!(valid.workloads[0].connectors.is_empty());
 
-    // Nor when the connectors are not written at all, nor the fiscal code they would need.
-    t.spec.pagopa = None;
-    t.spec.io = None;
-    t.spec.municipality.fiscal_code = None;
-    let valid = assert_valid(&t);
+    let valid = left_out.into_valid();
     assert_eq!(
         (valid.pagopa, valid.io, valid.municipality.fiscal_code),
         (None, None, None)

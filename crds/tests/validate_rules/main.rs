@@ -2,15 +2,19 @@
 //! from `examples/modena.yaml` (which must be valid), changes one thing, and checks the exact
 //! field path and rule name of what is reported, plus at least one valid neighbour. One module
 //! per section of the spec, as `crds/src/validate/` is split; the helpers are here.
+//!
+//! Most tests are tables run by [`check`] (rows of [`Case`]: a named change and the problems it
+//! must cause) or by [`check_values`] (rows of values for one field, named by the value).
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use municipio_crds::identifiers::{FiscalCodeError, IbanError, NameError};
 use municipio_crds::v1alpha1::{
     Admin, AdminKind, ComputeResources, Connector, DeletionPolicy, EnvVar, Environment,
-    IbanAccount, Io, IoService, PagoPa, Resources, SecretKeyRef, Workload,
+    IbanAccount, Io, IoService, PagoPa, Quota, Resources, SecretKeyRef, Workload,
 };
 use municipio_crds::validate::AuxDigit;
 use municipio_crds::{FieldError, MunicipalityTenant, Problem, ValidTenant, validate};
+use std::fmt::Debug;
 
 const MODENA: &str = include_str!("../../../examples/modena.yaml");
 
@@ -105,37 +109,124 @@ fn assert_valid(t: &MunicipalityTenant) -> ValidTenant {
     }
 }
 
+/// With the pagopa connector disabled, and the workload using only io.
+fn without_pagopa(t: &mut MunicipalityTenant) {
+    pagopa(t).enabled = false;
+    portale(t).connectors = vec![Connector::Io];
+}
+
+/// With the io connector disabled, and the workload using only pagopa.
+fn without_io(t: &mut MunicipalityTenant) {
+    io(t).enabled = false;
+    portale(t).connectors = vec![Connector::Pagopa];
+}
+
+fn quota(t: &mut MunicipalityTenant) -> &mut Quota {
+    t.spec.quota.as_mut().expect("modena has a quota")
+}
+
+// Rule tables
+
+/// The problems a row must cause, as `(field path, rule name)` in any order; none: still valid.
+type Expect = &'static [(&'static str, &'static str)];
+
+/// The row leaves the tenant valid.
+const VALID: Expect = &[];
+
+/// One row of a rule table: what is changed (named when the row fails), the change made to a
+/// fresh modena, and the problems it must cause.
+#[derive(Clone, Copy)]
+struct Case {
+    what: &'static str,
+    change: fn(&mut MunicipalityTenant),
+    expect: Expect,
+}
+
+/// Runs a table: each row's change on a fresh modena, which must then be refused with exactly the
+/// row's problems, or be valid if it expects none. Returns what validation said of each row, in
+/// order, for checks beyond (path, rule).
 #[track_caller]
-fn errors_of(t: &MunicipalityTenant) -> Vec<FieldError> {
-    match validate(t) {
-        Ok(valid) => panic!("expected problems, got a valid tenant: {valid:#?}"),
-        Err(errors) => errors,
+fn check<const N: usize>(cases: [Case; N]) -> [Outcome; N] {
+    let mut outcomes = Vec::with_capacity(N);
+    for case in cases {
+        let mut t = modena();
+        (case.change)(&mut t);
+        outcomes.push(check_row(&format!("{:?}", case.what), &t, case.expect));
     }
+    into_array(outcomes)
 }
 
-/// The tenant is refused with exactly these `(path, rule)` problems (in any order).
+/// Runs a table of values: `set` puts each row's value in a fresh modena, then as [`check`]. A row
+/// is named by its value.
 #[track_caller]
-fn assert_problems(t: &MunicipalityTenant, expected: &[(&str, &str)]) {
-    let mut actual = problems_of(&errors_of(t));
-    actual.sort();
-    let mut expected: Vec<(String, &str)> = expected
-        .iter()
-        .map(|(p, r)| ((*p).to_owned(), *r))
-        .collect();
-    expected.sort();
-    assert_eq!(actual, expected, "problems (path, rule) differ");
+fn check_values<V: Debug, const N: usize>(
+    set: impl Fn(&mut MunicipalityTenant, V),
+    rows: [(V, Expect); N],
+) -> [Outcome; N] {
+    let mut outcomes = Vec::with_capacity(N);
+    for (value, expect) in rows {
+        let what = format!("with value {value:?}");
+        let mut t = modena();
+        set(&mut t, value);
+        outcomes.push(check_row(&what, &t, expect));
+    }
+    into_array(outcomes)
 }
 
-/// The tenant is refused with exactly one problem, at `path`, breaking `rule`; returns it.
+/// Checks one row: the tenant is refused with exactly `expect` (in any order), or valid if empty.
 #[track_caller]
-fn assert_one(t: &MunicipalityTenant, path: &str, rule: &str) -> Problem {
-    let errors = errors_of(t);
-    assert_eq!(
-        problems_of(&errors),
-        vec![(path.to_owned(), rule)],
-        "{errors:#?}"
-    );
-    errors.into_iter().next().expect("one error").problem
+fn check_row(what: &str, t: &MunicipalityTenant, expect: Expect) -> Outcome {
+    let result = validate(t);
+    match &result {
+        Ok(_) if expect.is_empty() => {}
+        Ok(valid) => panic!("row {what}: expected {expect:?}, got a valid tenant: {valid:#?}"),
+        Err(errors) if expect.is_empty() => panic!(
+            "row {what}: expected a valid tenant, got {:#?}",
+            problems_of(errors)
+        ),
+        Err(errors) => {
+            let mut actual = problems_of(errors);
+            actual.sort();
+            let mut expected: Vec<(String, &str)> =
+                expect.iter().map(|(p, r)| ((*p).to_owned(), *r)).collect();
+            expected.sort();
+            assert_eq!(
+                actual, expected,
+                "row {what}: problems (path, rule) differ\n{errors:#?}"
+            );
+        }
+    }
+    Outcome(result)
+}
+
+fn into_array<const N: usize>(outcomes: Vec<Outcome>) -> [Outcome; N] {
+    outcomes.try_into().expect("one outcome per row")
+}
+
+/// What validation said of one row of a table (already checked against the row's problems).
+#[derive(Debug)]
+struct Outcome(Result<ValidTenant, Vec<FieldError>>);
+
+impl Outcome {
+    /// The typed tenant of a valid row.
+    fn into_valid(self) -> ValidTenant {
+        self.0.expect("a valid row")
+    }
+
+    /// The problems of a refused row, in the order reported.
+    fn into_errors(self) -> Vec<FieldError> {
+        match self.0 {
+            Ok(valid) => panic!("expected problems, got a valid tenant: {valid:#?}"),
+            Err(errors) => errors,
+        }
+    }
+
+    /// The problem of a row refused for exactly one.
+    fn into_problem(self) -> Problem {
+        let errors = self.into_errors();
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        errors.into_iter().next().expect("one error").problem
+    }
 }
 
 /// An IBAN with the ISO 13616 check digits computed for `bban`, right or wrong its CIN.

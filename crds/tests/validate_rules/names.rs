@@ -4,65 +4,105 @@ use super::*;
 
 #[test]
 fn default_namespace_is_comune_dash_name() {
-    let mut t = modena();
-    t.spec.namespace = None;
-    assert_eq!(assert_valid(&t).namespace.as_str(), "comune-modena");
-
-    t.metadata.name = Some("san-cesario-sul-panaro".to_owned());
+    let [modena_default, long_default] = check([
+        Case {
+            what: "no namespace",
+            change: |t| t.spec.namespace = None,
+            expect: VALID,
+        },
+        Case {
+            what: "no namespace, a longer name",
+            change: |t| {
+                t.spec.namespace = None;
+                t.metadata.name = Some("san-cesario-sul-panaro".to_owned());
+            },
+            expect: VALID,
+        },
+    ]);
     assert_eq!(
-        assert_valid(&t).namespace.as_str(),
+        modena_default.into_valid().namespace.as_str(),
+        "comune-modena"
+    );
+    assert_eq!(
+        long_default.into_valid().namespace.as_str(),
         "comune-san-cesario-sul-panaro"
     );
 }
 
 #[test]
 fn metadata_name_must_be_a_dns_label() {
-    for bad in [
-        "Modena",
-        "modena_2",
-        "-modena",
-        "modena-",
-        "comune.modena",
-        "mоdena", /* Cyrillic о */
-    ] {
-        let mut t = modena();
-        t.metadata.name = Some(bad.to_owned());
-        assert_one(&t, "metadata.name", "NameSyntax");
-    }
-    let mut t = modena();
-    t.metadata.name = Some("modena-2".to_owned());
-    assert_eq!(assert_valid(&t).name.as_str(), "modena-2");
+    const SYNTAX: Expect = &[("metadata.name", "NameSyntax")];
+    let [.., good] = check_values(
+        |t, name: &str| t.metadata.name = Some(name.to_owned()),
+        [
+            ("Modena", SYNTAX),
+            ("modena_2", SYNTAX),
+            ("-modena", SYNTAX),
+            ("modena-", SYNTAX),
+            ("comune.modena", SYNTAX),
+            ("mоdena", SYNTAX), // Cyrillic о
+            ("modena-2", VALID),
+        ],
+    );
+    assert_eq!(good.into_valid().name.as_str(), "modena-2");
 }
 
 #[test]
 fn metadata_name_must_leave_room_for_the_default_namespace() {
-    let mut t = modena();
-    t.spec.namespace = None;
-
-    // comune- (7) + 56 = 63, the longest namespace.
-    let longest = "a".repeat(56);
-    t.metadata.name = Some(longest.clone());
+    let [longest, too_long_for_default, .., too_long] = check([
+        // comune- (7) + 56 = 63, the longest namespace.
+        Case {
+            what: "no namespace, a name of 56",
+            change: |t| {
+                t.spec.namespace = None;
+                t.metadata.name = Some("a".repeat(56));
+            },
+            expect: VALID,
+        },
+        Case {
+            what: "no namespace, a name of 57",
+            change: |t| {
+                t.spec.namespace = None;
+                t.metadata.name = Some("a".repeat(57));
+            },
+            expect: &[("metadata.name", "NameTooLong")],
+        },
+        // With an explicit namespace the name only has to be a label of at most 63.
+        Case {
+            what: "a namespace, a name of 57",
+            change: |t| {
+                t.spec.namespace = Some("comune-modena".to_owned());
+                t.metadata.name = Some("a".repeat(57));
+            },
+            expect: VALID,
+        },
+        Case {
+            what: "a namespace, a name of 63",
+            change: |t| {
+                t.spec.namespace = Some("comune-modena".to_owned());
+                t.metadata.name = Some("a".repeat(63));
+            },
+            expect: VALID,
+        },
+        Case {
+            what: "a namespace, a name of 64",
+            change: |t| {
+                t.spec.namespace = Some("comune-modena".to_owned());
+                t.metadata.name = Some("a".repeat(64));
+            },
+            expect: &[("metadata.name", "NameTooLong")],
+        },
+    ]);
     assert_eq!(
-        assert_valid(&t).namespace.as_str(),
-        format!("comune-{longest}")
+        longest.into_valid().namespace.as_str(),
+        format!("comune-{}", "a".repeat(56))
     );
-
-    t.metadata.name = Some("a".repeat(57));
-    let problem = assert_one(&t, "metadata.name", "NameTooLong");
     assert_eq!(
-        problem,
+        too_long_for_default.into_problem(),
         Problem::Name(NameError::TooLong { max: 56, len: 57 })
     );
-
-    // With an explicit namespace the name only has to be a label of at most 63.
-    t.spec.namespace = Some("comune-modena".to_owned());
-    assert_valid(&t);
-    t.metadata.name = Some("a".repeat(63));
-    assert_valid(&t);
-    t.metadata.name = Some("a".repeat(64));
-    let problem = assert_one(&t, "metadata.name", "NameTooLong");
     assert_eq!(
-        problem,
+        too_long.into_problem(),
         Problem::Name(NameError::TooLong { max: 63, len: 64 })
     );
 }
@@ -71,36 +111,55 @@ fn metadata_name_must_leave_room_for_the_default_namespace() {
 fn a_bad_metadata_name_is_reported_once_when_it_also_names_the_default_namespace() {
     // The default namespace comune-<name> is derived from the name: one mistake in the name is
     // one problem, not one for the name and another for the namespace built from it.
-    let mut t = modena();
-    t.spec.namespace = None;
-    t.metadata.name = Some("Modena".to_owned());
-    assert_one(&t, "metadata.name", "NameSyntax");
+    check([
+        Case {
+            what: "no namespace, a name with a capital",
+            change: |t| {
+                t.spec.namespace = None;
+                t.metadata.name = Some("Modena".to_owned());
+            },
+            expect: &[("metadata.name", "NameSyntax")],
+        },
+        // Too long for both the name (63) and the namespace (56): one problem, not two.
+        Case {
+            what: "no namespace, a name of 64",
+            change: |t| {
+                t.spec.namespace = None;
+                t.metadata.name = Some("a".repeat(64));
+            },
+            expect: &[("metadata.name", "NameTooLong")],
+        },
+    ]);
+}
 
-    // Too long for both the name (63) and the namespace (56): one problem, not two.
-    t.metadata.name = Some("a".repeat(64));
-    assert_one(&t, "metadata.name", "NameTooLong");
+/// Sets spec.namespace.
+fn namespace(t: &mut MunicipalityTenant, namespace: &str) {
+    t.spec.namespace = Some(namespace.to_owned());
 }
 
 #[test]
 fn reserved_namespaces_are_refused() {
-    for reserved in [
+    const RESERVED: Expect = &[("spec.namespace", "ReservedName")];
+    let reserved = [
         "default",
         "kube-system",
         "kube-public",
         "kube-node-lease",
         "kube-foo",
-    ] {
-        let mut t = modena();
-        t.spec.namespace = Some(reserved.to_owned());
-        let problem = assert_one(&t, "spec.namespace", "ReservedName");
+    ];
+    let outcomes = check_values(namespace, reserved.map(|name| (name, RESERVED)));
+    for (reserved, outcome) in reserved.into_iter().zip(outcomes) {
+        let problem = outcome.into_problem();
         assert!(
-            matches!(problem, Problem::Name(NameError::Reserved { ref name, .. }) if name == reserved)
+            matches!(problem, Problem::Name(NameError::Reserved { ref name, .. }) if name == reserved),
+            "{reserved}: {problem:?}"
         );
     }
-    for fine in ["kube", "kubernetes-modena", "defaults", "comune-default"] {
-        let mut t = modena();
-        t.spec.namespace = Some(fine.to_owned());
-        assert_eq!(assert_valid(&t).namespace.as_str(), fine);
+
+    let fine = ["kube", "kubernetes-modena", "defaults", "comune-default"];
+    let outcomes = check_values(namespace, fine.map(|name| (name, VALID)));
+    for (fine, outcome) in fine.into_iter().zip(outcomes) {
+        assert_eq!(outcome.into_valid().namespace.as_str(), fine);
     }
 }
 
@@ -108,30 +167,34 @@ fn reserved_namespaces_are_refused() {
 fn a_tenant_named_like_a_reserved_namespace_gets_an_unreserved_default() {
     // A tenant named kube-system gets comune-kube-system, which is not reserved: only an explicit
     // spec.namespace can name a namespace of the cluster.
-    let mut t = modena();
-    t.spec.namespace = None;
-    t.metadata.name = Some("kube-system".to_owned());
-    assert_eq!(assert_valid(&t).namespace.as_str(), "comune-kube-system");
+    let [kube_system] = check([Case {
+        what: "no namespace, named kube-system",
+        change: |t| {
+            t.spec.namespace = None;
+            t.metadata.name = Some("kube-system".to_owned());
+        },
+        expect: VALID,
+    }]);
+    assert_eq!(
+        kube_system.into_valid().namespace.as_str(),
+        "comune-kube-system"
+    );
 }
 
 #[test]
 fn namespace_must_be_a_dns_label_without_look_alikes() {
-    // "cоmune-modena" with a Cyrillic о (U+043E).
-    for bad in [
-        "cоmune-modena",
-        "Comune-Modena",
-        "comune_modena",
-        "comune.modena",
-        "comune-modena\n",
-        "",
-    ] {
-        let mut t = modena();
-        t.spec.namespace = Some(bad.to_owned());
-        assert_one(&t, "spec.namespace", "NameSyntax");
-    }
-    let mut t = modena();
-    t.spec.namespace = Some("a".repeat(64));
-    assert_one(&t, "spec.namespace", "NameTooLong");
-    t.spec.namespace = Some("a".repeat(63));
-    assert_valid(&t);
+    const SYNTAX: Expect = &[("spec.namespace", "NameSyntax")];
+    check_values(
+        namespace,
+        [
+            ("cоmune-modena", SYNTAX), // with a Cyrillic о (U+043E)
+            ("Comune-Modena", SYNTAX),
+            ("comune_modena", SYNTAX),
+            ("comune.modena", SYNTAX),
+            ("comune-modena\n", SYNTAX),
+            ("", SYNTAX),
+            (&"a".repeat(64), &[("spec.namespace", "NameTooLong")]),
+            (&"a".repeat(63), VALID),
+        ],
+    );
 }

@@ -2,17 +2,22 @@
 
 use super::*;
 
+/// Sets the IBAN of modena's account, spec.pagopa.ibans[0].
+fn iban(t: &mut MunicipalityTenant, iban: &str) {
+    pagopa(t).ibans[0].iban = iban.to_owned();
+}
+
 #[test]
 fn iban_iso_check_digits() {
-    for bad in [
-        "IT61X0542811101000000123456",       // mod-97 off by one
-        "IT60 X054 2811 1010 0000 0123 456", // printed format
-        "IT60X05428111010000001234567",      // one character too many
-        "",
-    ] {
-        let mut t = modena();
-        pagopa(&mut t).ibans[0].iban = bad.to_owned();
-        let problem = assert_one(&t, "spec.pagopa.ibans[0].iban", "IbanIso13616");
+    const ISO: Expect = &[("spec.pagopa.ibans[0].iban", "IbanIso13616")];
+    let rows = [
+        ("IT61X0542811101000000123456", ISO),       // mod-97 off by one
+        ("IT60 X054 2811 1010 0000 0123 456", ISO), // printed format
+        ("IT60X05428111010000001234567", ISO),      // one character too many
+        ("", ISO),
+    ];
+    for ((bad, _), outcome) in rows.into_iter().zip(check_values(iban, rows)) {
+        let problem = outcome.into_problem();
         assert!(
             matches!(problem, Problem::Iban(IbanError::Iso(_))),
             "{bad:?}: {problem:?}"
@@ -31,11 +36,15 @@ fn iban_national_check_character() {
         "helper is right"
     );
 
-    let mut t = modena();
-    pagopa(&mut t).ibans[0].iban = wrong_cin;
-    let problem = assert_one(&t, "spec.pagopa.ibans[0].iban", "IbanNationalCheck");
+    let [outcome] = check_values(
+        iban,
+        [(
+            wrong_cin.as_str(),
+            &[("spec.pagopa.ibans[0].iban", "IbanNationalCheck")],
+        )],
+    );
     assert_eq!(
-        problem,
+        outcome.into_problem(),
         Problem::Iban(IbanError::Cin {
             expected: 'X',
             found: 'Y'
@@ -45,24 +54,34 @@ fn iban_national_check_character() {
 
 #[test]
 fn iban_must_be_italian() {
-    let mut t = modena();
-    pagopa(&mut t).ibans[0].iban = "DE89370400440532013000".to_owned();
-    let problem = assert_one(&t, "spec.pagopa.ibans[0].iban", "IbanNotItalian");
+    let [german] = check_values(
+        iban,
+        [(
+            "DE89370400440532013000",
+            &[("spec.pagopa.ibans[0].iban", "IbanNotItalian")],
+        )],
+    );
     assert_eq!(
-        problem,
+        german.into_problem(),
         Problem::Iban(IbanError::NotItalian("DE".to_owned()))
     );
 }
 
 #[test]
 fn ibans_must_be_unique() {
-    let mut t = modena();
-    pagopa(&mut t).ibans.push(IbanAccount {
-        iban: MODENA_IBAN.to_owned(),
-        description: None,
-    });
-    let problem = assert_one(&t, "spec.pagopa.ibans[1].iban", "Duplicate");
-    match problem {
+    let [same, other] = check_values(
+        |t, iban: &str| {
+            pagopa(t).ibans.push(IbanAccount {
+                iban: iban.to_owned(),
+                description: None,
+            })
+        },
+        [
+            (MODENA_IBAN, &[("spec.pagopa.ibans[1].iban", "Duplicate")]),
+            (SECOND_IBAN, VALID),
+        ],
+    );
+    match same.into_problem() {
         Problem::Duplicate { value, first } => {
             assert_eq!(value, MODENA_IBAN);
             assert_eq!(first.as_str(), "spec.pagopa.ibans[0].iban");
@@ -70,9 +89,8 @@ fn ibans_must_be_unique() {
         other => panic!("{other:?}"),
     }
 
-    pagopa(&mut t).ibans[1].iban = SECOND_IBAN.to_owned();
-    let valid = assert_valid(&t);
-    let ibans: Vec<String> = valid
+    let ibans: Vec<String> = other
+        .into_valid()
         .pagopa
         .expect("enabled")
         .ibans
@@ -108,89 +126,151 @@ fn an_iban_written_in_lowercase_is_not_a_second_account() {
 
 #[test]
 fn iban_description_is_single_line() {
-    let mut t = modena();
-    pagopa(&mut t).ibans[0].description = Some("Tesoreria\ncomunale".to_owned());
-    assert_one(&t, "spec.pagopa.ibans[0].description", "Forbidden");
-    pagopa(&mut t).ibans[0].description = Some("Tesoreria comunale – conto unico".to_owned());
-    assert_valid(&t);
-}
-
-/// A change to the pagopa connector.
-type PagoPaChange = fn(&mut PagoPa);
-
-#[test]
-fn pagopa_enabled_requires_its_fields() {
-    let cases: [(&str, PagoPaChange); 5] = [
-        ("spec.pagopa.ibans", |p| p.ibans.clear()),
-        ("spec.pagopa.subscriptionKey", |p| p.subscription_key = None),
-        ("spec.pagopa.brokerFiscalCode", |p| {
-            p.broker_fiscal_code = None
-        }),
-        ("spec.pagopa.stationId", |p| p.station_id = None),
-        ("spec.pagopa.auxDigit", |p| {
-            p.aux_digit = None;
-            p.segregation_code = None;
-        }),
-    ];
-    for (path, change) in cases {
-        let mut t = modena();
-        change(pagopa(&mut t));
-        assert_one(&t, path, "Required");
-
-        // The same gap is fine while the connector is disabled.
-        pagopa(&mut t).enabled = false;
-        portale(&mut t).connectors = vec![Connector::Io];
-        assert_eq!(assert_valid(&t).pagopa, None, "{path}");
-    }
-
-    let mut t = modena();
-    let p = pagopa(&mut t);
-    p.ibans.clear();
-    p.subscription_key = None;
-    assert_problems(
-        &t,
-        &[
-            ("spec.pagopa.ibans", "Required"),
-            ("spec.pagopa.subscriptionKey", "Required"),
+    check_values(
+        |t, description: &str| pagopa(t).ibans[0].description = Some(description.to_owned()),
+        [
+            (
+                "Tesoreria\ncomunale",
+                &[("spec.pagopa.ibans[0].description", "Forbidden")],
+            ),
+            ("Tesoreria comunale – conto unico", VALID),
         ],
     );
 }
 
+/// A field an enabled pagopa connector needs.
+#[derive(Debug, Clone, Copy)]
+enum Needed {
+    Ibans,
+    SubscriptionKey,
+    BrokerFiscalCode,
+    StationId,
+    AuxDigit,
+}
+
+/// Leaves `field` out of the pagopa connector.
+fn leave_out(t: &mut MunicipalityTenant, field: Needed) {
+    let p = pagopa(t);
+    match field {
+        Needed::Ibans => p.ibans.clear(),
+        Needed::SubscriptionKey => p.subscription_key = None,
+        Needed::BrokerFiscalCode => p.broker_fiscal_code = None,
+        Needed::StationId => p.station_id = None,
+        Needed::AuxDigit => {
+            p.aux_digit = None;
+            p.segregation_code = None;
+        }
+    }
+}
+
+#[test]
+fn pagopa_enabled_requires_its_fields() {
+    check_values(
+        leave_out,
+        [
+            (Needed::Ibans, &[("spec.pagopa.ibans", "Required")]),
+            (
+                Needed::SubscriptionKey,
+                &[("spec.pagopa.subscriptionKey", "Required")],
+            ),
+            (
+                Needed::BrokerFiscalCode,
+                &[("spec.pagopa.brokerFiscalCode", "Required")],
+            ),
+            (Needed::StationId, &[("spec.pagopa.stationId", "Required")]),
+            (Needed::AuxDigit, &[("spec.pagopa.auxDigit", "Required")]),
+        ],
+    );
+
+    // The same gaps are fine while the connector is disabled.
+    let gaps = [
+        Needed::Ibans,
+        Needed::SubscriptionKey,
+        Needed::BrokerFiscalCode,
+        Needed::StationId,
+        Needed::AuxDigit,
+    ];
+    let outcomes = check_values(
+        |t, field| {
+            leave_out(t, field);
+            without_pagopa(t);
+        },
+        gaps.map(|field| (field, VALID)),
+    );
+    for (field, outcome) in gaps.into_iter().zip(outcomes) {
+        assert_eq!(outcome.into_valid().pagopa, None, "{field:?}");
+    }
+
+    check([Case {
+        what: "no ibans, no subscription key",
+        change: |t| {
+            leave_out(t, Needed::Ibans);
+            leave_out(t, Needed::SubscriptionKey);
+        },
+        expect: &[
+            ("spec.pagopa.ibans", "Required"),
+            ("spec.pagopa.subscriptionKey", "Required"),
+        ],
+    }]);
+}
+
 #[test]
 fn a_disabled_pagopa_still_has_its_fields_checked() {
-    let mut t = modena();
-    pagopa(&mut t).enabled = false;
-    portale(&mut t).connectors = vec![Connector::Io];
-    assert_eq!(assert_valid(&t).pagopa, None);
-
-    pagopa(&mut t).ibans[0].iban = "IT61X0542811101000000123456".to_owned();
-    assert_one(&t, "spec.pagopa.ibans[0].iban", "IbanIso13616");
-
-    let mut t = modena();
-    pagopa(&mut t).enabled = false;
-    portale(&mut t).connectors = vec![Connector::Io];
-    pagopa(&mut t).station_id = Some(format!("{MILANO_FISCAL_CODE}_01"));
-    assert_one(&t, "spec.pagopa.stationId", "StationBroker");
+    let [disabled, ..] = check([
+        Case {
+            what: "pagopa disabled",
+            change: without_pagopa,
+            expect: VALID,
+        },
+        Case {
+            what: "pagopa disabled, an IBAN with wrong check digits",
+            change: |t| {
+                without_pagopa(t);
+                iban(t, "IT61X0542811101000000123456");
+            },
+            expect: &[("spec.pagopa.ibans[0].iban", "IbanIso13616")],
+        },
+        Case {
+            what: "pagopa disabled, a station of another broker",
+            change: |t| {
+                without_pagopa(t);
+                pagopa(t).station_id = Some(format!("{MILANO_FISCAL_CODE}_01"));
+            },
+            expect: &[("spec.pagopa.stationId", "StationBroker")],
+        },
+    ]);
+    assert_eq!(disabled.into_valid().pagopa, None);
 }
 
 #[test]
 fn subscription_key_secondary_must_differ_from_primary() {
-    let mut t = modena();
-    let key = pagopa(&mut t)
-        .subscription_key
-        .as_mut()
-        .expect("modena has a key");
-    key.secondary_key = Some(key.primary_key.clone());
-    let problem = assert_one(&t, "spec.pagopa.subscriptionKey.secondaryKey", "Duplicate");
+    let [same, ..] = check([
+        Case {
+            what: "the secondary key named as the primary",
+            change: |t| {
+                let key = pagopa(t)
+                    .subscription_key
+                    .as_mut()
+                    .expect("modena has a key");
+                key.secondary_key = Some(key.primary_key.clone());
+            },
+            expect: &[("spec.pagopa.subscriptionKey.secondaryKey", "Duplicate")],
+        },
+        Case {
+            what: "no secondary key",
+            change: |t| {
+                pagopa(t)
+                    .subscription_key
+                    .as_mut()
+                    .expect("key")
+                    .secondary_key = None
+            },
+            expect: VALID,
+        },
+    ]);
+    let problem = same.into_problem();
     assert!(
         matches!(&problem, Problem::Duplicate { first, .. } if first.as_str() == "spec.pagopa.subscriptionKey.primaryKey"),
         "{problem:?}"
     );
-
-    pagopa(&mut t)
-        .subscription_key
-        .as_mut()
-        .expect("key")
-        .secondary_key = None;
-    assert_valid(&t);
 }
