@@ -249,6 +249,30 @@ fn render_refuses_an_invalid_tenant_like_validate() {
     );
 }
 
+/// A field the API does not know is refused by `validate` and `render` at any level, with its
+/// path and the field it was probably meant to be; nothing is rendered from such a tenant.
+#[test]
+fn validate_and_render_refuse_an_unknown_field_naming_the_field_meant() {
+    let files = yaml_files("tests/manifests/unknown-fields");
+    assert!(files.len() >= 3, "{files:?}");
+    for file in files {
+        let file_name = file.to_str().unwrap();
+        for expected in expectations(&file) {
+            let [path, rule, meant] = expected.split(' ').collect::<Vec<_>>()[..] else {
+                panic!("{file_name}: expect <path> UnknownField <field meant>")
+            };
+            assert_eq!(rule, "UnknownField", "{file_name}");
+            let line = format!("{path}: unknown field: did you mean `{meant}`?");
+            for command in ["validate", "render"] {
+                let (code, stdout, _) = municipio(&[command, "-f", file_name]);
+                assert_eq!(code, 1, "{command} {file_name}: {stdout}");
+                assert!(stdout.contains(&line), "{command} {file_name}: {stdout}");
+                assert!(!stdout.contains("apiVersion"), "{command}: {stdout}");
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------- municipio onboard
 
 fn istat_list() -> String {
@@ -366,6 +390,37 @@ fn onboard_reports_a_bad_row_by_line_and_writes_the_others() {
     assert!(
         stdout.contains("name: milano") && stdout.contains("name: modena"),
         "{stdout}"
+    );
+}
+
+/// A template with a field the API does not know is refused once, before any row is made.
+#[test]
+fn onboard_refuses_a_template_with_an_unknown_field() {
+    let template = std::env::temp_dir().join(support::unique_name("template") + ".yaml");
+    let text = include_str!("../operator/src/onboard/default-template.yaml")
+        .replace("spec:\n", "spec:\n  deletionPolcy: Retain\n");
+    assert!(text.contains("deletionPolcy"), "{text}");
+    std::fs::write(&template, text).unwrap();
+    let template = template.to_str().unwrap();
+    let (code, stdout, stderr) = municipio(&[
+        "onboard",
+        "--csv",
+        &istat_list(),
+        "--region",
+        "Molise",
+        "--template",
+        template,
+    ]);
+    assert_ne!(code, 0);
+    assert!(stdout.is_empty(), "no tenant is written: {stdout}");
+    assert!(
+        stderr.contains("spec.deletionPolcy: unknown field: did you mean `deletionPolicy`?"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("deletionPolcy").count(),
+        1,
+        "said once: {stderr}"
     );
 }
 

@@ -886,3 +886,68 @@ async fn a_tenant_stored_under_an_older_schema_stops_no_one_else() {
         "nothing is built from a tenant the operator cannot read"
     );
 }
+
+/// A field the operator does not know could change what the tenant means: `deletionPolcy:
+/// Retain`, read leniently, is a Delete tenant. Stored with no webhook to refuse it, such a
+/// tenant is reported on itself and left as it is, its deletion included, until corrected.
+#[tokio::test]
+async fn a_tenant_with_an_unknown_field_is_reported_and_left_as_it_is() {
+    use kube::api::{ApiResource, DynamicObject};
+    let (client, operator) = operator_of_its_own().await;
+    let raw: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::erase::<MunicipalityTenant>(&()),
+    );
+    let typo = "spec.deletionPolcy: unknown field: did you mean `deletionPolicy`?";
+
+    // A new tenant with a misspelt field: reported, and nothing is built.
+    let new = unique_name("typo-new");
+    keys_for(&client, &operator, &new, &new).await;
+    let mut stored = serde_json::to_value(tenant(&new, &operator.run)).unwrap();
+    stored["spec"]["deletionPolcy"] = serde_json::json!("Retain");
+    raw.create(
+        &PostParams::default(),
+        &serde_json::from_value(stored).unwrap(),
+    )
+    .await
+    .unwrap();
+    let stalled = condition(&client, &new, "Stalled", "True", Some("UnknownField")).await;
+    let message = condition_of(stalled, "Stalled").message;
+    assert!(message.contains(typo), "{message}");
+    event_recorded(&client, &new, "Warning", "UnknownField").await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    assert!(namespaces.get_opt(&new).await.unwrap().is_none());
+
+    // A Ready tenant whose Retain is misspelt afterwards: the API server defaults
+    // deletionPolicy to Delete, and the operator must not act on that.
+    let name = ready_tenant(&client, &operator, "typo-later").await;
+    let misspell = serde_json::json!({"spec": {"deletionPolicy": null, "deletionPolcy": "Retain"}});
+    raw.patch(&name, &PatchParams::default(), &Patch::Merge(&misspell))
+        .await
+        .unwrap();
+    condition(&client, &name, "Stalled", "True", Some("UnknownField")).await;
+    kubectl(&["delete", "mt", &name, "--wait=false"]);
+    // The deletion waits: the namespace and the data in it are still there.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let terminating = raw.get(&name).await.unwrap();
+    assert!(terminating.metadata.deletion_timestamp.is_some());
+    let namespace = namespaces.get(&name).await.unwrap();
+    assert!(namespace.metadata.deletion_timestamp.is_none());
+    // Corrected, the deletion goes on as the tenant meant: the namespace is kept.
+    let correct = serde_json::json!({"spec": {"deletionPolicy": "Retain", "deletionPolcy": null}});
+    raw.patch(&name, &PatchParams::default(), &Patch::Merge(&correct))
+        .await
+        .unwrap();
+    eventually("the corrected tenant is gone", || async {
+        raw.get_opt(&name).await.unwrap().is_none()
+    })
+    .await;
+    let kept = namespaces.get(&name).await.unwrap();
+    assert!(kept.metadata.deletion_timestamp.is_none(), "Retain kept it");
+    assert_eq!(
+        kube::ResourceExt::labels(&kept)
+            .get("tenancy.municipio.io/retained")
+            .map(String::as_str),
+        Some("true")
+    );
+}

@@ -258,6 +258,37 @@ async fn invalid_tenants_are_refused_naming_the_field() {
     );
 }
 
+/// A misspelt field reaches the webhook (the CRD keeps unknown fields) and is refused with its
+/// path and the field meant, however the client applies it.
+#[tokio::test]
+async fn an_unknown_field_is_refused_naming_the_field_meant() {
+    let client = client().await;
+    let hook = Webhook::start(&client).await;
+    let files = support::yaml_files("tests/manifests/unknown-fields");
+    for path in &files {
+        let name = unique_name("unknown");
+        let mut tenant = own_namespace(yaml(path), &name);
+        tenant["spec"]["municipality"]["istatCode"] = json!(unique_istat());
+        for how in [&[][..], &["--server-side"][..]] {
+            let refused = hook
+                .apply(tenant.clone(), &name, how)
+                .expect_err(&format!("{} is refused", path.display()));
+            for expected in support::expectations(path) {
+                let [field, _, meant] = expected.split(' ').collect::<Vec<_>>()[..] else {
+                    panic!("{}: expect <path> UnknownField <meant>", path.display())
+                };
+                assert!(
+                    refused.contains("denied the request")
+                        && refused
+                            .contains(&format!("{field}: unknown field: did you mean `{meant}`?")),
+                    "{} {how:?}: {refused}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn rules_across_tenants_and_a_server_side_dry_run() {
     let client = client().await;

@@ -18,9 +18,44 @@ pub fn crd() -> CustomResourceDefinition {
             .and_then(|s| s.open_api_v3_schema.as_mut())
         {
             drop_nullable(schema);
+            if let Some(spec) = schema.properties.as_mut().and_then(|p| p.get_mut("spec")) {
+                keep_unknown_fields(spec);
+            }
         }
     }
     crd
+}
+
+/// The schema of a tenant as derived from the types: the fields the API knows.
+pub(crate) fn derived_schema() -> JSONSchemaProps {
+    let mut crd = MunicipalityTenant::crd();
+    let mut schema = crd.spec.versions[0]
+        .schema
+        .take()
+        .and_then(|s| s.open_api_v3_schema)
+        .expect("the derived CRD has a schema");
+    drop_nullable(&mut schema);
+    schema
+}
+
+/// An API server prunes the fields a structural schema does not know, before admission: a
+/// `deletionPolcy: Retain` would be dropped unseen, and the tenant become a `Delete` one. So
+/// the spec keeps unknown fields (at every level: the marker does not reach nested properties),
+/// for the webhook to refuse and the controller to report with the field's path and the one
+/// it was probably meant to be ([`crate::decode`]). `status` is the operator's and stays pruned.
+fn keep_unknown_fields(schema: &mut JSONSchemaProps) {
+    if schema.properties.is_some() {
+        schema.x_kubernetes_preserve_unknown_fields = Some(true);
+    }
+    for child in schema.properties.iter_mut().flat_map(|p| p.values_mut()) {
+        keep_unknown_fields(child);
+    }
+    if let Some(JSONSchemaPropsOrArray::Schema(items)) = schema.items.as_mut() {
+        keep_unknown_fields(items);
+    }
+    if let Some(JSONSchemaPropsOrBool::Schema(extra)) = schema.additional_properties.as_mut() {
+        keep_unknown_fields(extra);
+    }
 }
 
 /// Optional fields are left out when unset (`skip_serializing_if`), never sent as `null`, so

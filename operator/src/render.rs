@@ -25,16 +25,14 @@ pub fn render_paths(paths: &[PathBuf], config: &OperatorConfig) -> Result<String
                     continue;
                 }
             };
-            let tenant: MunicipalityTenant = match serde_path_to_error::deserialize(&doc.value) {
+            let tenant: MunicipalityTenant = match municipio_crds::decode(&doc.value) {
                 Ok(t) => t,
-                Err(e) => {
-                    problems.push(format!(
-                        "{}: document {}: {}: {}",
-                        file.display(),
-                        doc.index,
-                        e.path(),
-                        e.inner()
-                    ));
+                Err(errors) => {
+                    problems.extend(
+                        errors
+                            .iter()
+                            .map(|e| format!("{}: document {}: {e}", file.display(), doc.index)),
+                    );
                     continue;
                 }
             };

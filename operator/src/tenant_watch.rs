@@ -10,15 +10,31 @@ use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
-use municipio_crds::MunicipalityTenant;
 use municipio_crds::v1alpha1::{Environment, Municipality, MunicipalityTenantSpec};
+use municipio_crds::{FieldError, MunicipalityTenant, Problem};
 
 /// A tenant the operator cannot read: its name and why.
 #[derive(Debug, Clone)]
 pub struct Undecodable {
     pub object: DynamicObject,
-    /// The path of the offending field and what is wrong with it.
-    pub error: String,
+    /// Each offending field: its path and what is wrong with it.
+    pub errors: Vec<FieldError>,
+}
+
+impl Undecodable {
+    /// Whether the operator cannot read the tenant only for fields it does not know (a typo,
+    /// or a field of a newer version), rather than for a value of the wrong type.
+    pub fn only_unknown_fields(&self) -> bool {
+        self.errors
+            .iter()
+            .all(|e| matches!(e.problem, Problem::UnknownField { .. }))
+    }
+
+    /// Every problem, `; `-separated.
+    pub fn message(&self) -> String {
+        let errors: Vec<String> = self.errors.iter().map(ToString::to_string).collect();
+        errors.join("; ")
+    }
 }
 
 /// Watches tenants (with `config`'s selector) into a store, and returns the store, the stream
@@ -86,16 +102,16 @@ fn decode_event(
     match event {
         Event::Apply(object) => Some(match decode(&object) {
             Ok(tenant) => Event::Apply(tenant),
-            Err(error) => {
+            Err(errors) => {
                 let tombstone = tombstone(&object);
-                report(Undecodable { object, error });
+                report(Undecodable { object, errors });
                 Event::Delete(tombstone)
             }
         }),
         Event::InitApply(object) => match decode(&object) {
             Ok(tenant) => Some(Event::InitApply(tenant)),
-            Err(error) => {
-                report(Undecodable { object, error });
+            Err(errors) => {
+                report(Undecodable { object, errors });
                 None
             }
         },
@@ -107,13 +123,11 @@ fn decode_event(
     }
 }
 
-/// The tenant in `object`, or the path and reason of the first field that does not fit.
-pub fn decode(object: &DynamicObject) -> Result<MunicipalityTenant, String> {
-    let value = serde_json::to_value(object).map_err(|e| e.to_string())?;
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        format!("{path}: {}", e.into_inner())
-    })
+/// The tenant in `object`, strictly (see [`municipio_crds::decode`]): every field it does not
+/// know, or the first one of the wrong type.
+pub fn decode(object: &DynamicObject) -> Result<MunicipalityTenant, Vec<FieldError>> {
+    let value = serde_json::to_value(object).expect("a DynamicObject serializes");
+    municipio_crds::decode(&value)
 }
 
 /// A stand-in holding only the name of a tenant, so the store can forget it. It is never
@@ -182,8 +196,8 @@ mod tests {
     fn an_undecodable_tenant_names_the_field() {
         let mut spec = good();
         spec["quota"] = serde_json::json!({ "pods": 99_999_999_999_i64 });
-        let error = decode(&raw(spec)).unwrap_err();
-        assert!(error.starts_with("spec.quota.pods: "), "{error}");
+        let errors = decode(&raw(spec)).unwrap_err();
+        assert_eq!(errors[0].path.as_str(), "spec.quota.pods", "{errors:?}");
     }
 
     #[test]
@@ -191,7 +205,7 @@ mod tests {
         let mut spec = good();
         spec["environment"] = serde_json::json!("staging");
         let reported = std::sync::Mutex::new(Vec::new());
-        let report = |u: Undecodable| reported.lock().unwrap().push(u.error);
+        let report = |u: Undecodable| reported.lock().unwrap().push(u.message());
 
         let update = decode_event(watcher::Event::Apply(raw(spec.clone())), &report);
         match update {

@@ -40,9 +40,9 @@ pub fn validate_paths(paths: &[PathBuf]) -> Report {
                 .push(format!("{}: no manifest in this file", file.display())),
             Ok(docs) => {
                 for doc in docs {
-                    match doc.map_err(|e| e.to_string()).and_then(tenant_of) {
+                    match doc.map_err(|e| vec![e.to_string()]).and_then(tenant_of) {
                         Ok(tenant) => tenants.push((file.clone(), tenant)),
-                        Err(problem) => report.problems.push(problem),
+                        Err(problems) => report.problems.extend(problems),
                     }
                 }
             }
@@ -66,8 +66,9 @@ pub fn validate_paths(paths: &[PathBuf]) -> Report {
     report
 }
 
-/// Reads a document as a MunicipalityTenant; a type error names the field, like the API server.
-fn tenant_of(doc: Document) -> Result<MunicipalityTenant, String> {
+/// Reads a document as a MunicipalityTenant, strictly: a field of the wrong type or one the API
+/// does not know is named with its path (one line each).
+fn tenant_of(doc: Document) -> Result<MunicipalityTenant, Vec<String>> {
     let file = doc.file.display();
     let api_version = doc
         .value
@@ -81,18 +82,22 @@ fn tenant_of(doc: Document) -> Result<MunicipalityTenant, String> {
         } else {
             format!("a {api_version} {kind}")
         };
-        return Err(format!(
+        return Err(vec![format!(
             "{file}: document {} is {what}, not a {API_VERSION} {KIND}",
             doc.index
-        ));
+        )]);
     }
     let name = doc
         .value
         .pointer("/metadata/name")
         .and_then(|v| v.as_str())
         .map_or_else(|| format!("document {}", doc.index), str::to_owned);
-    serde_path_to_error::deserialize::<_, MunicipalityTenant>(&doc.value)
-        .map_err(|e| format!("{file}: {name}: {}: {}", e.path(), e.inner()))
+    municipio_crds::decode(&doc.value).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| format!("{file}: {name}: {e}"))
+            .collect()
+    })
 }
 
 /// Rules across the tenants of one run: names, ISTAT codes and namespaces are one per

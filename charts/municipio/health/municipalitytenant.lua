@@ -24,7 +24,7 @@ end
 
 -- Reasons of Ready=False that the cluster resolves by itself: waiting, not failing. Every other
 -- reason (SourceSecretMissing, SourceSecretNotBound, SourceSecretKeyMissing, ReconcileError,
--- and the Stalled ones: InvalidSpec, NamespaceConflict, NamespaceImmutable, UndecodableSpec)
+-- and the Stalled ones: InvalidSpec, NamespaceConflict, NamespaceImmutable, UndecodableSpec, UnknownField)
 -- needs someone to act, even when the operator keeps retrying.
 local waiting = { WorkloadsProgressing = true, Progressing = true }
 

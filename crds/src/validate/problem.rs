@@ -86,6 +86,23 @@ pub enum Problem {
     Invalid { rule: &'static str, message: String },
     #[error("{0}")]
     ReservedSubject(&'static str),
+    #[error("{}", unknown_field(nearest.as_deref(), known))]
+    UnknownField {
+        /// The known field it was probably meant to be.
+        nearest: Option<String>,
+        /// The fields known at that place.
+        known: Vec<String>,
+    },
+    /// A value of the wrong type (what serde says about it).
+    #[error("{0}")]
+    Type(String),
+}
+
+fn unknown_field(nearest: Option<&str>, known: &[String]) -> String {
+    match nearest {
+        Some(field) => format!("unknown field: did you mean `{field}`?"),
+        None => format!("unknown field (the fields here are: {})", known.join(", ")),
+    }
 }
 
 impl Problem {
@@ -124,6 +141,8 @@ impl Problem {
             Problem::OpenSelector(_) => "OpenSelector",
             Problem::Invalid { rule, .. } => rule,
             Problem::ReservedSubject(_) => "ReservedSubject",
+            Problem::UnknownField { .. } => "UnknownField",
+            Problem::Type(_) => "Type",
         }
     }
 }

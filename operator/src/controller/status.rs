@@ -350,19 +350,31 @@ fn status_patch(previous: Option<&Value>, new: &MunicipalityTenantStatus) -> Val
 /// Explains, on the tenant itself, why the operator cannot read it: status `Stalled` and a
 /// Warning event. Nothing else is done for it until it is fixed.
 pub async fn report_undecodable(ctx: Arc<Context>, undecodable: Undecodable) {
-    let Undecodable { object, error } = undecodable;
-    let name = object.name_any();
+    let error = undecodable.message();
+    let name = undecodable.object.name_any();
     warn!(tenant = %name, %error, "tenant cannot be decoded; skipped");
     let observed = Observed {
-        generation: object.metadata.generation,
+        generation: undecodable.object.metadata.generation,
         ..Observed::default()
     };
-    let outcome = Outcome::Stalled {
-        reason: "UndecodableSpec",
-        message: format!(
-            "the operator cannot read this tenant: {error}; it was probably stored under an older schema: correct the field to match the installed CRD"
-        ),
+    // A field the operator does not know could change what the tenant means (a misspelt
+    // deletionPolicy), so nothing is done for it, deletion included, until it is corrected.
+    let outcome = if undecodable.only_unknown_fields() {
+        Outcome::Stalled {
+            reason: "UnknownField",
+            message: format!(
+                "the operator does not know these fields, so it leaves the tenant as it is (and keeps it from being deleted) until they are corrected or removed: {error}"
+            ),
+        }
+    } else {
+        Outcome::Stalled {
+            reason: "UndecodableSpec",
+            message: format!(
+                "the operator cannot read this tenant: {error}; it was probably stored under an older schema: correct the field to match the installed CRD"
+            ),
+        }
     };
+    let object = undecodable.object;
     let regarding = object.object_ref(&ApiResource::erase::<MunicipalityTenant>(&()));
     ctx.metrics.tenant(
         &name,

@@ -12,7 +12,6 @@ pub mod names;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use municipio_crds::MunicipalityTenant;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -123,6 +122,15 @@ pub fn template(path: Option<&Path>) -> Result<Value, Error> {
             reason: "a template is a MunicipalityTenant with a spec".to_owned(),
         });
     }
+    // Said once here rather than on every row made from it.
+    let unknown = municipio_crds::decode::unknown_fields(&value);
+    if !unknown.is_empty() {
+        let fields: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+        return Err(Error::Template {
+            path: name,
+            reason: fields.join("; "),
+        });
+    }
     Ok(value)
 }
 
@@ -191,8 +199,8 @@ fn tenant(row: &Row, name: &str, template: &Value) -> Result<String, Vec<String>
         "ipaCode": format!("c_{}", row.cadastral_code.to_ascii_lowercase()),
         "province": row.province,
     });
-    let typed: MunicipalityTenant = serde_path_to_error::deserialize(object.clone())
-        .map_err(|e| vec![format!("{}: {}", e.path(), e.inner())])?;
+    let typed = municipio_crds::decode(&object)
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     municipio_crds::validate(&typed).map_err(|errors| {
         errors
             .into_iter()

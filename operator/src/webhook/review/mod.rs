@@ -124,7 +124,7 @@ fn decide(request: &AdmissionRequest<DynamicObject>, cluster: &dyn Cluster) -> A
     }
     let tenant = match tenant_watch::decode(object) {
         Ok(tenant) => tenant,
-        Err(error) => return refuse(response, vec![error]),
+        Err(errors) => return refuse(response, errors.iter().map(ToString::to_string).collect()),
     };
     let valid = match municipio_crds::validate(&tenant) {
         Ok(valid) => valid,

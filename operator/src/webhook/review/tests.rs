@@ -133,6 +133,23 @@ fn an_undecodable_object_is_refused_naming_the_field() {
     );
 }
 
+/// A misspelt field would otherwise change what the tenant means: `deletionPolcy: Retain` is a
+/// Delete tenant. Refused on create and on update, naming the path and the field meant.
+#[test]
+fn an_unknown_field_is_refused_naming_the_field_meant() {
+    let mut t = modena();
+    t["spec"]["deletionPolcy"] = json!("Retain");
+    t["spec"]["workloads"][0]["replicass"] = json!(2);
+    let r = answer(&request("CREATE", t.clone(), None), &modena_cluster());
+    assert!(!r.allowed);
+    assert_eq!(
+        r.result.message,
+        "spec.deletionPolcy: unknown field: did you mean `deletionPolicy`?; spec.workloads[0].replicass: unknown field: did you mean `replicas`?"
+    );
+    let r = answer(&request("UPDATE", t, Some(modena())), &modena_cluster());
+    assert!(!r.allowed, "{}", r.result.message);
+}
+
 #[test]
 fn garbage_is_refused_with_a_clear_message_and_no_panic() {
     for body in [
