@@ -951,3 +951,161 @@ async fn a_tenant_with_an_unknown_field_is_reported_and_left_as_it_is() {
         Some("true")
     );
 }
+
+/// A tenant deleted with `deletionPolicy: Retain` comes back by being applied again: the same
+/// name and the same ISTAT code take back the namespace, whose content stays as it is except for
+/// the operator's own objects, applied as the tenant builds them. Any other tenant is refused it.
+#[tokio::test]
+async fn a_retained_namespace_comes_back_to_its_tenant_with_its_content() {
+    let (client, operator) = operator_of_its_own().await;
+    let name = ready_tenant(&client, &operator, "comeback").await;
+    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    let first = tenants.get(&name).await.unwrap();
+    assert_eq!(
+        first.spec.deletion_policy,
+        municipio_crds::v1alpha1::DeletionPolicy::Retain
+    );
+    tenants.delete(&name, &Default::default()).await.unwrap();
+    eventually("the tenant is gone", || async {
+        tenants.get_opt(&name).await.unwrap().is_none()
+    })
+    .await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let retained = namespaces.get(&name).await.unwrap();
+    assert_eq!(
+        kube::ResourceExt::labels(&retained)
+            .get("tenancy.municipio.io/retained")
+            .map(String::as_str),
+        Some("true")
+    );
+
+    // Meanwhile the municipality's data changes, and someone changes one of the operator's objects.
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &name);
+    let archive: ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "archivio"}, "data": {"protocollo": "2026/1234"},
+    }))
+    .unwrap();
+    let archive = config_maps
+        .create(&PostParams::default(), &archive)
+        .await
+        .unwrap();
+    let tamper = serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "data": {"PAGOPA_STATION_ID": "tampered"},
+    });
+    config_maps
+        .patch(
+            "pagopa-connector",
+            &PatchParams::apply("someone").force(),
+            &Patch::Apply(&tamper),
+        )
+        .await
+        .unwrap();
+
+    // Another tenant, and the same name for another municipality, are refused the namespace.
+    let other = unique_name("other");
+    let mut others = tenant(&other, &operator.run);
+    others.spec.namespace = Some(name.clone());
+    let impostor = tenant(&name, &operator.run);
+    assert_ne!(
+        impostor.spec.municipality.istat_code,
+        first.spec.municipality.istat_code
+    );
+    for (asking, why) in [
+        (
+            others,
+            format!("holds the data retained from tenant {name}, which only"),
+        ),
+        (
+            impostor,
+            format!(
+                "of the municipality with ISTAT code {}",
+                first.spec.municipality.istat_code
+            ),
+        ),
+    ] {
+        let asking_name = asking.metadata.name.clone().unwrap();
+        tenants
+            .create(&PostParams::default(), &asking)
+            .await
+            .unwrap();
+        let refused = condition(
+            &client,
+            &asking_name,
+            "Stalled",
+            "True",
+            Some("NamespaceConflict"),
+        )
+        .await;
+        let message = condition_of(refused, "Stalled").message;
+        assert!(message.contains(&why), "{message}");
+        tenants
+            .delete(&asking_name, &Default::default())
+            .await
+            .unwrap();
+        eventually("the refused tenant is gone", || async {
+            tenants.get_opt(&asking_name).await.unwrap().is_none()
+        })
+        .await;
+    }
+    assert_eq!(
+        namespaces
+            .get(&name)
+            .await
+            .unwrap()
+            .metadata
+            .resource_version,
+        retained.metadata.resource_version,
+        "refused tenants leave the namespace untouched"
+    );
+
+    // The same tenant again: it takes the namespace back.
+    let mut again = tenant(&name, &operator.run);
+    again.spec.municipality.istat_code = first.spec.municipality.istat_code.clone();
+    let again = create_ready(&client, &again).await;
+    let uid = again.metadata.uid.clone().unwrap();
+    assert_ne!(Some(&uid), first.metadata.uid.as_ref());
+    let owned_again = |meta: &kube::api::ObjectMeta| {
+        let controller = meta
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|r| r.controller == Some(true));
+        controller.map(|r| r.uid.as_str()) == Some(uid.as_str())
+            && !meta
+                .labels
+                .iter()
+                .flatten()
+                .any(|(k, _)| k == "tenancy.municipio.io/retained")
+    };
+    assert!(owned_again(&namespaces.get(&name).await.unwrap().metadata));
+    // The municipality's data is as it was; the operator's objects are the tenant's again, as built.
+    let kept = config_maps.get("archivio").await.unwrap();
+    assert_eq!(
+        kept.metadata.resource_version,
+        archive.metadata.resource_version
+    );
+    eventually("the operator's ConfigMap is as built again", || async {
+        let connector = config_maps.get("pagopa-connector").await.unwrap();
+        connector.data.unwrap_or_default()["PAGOPA_STATION_ID"] == "80050050154_01"
+    })
+    .await;
+    for config_map in config_maps.list(&Default::default()).await.unwrap() {
+        let meta = &config_map.metadata;
+        let operators = meta
+            .labels
+            .iter()
+            .flatten()
+            .any(|(k, v)| k == "app.kubernetes.io/managed-by" && v == "municipio");
+        assert_eq!(owned_again(meta), operators, "{:?}", meta.name);
+    }
+    event_recorded(&client, &name, "Normal", "RetainedNamespaceTakenBack").await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &name);
+    for deployment in deployments.list(&Default::default()).await.unwrap() {
+        assert!(
+            owned_again(&deployment.metadata),
+            "{:?}",
+            deployment.metadata.name
+        );
+    }
+}

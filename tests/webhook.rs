@@ -568,7 +568,7 @@ async fn a_retained_tenant_is_deleted_through_the_webhook() {
     for workload in spec["workloads"].as_array_mut().unwrap() {
         workload.as_object_mut().unwrap().remove("connectors");
     }
-    hook.apply(tenant, &name, &[]).expect("admitted");
+    hook.apply(tenant.clone(), &name, &[]).expect("admitted");
 
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
@@ -587,6 +587,33 @@ async fn a_retained_tenant_is_deleted_through_the_webhook() {
         "a retained namespace stays: {}",
         hook.log()
     );
+
+    // Another tenant is refused the retained namespace; the same manifest again is admitted,
+    // and the tenant takes its namespace back.
+    let other = unique_name("retain-other");
+    let mut another = tenant.clone();
+    another["metadata"]["name"] = json!(other);
+    another["spec"]["municipality"]["istatCode"] = json!(unique_istat());
+    let refused = hook
+        .apply(another, &other, &[])
+        .expect_err("another tenant");
+    assert!(
+        refused.contains(&format!("holds the data retained from tenant {name}")),
+        "{refused}"
+    );
+    hook.apply(tenant, &name, &[])
+        .expect("the same tenant again");
+    eventually("the tenant controls its namespace again", || async {
+        let namespace = namespaces.get(&name).await.unwrap();
+        let uid = tenants.get(&name).await.unwrap().metadata.uid;
+        namespace
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|r| Some(&r.uid) == uid.as_ref() && r.controller == Some(true))
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -23,6 +23,9 @@ pub const CONFIG_HASH_ANNOTATION: &str = "tenancy.municipio.io/config-hash";
 pub const APPLIED_HASH_ANNOTATION: &str = "tenancy.municipio.io/applied-hash";
 /// On objects kept after their tenant was deleted (`deletionPolicy: Retain`).
 pub const RETAINED_LABEL: &str = "tenancy.municipio.io/retained";
+/// On a tenant's namespace: the ISTAT code of the municipality whose data it holds, so that a
+/// retained namespace goes back only to a tenant of the same municipality.
+pub const ISTAT_CODE_LABEL: &str = "tenancy.municipio.io/istat-code";
 /// On a tenant: lets it move from `production` back to `uat`.
 pub const ALLOW_DOWNGRADE_ANNOTATION: &str = "tenancy.municipio.io/allow-environment-downgrade";
 /// On every onboarded tenant, so that a region or a province can be selected (an operator per

@@ -1,6 +1,7 @@
 //! The municipio operator: command-line entry points and, in later modules, the controller.
 
 pub mod children;
+pub mod claim;
 pub mod config;
 pub mod connectors;
 pub mod controller;

@@ -67,7 +67,8 @@ impl Owner {
         }
     }
 
-    fn reference(&self) -> OwnerReference {
+    /// The controller reference every child carries.
+    pub fn reference(&self) -> OwnerReference {
         OwnerReference {
             api_version: MunicipalityTenant::api_version(&()).into_owned(),
             kind: MunicipalityTenant::kind(&()).into_owned(),

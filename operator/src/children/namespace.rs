@@ -1,4 +1,5 @@
-//! The tenant's Namespace, enforcing Pod Security `restricted`.
+//! The tenant's Namespace, enforcing Pod Security `restricted`, labelled with the municipality
+//! whose data it holds.
 
 use std::collections::BTreeMap;
 
@@ -6,6 +7,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use municipio_crds::ValidTenant;
 
 use super::metadata::{Owner, child_meta_with};
+use crate::labels::ISTAT_CODE_LABEL;
 
 pub fn namespace(tenant: &ValidTenant, owner: &Owner) -> Namespace {
     let pod_security = ["enforce", "audit", "warn"]
@@ -16,10 +18,16 @@ pub fn namespace(tenant: &ValidTenant, owner: &Owner) -> Namespace {
                 "restricted".to_owned(),
             )
         })
-        .chain([(
-            "pod-security.kubernetes.io/enforce-version".to_owned(),
-            "latest".to_owned(),
-        )]);
+        .chain([
+            (
+                "pod-security.kubernetes.io/enforce-version".to_owned(),
+                "latest".to_owned(),
+            ),
+            (
+                ISTAT_CODE_LABEL.to_owned(),
+                tenant.municipality.istat_code.to_string(),
+            ),
+        ]);
     Namespace {
         metadata: child_meta_with(
             owner,

@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod pod_security;
 pub mod prune;
 pub mod reconcile;
+pub mod retention;
 pub mod status;
 
 use std::collections::{BTreeSet, HashMap};

@@ -1,6 +1,7 @@
-//! Claim the namespace: the tenant's namespace must be one this tenant made, or none yet. The
-//! operator never takes over a namespace, and a tenant never moves: its workloads and data
-//! live in the namespace it has.
+//! Claim the namespace: the tenant's namespace must be one this tenant made, none yet, or the
+//! one it left when it was deleted with `deletionPolicy: Retain` ([`crate::claim`]). The
+//! operator never takes over anyone else's namespace, and a tenant never moves: its workloads
+//! and data live in the namespace it has.
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
@@ -9,10 +10,14 @@ use kube::runtime::controller::Action;
 use municipio_crds::{MunicipalityTenant, ValidTenant};
 
 use super::Context;
+use super::events::Note;
 use super::inventory::ChildKey;
 use super::pipeline::{BLOCKED_RETRY, Stop};
+use super::retention;
 use super::status::{Observed, Outcome};
 use crate::children::Owner;
+use crate::claim::{self, Existing};
+use tracing::info;
 
 /// The namespace could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -74,21 +79,58 @@ pub async fn claim(
     };
     // A namespace the inventory knows this tenant controls needs no read.
     let known_ours = ctx.inventory.controls(&namespace_key, &owner.uid);
-    if !known_ours
-        && let Some(ns) = read(valid.namespace.as_str()).await?
-        && !ours(&ns)
-    {
-        let message = format!(
-            "namespace {} exists and was not created for this tenant: it is left untouched; choose another spec.namespace",
-            valid.namespace
-        );
-        let outcome = Outcome::Stalled {
-            reason: "NamespaceConflict",
-            message,
+    if !known_ours && let Some(ns) = read(valid.namespace.as_str()).await? {
+        let asking = claim::Asking {
+            name: valid.name.as_str(),
+            uid: Some(&owner.uid),
+            istat_code: valid.municipality.istat_code.as_str(),
         };
-        // The namespace is not watched: look again in a while, in case it is freed.
-        return Err(Stop::At(outcome, Action::requeue(BLOCKED_RETRY)));
+        match claim::existing(&ns.metadata, &asking) {
+            Existing::Ours => {}
+            Existing::Retained => take_back(ctx, tenant, valid, owner).await?,
+            Existing::Foreign(why) => {
+                let message = format!(
+                    "namespace {} exists and {why}: it is left untouched; choose another spec.namespace",
+                    valid.namespace
+                );
+                let outcome = Outcome::Stalled {
+                    reason: "NamespaceConflict",
+                    message,
+                };
+                // The namespace is not watched: look again in a while, in case it is freed.
+                return Err(Stop::At(outcome, Action::requeue(BLOCKED_RETRY)));
+            }
+        }
     }
     observed.namespace = Some(valid.namespace.to_string());
+    Ok(())
+}
+
+/// Takes back the namespace this tenant left with `deletionPolicy: Retain`, and the children
+/// retained in it, as they are: the steps after this one apply the children over them.
+async fn take_back(
+    ctx: &Context,
+    tenant: &MunicipalityTenant,
+    valid: &ValidTenant,
+    owner: &Owner,
+) -> Result<(), ClaimError> {
+    let namespace = valid.namespace.as_str();
+    retention::reattach(&ctx.client, namespace, owner)
+        .await
+        .map_err(|source| ClaimError {
+            namespace: namespace.to_owned(),
+            source,
+        })?;
+    info!(%namespace, "retained namespace taken back");
+    let note = Note {
+        warning: false,
+        reason: "RetainedNamespaceTakenBack".to_owned(),
+        action: "Claim",
+        note: format!(
+            "namespace {namespace}, retained when tenant {} of ISTAT code {} was deleted, is this tenant's again; its content is kept, and the operator's own objects in it are applied as this tenant builds them",
+            valid.name, valid.municipality.istat_code
+        ),
+    };
+    ctx.events.on_tenant(tenant, note).await;
     Ok(())
 }

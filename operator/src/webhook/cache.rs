@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Client;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, ResourceExt};
 use municipio_crds::MunicipalityTenant;
 
 use super::review::{Cluster, TenantFacts};
@@ -77,14 +78,9 @@ impl Cluster for ClusterCache {
             .collect()
     }
 
-    fn namespace_owners(&self, name: &str) -> Option<Vec<String>> {
+    fn namespace(&self, name: &str) -> Option<ObjectMeta> {
         let ns = self.namespaces.get(&ObjectRef::new(name))?;
-        Some(
-            ns.owner_references()
-                .iter()
-                .map(|r| r.uid.clone())
-                .collect(),
-        )
+        Some(ns.metadata.clone())
     }
 
     fn source_secret_bindings(&self, name: &str) -> Option<BTreeSet<String>> {

@@ -5,12 +5,14 @@
 
 use std::collections::BTreeSet;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube::core::{DynamicObject, Status};
 use municipio_crds::identifiers::NamespaceName;
 use municipio_crds::v1alpha1::Environment;
 use municipio_crds::{MunicipalityTenant, ValidTenant};
 
+use crate::claim;
 use crate::labels::ALLOW_DOWNGRADE_ANNOTATION;
 use crate::tenant_watch;
 
@@ -47,7 +49,7 @@ pub trait Cluster {
     /// Every tenant known.
     fn tenants(&self) -> Vec<TenantFacts>;
     /// The UIDs of the owners of a namespace, or `None` when there is no such namespace.
-    fn namespace_owners(&self, name: &str) -> Option<Vec<String>>;
+    fn namespace(&self, name: &str) -> Option<ObjectMeta>;
     /// The tenants a source Secret is bound to, or `None` when there is no such Secret.
     fn source_secret_bindings(&self, name: &str) -> Option<BTreeSet<String>>;
     /// The namespace source Secrets live in (for messages).
@@ -188,20 +190,24 @@ fn unique_across_tenants(tenant: &MunicipalityTenant, cluster: &dyn Cluster) -> 
     errors
 }
 
-/// The namespace of a new tenant must not exist (the operator never takes one over).
+/// The namespace of a new tenant must not exist, unless it is the one this tenant left when it
+/// was deleted with `deletionPolicy: Retain` (see [`crate::claim`]).
 fn namespace_is_free(tenant: &MunicipalityTenant, cluster: &dyn Cluster) -> Vec<String> {
     let namespace = namespace_of(tenant);
-    let Some(owners) = cluster.namespace_owners(&namespace) else {
+    let Some(existing) = cluster.namespace(&namespace) else {
         return Vec::new();
     };
-    // Only the tenant itself could own it (the same object, created again with its uid).
-    let uid = tenant.metadata.uid.as_deref();
-    if uid.is_some_and(|uid| owners.iter().any(|o| o == uid)) {
-        return Vec::new();
+    let asking = claim::Asking {
+        name: tenant.metadata.name.as_deref().unwrap_or_default(),
+        uid: tenant.metadata.uid.as_deref(),
+        istat_code: &tenant.spec.municipality.istat_code,
+    };
+    match claim::existing(&existing, &asking) {
+        claim::Existing::Ours | claim::Existing::Retained => Vec::new(),
+        claim::Existing::Foreign(why) => vec![format!(
+            "spec.namespace: namespace {namespace} already exists and {why}: choose another spec.namespace (the operator never takes over a namespace)"
+        )],
     }
-    vec![format!(
-        "spec.namespace: namespace {namespace} already exists and was not created for this tenant: choose another spec.namespace (the operator never takes over a namespace)"
-    )]
 }
 
 /// A string field of the old object, read from its JSON: the old object may have been stored

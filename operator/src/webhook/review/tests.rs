@@ -4,12 +4,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
+use crate::labels::{ISTAT_CODE_LABEL, RETAINED_LABEL, TENANT_LABEL};
+
 use super::*;
 
 #[derive(Default)]
 struct FakeCluster {
     tenants: Vec<TenantFacts>,
-    namespaces: BTreeMap<String, Vec<String>>,
+    namespaces: BTreeMap<String, ObjectMeta>,
     secrets: BTreeMap<String, BTreeSet<String>>,
 }
 
@@ -17,7 +19,7 @@ impl Cluster for FakeCluster {
     fn tenants(&self) -> Vec<TenantFacts> {
         self.tenants.clone()
     }
-    fn namespace_owners(&self, name: &str) -> Option<Vec<String>> {
+    fn namespace(&self, name: &str) -> Option<ObjectMeta> {
         self.namespaces.get(name).cloned()
     }
     fn source_secret_bindings(&self, name: &str) -> Option<BTreeSet<String>> {
@@ -221,12 +223,25 @@ fn one_tenant_per_municipality_and_per_namespace() {
     assert!(answer(&request("CREATE", modena(), None), &cluster).allowed);
 }
 
+/// A namespace's metadata: its labels and its owners' UIDs (each the controller).
+fn namespace(labels: &[(&str, &str)], owners: &[&str]) -> ObjectMeta {
+    serde_json::from_value(json!({
+        "name": "comune-modena",
+        "labels": labels.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "ownerReferences": owners.iter().map(|uid| json!({
+            "apiVersion": "tenancy.municipio.io/v1alpha1", "kind": "MunicipalityTenant",
+            "name": "modena", "uid": uid, "controller": true,
+        })).collect::<Vec<_>>(),
+    }))
+    .unwrap()
+}
+
 #[test]
 fn a_foreign_namespace_is_refused_but_the_tenants_own_is_not() {
     let mut cluster = modena_cluster();
     cluster
         .namespaces
-        .insert("comune-modena".into(), vec!["someone".into()]);
+        .insert("comune-modena".into(), namespace(&[], &["someone"]));
     let r = answer(&request("CREATE", modena(), None), &cluster);
     assert!(!r.allowed);
     assert!(
@@ -238,11 +253,54 @@ fn a_foreign_namespace_is_refused_but_the_tenants_own_is_not() {
     );
     cluster
         .namespaces
-        .insert("comune-modena".into(), vec!["uid-modena".into()]);
+        .insert("comune-modena".into(), namespace(&[], &["uid-modena"]));
     let old = with_uid(modena(), "uid-modena");
     let mut new = old.clone();
     new["spec"]["suspend"] = json!(true);
     assert!(answer(&request("UPDATE", new, Some(old)), &cluster).allowed);
+}
+
+/// Modena deleted with `deletionPolicy: Retain` left its namespace: Modena created again (same
+/// name, same ISTAT code) takes it back; another tenant, or another municipality, may not.
+#[test]
+fn a_retained_namespace_is_admitted_for_the_tenant_that_left_it_only() {
+    let mut cluster = modena_cluster();
+    let retained = [
+        (TENANT_LABEL, "modena"),
+        (RETAINED_LABEL, "true"),
+        (ISTAT_CODE_LABEL, "036023"),
+    ];
+    cluster
+        .namespaces
+        .insert("comune-modena".into(), namespace(&retained, &[]));
+    let r = answer(&request("CREATE", modena(), None), &cluster);
+    assert!(r.allowed, "{}", r.result.message);
+
+    let mut another = modena();
+    another["metadata"]["name"] = json!("modena-bis");
+    another["spec"]["namespace"] = json!("comune-modena");
+    let mut bologna = modena();
+    bologna["spec"]["municipality"]["istatCode"] = json!("037006");
+    for (tenant, why) in [
+        (
+            another,
+            "holds the data retained from tenant modena, which only that tenant can take back",
+        ),
+        (
+            bologna,
+            "holds the data retained from tenant modena of the municipality with ISTAT code 036023, not 037006",
+        ),
+    ] {
+        let r = answer(&request("CREATE", tenant, None), &cluster);
+        assert!(!r.allowed);
+        assert!(
+            r.result
+                .message
+                .contains(&format!("namespace comune-modena already exists and {why}")),
+            "{}",
+            r.result.message
+        );
+    }
 }
 
 #[test]
@@ -341,7 +399,7 @@ fn a_tenant_being_deleted_is_never_refused() {
     let mut cluster = modena_cluster();
     cluster
         .namespaces
-        .insert("comune-modena".into(), Vec::new());
+        .insert("comune-modena".into(), namespace(&[], &[]));
     let mut old = with_uid(modena(), "uid-modena");
     old["metadata"]["finalizers"] = json!(["tenancy.municipio.io/cleanup"]);
     old["metadata"]["deletionTimestamp"] = json!("2026-11-23T10:00:00Z");
