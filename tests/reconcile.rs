@@ -979,6 +979,14 @@ async fn a_retained_namespace_comes_back_to_its_tenant_with_its_content() {
         Some("true")
     );
 
+    // The operator recorded it, with its UID, where tenants cannot write.
+    let records: Api<ConfigMap> = Api::namespaced(client.clone(), &operator.namespace);
+    let record = records.get(&format!("retained-{name}")).await.unwrap();
+    assert_eq!(
+        kube::ResourceExt::labels(&record).get("tenancy.municipio.io/namespace-uid"),
+        retained.metadata.uid.as_ref()
+    );
+
     // Meanwhile the municipality's data changes, and someone changes one of the operator's objects.
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &name);
     let archive: ConfigMap = serde_json::from_value(serde_json::json!({
@@ -1011,7 +1019,34 @@ async fn a_retained_namespace_comes_back_to_its_tenant_with_its_content() {
         impostor.spec.municipality.istat_code,
         first.spec.municipality.istat_code
     );
+    let mut deleting = tenant(&name, &operator.run);
+    deleting.spec.municipality.istat_code = first.spec.municipality.istat_code.clone();
+    deleting.spec.deletion_policy = municipio_crds::v1alpha1::DeletionPolicy::Delete;
+    // Labels anyone who may create namespaces could write, with no record of the operator's.
+    let forger = unique_name("forged");
+    let forged = tenant(&forger, &operator.run);
+    let labels = serde_json::json!({
+        "tenancy.municipio.io/tenant": forger,
+        "tenancy.municipio.io/retained": "true",
+        "tenancy.municipio.io/istat-code": forged.spec.municipality.istat_code,
+    });
+    let forged_namespace = serde_json::json!({"metadata": {"name": forger, "labels": labels}});
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(forged_namespace).unwrap(),
+        )
+        .await
+        .unwrap();
     for (asking, why) in [
+        (
+            deleting,
+            "a tenant taking it back must retain it too".to_owned(),
+        ),
+        (
+            forged,
+            "the operator has no record of retaining it".to_owned(),
+        ),
         (
             others,
             format!("holds the data retained from tenant {name}, which only"),
@@ -1080,6 +1115,14 @@ async fn a_retained_namespace_comes_back_to_its_tenant_with_its_content() {
     };
     assert!(owned_again(&namespaces.get(&name).await.unwrap().metadata));
     // The municipality's data is as it was; the operator's objects are the tenant's again, as built.
+    assert!(
+        records
+            .get_opt(&format!("retained-{name}"))
+            .await
+            .unwrap()
+            .is_none(),
+        "the record goes with the take-back"
+    );
     let kept = config_maps.get("archivio").await.unwrap();
     assert_eq!(
         kept.metadata.resource_version,

@@ -26,6 +26,10 @@ pub const RETAINED_LABEL: &str = "tenancy.municipio.io/retained";
 /// On a tenant's namespace: the ISTAT code of the municipality whose data it holds, so that a
 /// retained namespace goes back only to a tenant of the same municipality.
 pub const ISTAT_CODE_LABEL: &str = "tenancy.municipio.io/istat-code";
+/// On the operator's record of a namespace it retained (a ConfigMap in its own namespace, see
+/// [`crate::claim::RetentionRecord`]): the namespace, and its UID.
+pub const RETAINED_NAMESPACE_LABEL: &str = "tenancy.municipio.io/retained-namespace";
+pub const NAMESPACE_UID_LABEL: &str = "tenancy.municipio.io/namespace-uid";
 /// On a tenant: lets it move from `production` back to `uat`.
 pub const ALLOW_DOWNGRADE_ANNOTATION: &str = "tenancy.municipio.io/allow-environment-downgrade";
 /// On every onboarded tenant, so that a region or a province can be selected (an operator per

@@ -13,7 +13,11 @@ use municipio_crds::v1alpha1::DeletionPolicy;
 
 use super::retention;
 
-pub async fn cleanup(client: &Client, tenant: &MunicipalityTenant) -> Result<(), kube::Error> {
+pub async fn cleanup(
+    client: &Client,
+    tenant: &MunicipalityTenant,
+    operator_namespace: &str,
+) -> Result<(), kube::Error> {
     if tenant.spec.deletion_policy == DeletionPolicy::Delete {
         return Ok(());
     }
@@ -23,12 +27,16 @@ pub async fn cleanup(client: &Client, tenant: &MunicipalityTenant) -> Result<(),
     let given = tenant.status.as_ref().and_then(|s| s.namespace.as_deref());
     let ns = NamespaceName::requested(given.or(tenant.spec.namespace.as_deref()), &name);
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    // Only a namespace this tenant created is ours to keep (a foreign one was never touched).
     let Some(namespace) = namespaces.get_opt(&ns).await? else {
         return Ok(());
     };
-    if !namespace.owner_references().iter().any(|r| r.uid == uid) {
-        return Ok(());
-    }
-    retention::detach(client, &ns, &uid).await
+    // Only what this tenant owns is detached (a foreign namespace was never touched).
+    let retaining = retention::Retaining {
+        namespace: &namespace,
+        tenant: &name,
+        uid: &uid,
+        istat_code: &tenant.spec.municipality.istat_code,
+        operator_namespace,
+    };
+    retention::detach(client, &retaining).await
 }

@@ -3,10 +3,12 @@
 //! operator never takes over anyone else's namespace, and a tenant never moves: its workloads
 //! and data live in the namespace it has.
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
+use municipio_crds::v1alpha1::DeletionPolicy;
 use municipio_crds::{MunicipalityTenant, ValidTenant};
 
 use super::Context;
@@ -16,7 +18,7 @@ use super::pipeline::{BLOCKED_RETRY, Stop};
 use super::retention;
 use super::status::{Observed, Outcome};
 use crate::children::Owner;
-use crate::claim::{self, Existing};
+use crate::claim::{self, Existing, RetentionRecord};
 use tracing::info;
 
 /// The namespace could not be read.
@@ -80,15 +82,24 @@ pub async fn claim(
     // A namespace the inventory knows this tenant controls needs no read.
     let known_ours = ctx.inventory.controls(&namespace_key, &owner.uid);
     if !known_ours && let Some(ns) = read(valid.namespace.as_str()).await? {
+        let record = match ns.owner_references().iter().any(|r| r.uid == owner.uid) {
+            true => None,
+            false => retention_record(ctx, valid.namespace.as_str()).await?,
+        };
         let asking = claim::Asking {
             name: valid.name.as_str(),
             uid: Some(&owner.uid),
             istat_code: valid.municipality.istat_code.as_str(),
+            retains: valid.deletion_policy == DeletionPolicy::Retain,
         };
-        match claim::existing(&ns.metadata, &asking) {
+        match claim::existing(&ns.metadata, record.as_ref(), &asking) {
             Existing::Ours => {}
-            Existing::Retained => take_back(ctx, tenant, valid, owner).await?,
-            Existing::Foreign(why) => {
+            // Suspended: nothing is written, a take-back included.
+            Existing::Retained if valid.suspend => {
+                return Err(Stop::At(Outcome::Suspended, Action::await_change()));
+            }
+            Existing::Retained => take_back(ctx, tenant, valid, owner, &ns).await?,
+            Existing::Refused(why) => {
                 let message = format!(
                     "namespace {} exists and {why}: it is left untouched; choose another spec.namespace",
                     valid.namespace
@@ -106,6 +117,23 @@ pub async fn claim(
     Ok(())
 }
 
+/// The operator's record of retaining `namespace`, if there is one (metadata only).
+async fn retention_record(
+    ctx: &Context,
+    namespace: &str,
+) -> Result<Option<ObjectMeta>, ClaimError> {
+    let records: Api<ConfigMap> =
+        Api::namespaced(ctx.client.clone(), &ctx.config.operator_namespace);
+    records
+        .get_metadata_opt(&RetentionRecord::name_for(namespace))
+        .await
+        .map(|r| r.map(|r| r.metadata))
+        .map_err(|source| ClaimError {
+            namespace: namespace.to_owned(),
+            source,
+        })
+}
+
 /// Takes back the namespace this tenant left with `deletionPolicy: Retain`, and the children
 /// retained in it, as they are: the steps after this one apply the children over them.
 async fn take_back(
@@ -113,9 +141,10 @@ async fn take_back(
     tenant: &MunicipalityTenant,
     valid: &ValidTenant,
     owner: &Owner,
+    live: &Namespace,
 ) -> Result<(), ClaimError> {
     let namespace = valid.namespace.as_str();
-    retention::reattach(&ctx.client, namespace, owner)
+    retention::reattach(&ctx.client, live, owner, &ctx.config.operator_namespace)
         .await
         .map_err(|source| ClaimError {
             namespace: namespace.to_owned(),
@@ -127,7 +156,7 @@ async fn take_back(
         reason: "RetainedNamespaceTakenBack".to_owned(),
         action: "Claim",
         note: format!(
-            "namespace {namespace}, retained when tenant {} of ISTAT code {} was deleted, is this tenant's again; its content is kept, and the operator's own objects in it are applied as this tenant builds them",
+            "namespace {namespace}, retained when tenant {} of ISTAT code {} was deleted, is this tenant's again: its content is kept; the operator's own objects in it are applied as this tenant builds them, and those it no longer builds are removed",
             valid.name, valid.municipality.istat_code
         ),
     };

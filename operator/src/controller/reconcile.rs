@@ -137,7 +137,9 @@ pub async fn reconcile(
                 result
             }
             Event::Cleanup(tenant) => {
-                if let Err(error) = cleanup::cleanup(&ctx.client, &tenant).await {
+                if let Err(error) =
+                    cleanup::cleanup(&ctx.client, &tenant, &ctx.config.operator_namespace).await
+                {
                     let note = Note {
                         warning: true,
                         reason: "CleanupError".to_owned(),

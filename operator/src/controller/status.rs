@@ -175,7 +175,11 @@ pub fn status(
     }
     MunicipalityTenantStatus {
         observed_generation: observed.generation,
-        namespace: observed.namespace,
+        // The namespace a tenant lives in never moves: a pass stopped before the claim (an
+        // invalid spec, an unknown field) keeps it, for the next claim and for cleanup.
+        namespace: observed
+            .namespace
+            .or_else(|| previous.and_then(|p| p.namespace.clone())),
         workloads: observed.workloads,
         managed_objects: observed.managed_objects,
         connectors: observed.connectors,

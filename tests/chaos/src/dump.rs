@@ -12,7 +12,8 @@ use serde_json::Value;
 use municipio_crds::MunicipalityTenant;
 use municipio_operator::children::kinds::KINDS;
 use municipio_operator::labels::{
-    APPLIED_HASH_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, RETAINED_LABEL, TENANT_LABEL,
+    APPLIED_HASH_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, NAMESPACE_UID_LABEL, RETAINED_LABEL,
+    TENANT_LABEL,
 };
 
 /// Objects by `Kind/namespace/name`, and tenants' statuses by `MunicipalityTenant/name`.
@@ -111,6 +112,13 @@ fn normalize(object: &mut Value, uids: &BTreeMap<String, String>) {
         // assigns afresh: only whether there is one is compared (the fields it digests are).
         if let Some(a) = meta.get_mut("annotations") {
             present(a, APPLIED_HASH_ANNOTATION);
+        }
+        // The operator's record of a retained namespace holds that namespace's uid.
+        if let Some(uid) = meta
+            .get_mut("labels")
+            .and_then(|l| l.get_mut(NAMESPACE_UID_LABEL))
+        {
+            *uid = Value::from("<the namespace's>");
         }
         // The tenant's uid differs by cluster; its kind and name do not.
         for r in meta

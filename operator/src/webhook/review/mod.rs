@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube::core::{DynamicObject, Status};
 use municipio_crds::identifiers::NamespaceName;
-use municipio_crds::v1alpha1::Environment;
+use municipio_crds::v1alpha1::{DeletionPolicy, Environment};
 use municipio_crds::{MunicipalityTenant, ValidTenant};
 
 use crate::claim;
@@ -25,6 +25,20 @@ pub struct TenantFacts {
 }
 
 impl TenantFacts {
+    /// The facts of a tenant that does not decode, read leniently from its JSON.
+    pub fn of_raw(object: &DynamicObject) -> Self {
+        let istat_code = object
+            .data
+            .pointer("/spec/municipality/istatCode")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        Self {
+            name: kube::ResourceExt::name_any(object),
+            istat_code: istat_code.to_owned(),
+            namespace: tenant_watch::namespace_of(object),
+        }
+    }
+
     pub fn of(tenant: &MunicipalityTenant) -> Self {
         let name = tenant.metadata.name.clone().unwrap_or_default();
         Self {
@@ -50,6 +64,8 @@ pub trait Cluster {
     fn tenants(&self) -> Vec<TenantFacts>;
     /// The UIDs of the owners of a namespace, or `None` when there is no such namespace.
     fn namespace(&self, name: &str) -> Option<ObjectMeta>;
+    /// The operator's record of retaining the namespace `namespace`, if there is one.
+    fn retention_record(&self, namespace: &str) -> Option<ObjectMeta>;
     /// The tenants a source Secret is bound to, or `None` when there is no such Secret.
     fn source_secret_bindings(&self, name: &str) -> Option<BTreeSet<String>>;
     /// The namespace source Secrets live in (for messages).
@@ -201,10 +217,12 @@ fn namespace_is_free(tenant: &MunicipalityTenant, cluster: &dyn Cluster) -> Vec<
         name: tenant.metadata.name.as_deref().unwrap_or_default(),
         uid: tenant.metadata.uid.as_deref(),
         istat_code: &tenant.spec.municipality.istat_code,
+        retains: tenant.spec.deletion_policy == DeletionPolicy::Retain,
     };
-    match claim::existing(&existing, &asking) {
+    let record = cluster.retention_record(&namespace);
+    match claim::existing(&existing, record.as_ref(), &asking) {
         claim::Existing::Ours | claim::Existing::Retained => Vec::new(),
-        claim::Existing::Foreign(why) => vec![format!(
+        claim::Existing::Refused(why) => vec![format!(
             "spec.namespace: namespace {namespace} already exists and {why}: choose another spec.namespace (the operator never takes over a namespace)"
         )],
     }

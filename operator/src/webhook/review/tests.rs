@@ -12,6 +12,7 @@ use super::*;
 struct FakeCluster {
     tenants: Vec<TenantFacts>,
     namespaces: BTreeMap<String, ObjectMeta>,
+    records: BTreeMap<String, ObjectMeta>,
     secrets: BTreeMap<String, BTreeSet<String>>,
 }
 
@@ -21,6 +22,9 @@ impl Cluster for FakeCluster {
     }
     fn namespace(&self, name: &str) -> Option<ObjectMeta> {
         self.namespaces.get(name).cloned()
+    }
+    fn retention_record(&self, namespace: &str) -> Option<ObjectMeta> {
+        self.records.get(namespace).cloned()
     }
     fn source_secret_bindings(&self, name: &str) -> Option<BTreeSet<String>> {
         self.secrets.get(name).cloned()
@@ -227,6 +231,7 @@ fn one_tenant_per_municipality_and_per_namespace() {
 fn namespace(labels: &[(&str, &str)], owners: &[&str]) -> ObjectMeta {
     serde_json::from_value(json!({
         "name": "comune-modena",
+        "uid": "uid-comune-modena",
         "labels": labels.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
         "ownerReferences": owners.iter().map(|uid| json!({
             "apiVersion": "tenancy.municipio.io/v1alpha1", "kind": "MunicipalityTenant",
@@ -273,8 +278,38 @@ fn a_retained_namespace_is_admitted_for_the_tenant_that_left_it_only() {
     cluster
         .namespaces
         .insert("comune-modena".into(), namespace(&retained, &[]));
+    // Without the operator's record of retaining it, labels are not enough.
+    let r = answer(&request("CREATE", modena(), None), &cluster);
+    assert!(!r.allowed);
+    assert!(
+        r.result
+            .message
+            .contains("the operator has no record of retaining it"),
+        "{}",
+        r.result.message
+    );
+    let record = crate::claim::RetentionRecord {
+        namespace: "comune-modena",
+        namespace_uid: "uid-comune-modena",
+        tenant: "modena",
+        istat_code: "036023",
+    };
+    cluster.records.insert(
+        "comune-modena".into(),
+        record.config_map("municipio-system").metadata,
+    );
     let r = answer(&request("CREATE", modena(), None), &cluster);
     assert!(r.allowed, "{}", r.result.message);
+    // Taken back by a tenant that would delete it when deleted: refused.
+    let mut deleting = modena();
+    deleting["spec"]["deletionPolicy"] = json!("Delete");
+    let r = answer(&request("CREATE", deleting, None), &cluster);
+    assert!(!r.allowed);
+    assert!(
+        r.result.message.contains("must retain it too"),
+        "{}",
+        r.result.message
+    );
 
     let mut another = modena();
     another["metadata"]["name"] = json!("modena-bis");
@@ -453,4 +488,24 @@ fn an_update_without_its_old_object_is_refused() {
     let r = answer(&request("UPDATE", modena(), None), &modena_cluster());
     assert!(!r.allowed);
     assert!(r.result.message.contains("without its old object"));
+}
+
+/// A tenant stored with a field the operator does not know still holds its municipality and
+/// namespace against others: its facts are read leniently from its JSON.
+#[test]
+fn an_undecodable_tenant_still_holds_its_municipality_and_namespace() {
+    let mut stored = modena();
+    stored["spec"]["deletionPolcy"] = json!("Retain");
+    stored["spec"]["namespace"] = json!("comune-mo");
+    let object: DynamicObject = serde_json::from_value(stored).unwrap();
+    assert!(tenant_watch::decode(&object).is_err());
+    let facts = TenantFacts::of_raw(&object);
+    assert_eq!(
+        (
+            facts.name.as_str(),
+            facts.istat_code.as_str(),
+            facts.namespace.as_str()
+        ),
+        ("modena", "036023", "comune-mo")
+    );
 }
