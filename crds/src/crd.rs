@@ -44,17 +44,24 @@ pub(crate) fn derived_schema() -> JSONSchemaProps {
 /// for the webhook to refuse and the controller to report with the field's path and the one
 /// it was probably meant to be ([`crate::decode`]). `status` is the operator's and stays pruned.
 fn keep_unknown_fields(schema: &mut JSONSchemaProps) {
-    if schema.properties.is_some() {
-        schema.x_kubernetes_preserve_unknown_fields = Some(true);
-    }
+    each_node(schema, &mut |node| {
+        if node.properties.is_some() {
+            node.x_kubernetes_preserve_unknown_fields = Some(true);
+        }
+    });
+}
+
+/// Calls `f` on `schema` and on every schema below it (properties, items, map values).
+fn each_node(schema: &mut JSONSchemaProps, f: &mut impl FnMut(&mut JSONSchemaProps)) {
+    f(schema);
     for child in schema.properties.iter_mut().flat_map(|p| p.values_mut()) {
-        keep_unknown_fields(child);
+        each_node(child, f);
     }
     if let Some(JSONSchemaPropsOrArray::Schema(items)) = schema.items.as_mut() {
-        keep_unknown_fields(items);
+        each_node(items, f);
     }
     if let Some(JSONSchemaPropsOrBool::Schema(extra)) = schema.additional_properties.as_mut() {
-        keep_unknown_fields(extra);
+        each_node(extra, f);
     }
 }
 
@@ -63,16 +70,7 @@ fn keep_unknown_fields(schema: &mut JSONSchemaProps) {
 /// servers up to 1.20 then publish such a field to OpenAPI v2 without its type or properties,
 /// which leaves `kubectl explain spec.pagopa` with nothing to show.
 fn drop_nullable(schema: &mut JSONSchemaProps) {
-    schema.nullable = None;
-    for child in schema.properties.iter_mut().flat_map(|p| p.values_mut()) {
-        drop_nullable(child);
-    }
-    if let Some(JSONSchemaPropsOrArray::Schema(items)) = schema.items.as_mut() {
-        drop_nullable(items);
-    }
-    if let Some(JSONSchemaPropsOrBool::Schema(extra)) = schema.additional_properties.as_mut() {
-        drop_nullable(extra);
-    }
+    each_node(schema, &mut |node| node.nullable = None);
 }
 
 /// The CRD as YAML, as `municipio crd` prints it.

@@ -66,11 +66,11 @@ pub async fn claim(
             "spec.namespace cannot change from {current} to {}: the tenant's workloads and data live in {current}. Set spec.namespace back to {current}; to move a municipality, create a new tenant and migrate its data",
             valid.namespace
         );
-        let outcome = Outcome::Stalled {
-            reason: "NamespaceImmutable",
+        return Err(stalled(
+            "NamespaceImmutable",
             message,
-        };
-        return Err(Stop::At(outcome, Action::await_change()));
+            Action::await_change(),
+        ));
     }
     // Until every child kind is listed, a child would look absent.
     ctx.inventory.wait_listed().await;
@@ -104,17 +104,19 @@ pub async fn claim(
                     "namespace {} exists and {why}: it is left untouched; choose another spec.namespace",
                     valid.namespace
                 );
-                let outcome = Outcome::Stalled {
-                    reason: "NamespaceConflict",
-                    message,
-                };
                 // The namespace is not watched: look again in a while, in case it is freed.
-                return Err(Stop::At(outcome, Action::requeue(BLOCKED_RETRY)));
+                let again = Action::requeue(BLOCKED_RETRY);
+                return Err(stalled("NamespaceConflict", message, again));
             }
         }
     }
     observed.namespace = Some(valid.namespace.to_string());
     Ok(())
+}
+
+/// A stop the tenant's status tells as `Stalled` with `reason`.
+fn stalled(reason: &'static str, message: String, then: Action) -> Stop {
+    Stop::At(Outcome::Stalled { reason, message }, then)
 }
 
 /// The operator's record of retaining `namespace`, if there is one (metadata only).
