@@ -3,6 +3,7 @@
 //! Secret) and where its traffic goes. Everything else (dereference, build, status, the
 //! webhook) asks here, for every connector of [`Connector::ALL`], and names none.
 
+pub mod identity;
 pub mod io;
 pub mod pagopa;
 

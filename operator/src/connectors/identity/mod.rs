@@ -1,0 +1,7 @@
+//! The identity connector (SPID and CIE, through the region's gateway as a Full aggregator):
+//! its keys and the artifacts published for each municipality.
+
+pub mod certificate;
+pub mod keys;
+pub mod saml;
+pub mod xml;
