@@ -146,3 +146,162 @@ fn spid_sp_test_fails_on_broken_metadata() {
         assert!(said.contains(why), "{name}: {why:?} not in:\n{said}");
     }
 }
+
+// ---------------------------------------------------------------- OpenID Connect Federation
+
+use municipio_operator::connectors::identity::federation::{
+    RelyingParty, client_id, entity_configuration, jws,
+};
+use serde_json::{Value, json};
+
+/// The verdict of `tests/federation-check` (spid-cie-oidc) on `leaf`, served as the entity
+/// configuration of `leaf_sub` under a local trust anchor and the region's intermediate on
+/// `port`, which registered `registered` as its federation keys.
+fn federation_check(
+    port: u16,
+    leaf_sub: &str,
+    leaf: &str,
+    registered: &SigningKey,
+    trust_mark: bool,
+) -> Value {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    let bin = BIN.get_or_init(|| {
+        let out = Command::new(support::repo_root().join("tests/python-tools"))
+            .arg("oidc")
+            .output()
+            .expect("tests/python-tools runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .last()
+                .unwrap()
+                .trim(),
+        )
+    });
+    let input = json!({
+        "port": port,
+        "leaf": leaf,
+        "leaf_sub": leaf_sub,
+        "registered_jwks": {"keys": [registered.public_jwk()]},
+        "require_trust_mark": trust_mark,
+    });
+    let mut child = Command::new(bin.join("python"))
+        .arg(support::repo_root().join("tests/federation-check"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the federation check runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let verdict: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no verdict ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(out.status.success(), verdict["valid"] == true, "{verdict}");
+    verdict
+}
+
+fn federation_key() -> &'static SigningKey {
+    static KEY: OnceLock<SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| SigningKey::generate().expect("a key"))
+}
+
+/// Modena's entity configuration on a gateway at `gateway`, its federation signed by `signer`.
+fn modena_entity_configuration(gateway: &str, ipa_code: &str, signer: &SigningKey) -> String {
+    let region = format!("{gateway}/");
+    let rp = RelyingParty {
+        gateway,
+        ipa_code,
+        organization: "Comune di Modena",
+        homepage: "https://www.comune.modena.it",
+        contacts: &["comune.modena@cert.comune.modena.it"],
+        authority_hints: &[&region],
+        federation_keys: &[signer],
+        protocol_keys: &[key()],
+    };
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    entity_configuration(&rp, now, 86_400).unwrap()
+}
+
+#[test]
+fn spid_cie_oidc_resolves_the_trust_chain_down_to_the_municipality() {
+    let port = support::free_port();
+    let gateway = format!("http://127.0.0.1:{port}");
+    let leaf = modena_entity_configuration(&gateway, "c_f257", federation_key());
+    let sub = client_id(&gateway, "c_f257");
+    let verdict = federation_check(port, &sub, &leaf, federation_key(), false);
+    assert_eq!(verdict["valid"], true, "{verdict}");
+    assert_eq!(verdict["path"].as_array().unwrap().len(), 3, "{verdict}");
+    assert_eq!(verdict["path"][0], sub.as_str());
+    let rp = &verdict["final_metadata"]["openid_relying_party"];
+    assert_eq!(rp["redirect_uris"][0], format!("{sub}callback/"));
+    assert_eq!(rp["token_endpoint_auth_method"], "private_key_jwt");
+}
+
+/// Broken on purpose, each in one way: the same library refuses the chain.
+#[test]
+fn spid_cie_oidc_refuses_a_broken_entity_configuration() {
+    let port = support::free_port();
+    let gateway = format!("http://127.0.0.1:{port}");
+    let sub = client_id(&gateway, "c_f257");
+    let valid = modena_entity_configuration(&gateway, "c_f257", federation_key());
+    let payload: Value = {
+        use base64::Engine;
+        let part = valid.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let mut implicit = payload.clone();
+    implicit["metadata"]["openid_relying_party"]["grant_types"] = json!(["implicit"]);
+    let cases = [
+        (
+            "signed with a key the region did not register",
+            modena_entity_configuration(&gateway, "c_f257", key()),
+            false,
+        ),
+        (
+            "another IPA code than the one the region registered",
+            modena_entity_configuration(&gateway, "c_a944", federation_key()),
+            false,
+        ),
+        (
+            "a JWT that is not an entity statement",
+            jws(&payload, federation_key(), "JWT").unwrap(),
+            false,
+        ),
+        (
+            "a grant type the region's policy does not allow",
+            jws(&implicit, federation_key(), "entity-statement+jwt").unwrap(),
+            false,
+        ),
+        (
+            "no trust mark yet, where the anchor requires one (onboarding pending)",
+            valid.clone(),
+            true,
+        ),
+    ];
+    for (what, leaf, trust_mark) in cases {
+        let verdict = federation_check(port, &sub, &leaf, federation_key(), trust_mark);
+        assert_eq!(verdict["valid"], false, "{what}: {verdict}");
+        assert!(verdict["error"].is_string(), "{what}: {verdict}");
+    }
+}

@@ -2,6 +2,7 @@
 //! its keys and the artifacts published for each municipality.
 
 pub mod certificate;
+pub mod federation;
 pub mod keys;
 pub mod saml;
 pub mod xml;
