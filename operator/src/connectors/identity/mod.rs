@@ -4,5 +4,6 @@
 pub mod certificate;
 pub mod federation;
 pub mod keys;
+pub mod rotation;
 pub mod saml;
 pub mod xml;
