@@ -93,6 +93,23 @@ impl Webhook {
                 "sideEffects": "None",
                 "admissionReviewVersions": ["v1"],
                 "timeoutSeconds": 5,
+            }, {
+                "name": "tenant-deletions.tenancy.municipio.io",
+                "clientConfig": {
+                    "url": format!("https://127.0.0.1:{}/validate-municipalitytenant", hook.port),
+                },
+                "rules": [{
+                    "apiGroups": ["tenancy.municipio.io"],
+                    "apiVersions": ["v1alpha1"],
+                    "operations": ["DELETE"],
+                    "resources": ["municipalitytenants"],
+                    "scope": "Cluster",
+                }],
+                "objectSelector": {"matchLabels": {TEST_RUN_LABEL: hook.run}},
+                "failurePolicy": "Ignore",
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+                "timeoutSeconds": 5,
             }],
         });
         let mut configuration: ValidatingWebhookConfiguration =
@@ -576,6 +593,29 @@ async fn a_retained_tenant_is_deleted_through_the_webhook() {
         namespaces.get_opt(&name).await.unwrap().is_some()
     })
     .await;
+    // A foreground deletion would let the garbage collector take the namespace: refused.
+    let refused = try_kubectl(&[
+        "delete",
+        "mt",
+        &name,
+        "--cascade=foreground",
+        "--wait=false",
+    ])
+    .expect_err("a foreground deletion of a Retain tenant");
+    assert!(
+        refused
+            .contains("a foreground deletion would let the garbage collector delete its namespace"),
+        "{refused}"
+    );
+    assert!(
+        tenants
+            .get(&name)
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_none()
+    );
     tenants.delete(&name, &Default::default()).await.unwrap();
     eventually("the tenant is gone", || async {
         tenants.get_opt(&name).await.unwrap().is_none()

@@ -111,7 +111,10 @@ fn uid_of(body: &[u8]) -> String {
 
 fn decide(request: &AdmissionRequest<DynamicObject>, cluster: &dyn Cluster) -> AdmissionResponse {
     let response = AdmissionResponse::from(request);
-    // Deletion is never blocked, and nothing else is asked of this webhook.
+    if request.operation == Operation::Delete {
+        return deletion(request, response);
+    }
+    // Nothing else is asked of this webhook.
     if !matches!(request.operation, Operation::Create | Operation::Update) {
         return response;
     }
@@ -168,6 +171,37 @@ fn decide(request: &AdmissionRequest<DynamicObject>, cluster: &dyn Cluster) -> A
     let mut response = response;
     response.warnings = (!warnings.is_empty()).then_some(warnings);
     response
+}
+
+/// A deletion goes through, except a foreground one of a tenant that retains its namespace:
+/// the garbage collector would start deleting the namespace and everything in it at once,
+/// before the operator's finalizer detaches them. (Registered with `failurePolicy: Ignore`:
+/// a webhook that is down never holds a deletion.)
+fn deletion(
+    request: &AdmissionRequest<DynamicObject>,
+    response: AdmissionResponse,
+) -> AdmissionResponse {
+    let retains = request
+        .old_object
+        .as_ref()
+        .and_then(|old| old.data.pointer("/spec/deletionPolicy"))
+        .and_then(serde_json::Value::as_str)
+        == Some("Retain");
+    let propagation = request
+        .options
+        .as_ref()
+        .and_then(|options| options.0.get("propagationPolicy"))
+        .and_then(serde_json::Value::as_str);
+    if !retains || propagation != Some("Foreground") {
+        return response;
+    }
+    let name = request.name.as_str();
+    refuse(
+        response,
+        vec![format!(
+            "tenant {name} has spec.deletionPolicy: Retain, and a foreground deletion would let the garbage collector delete its namespace and the data in it before the operator keeps them: delete it with background propagation (kubectl delete's default, or --cascade=background; for Argo CD, the application's background deletion finalizer), or set spec.deletionPolicy: Delete first if the data may go"
+        )],
+    )
 }
 
 /// A denial in the API server's own form for invalid objects: 422, reason `Invalid`, every

@@ -509,3 +509,36 @@ fn an_undecodable_tenant_still_holds_its_municipality_and_namespace() {
         ("modena", "036023", "comune-mo")
     );
 }
+
+/// A foreground deletion of a Retain tenant is refused; any other deletion goes through.
+#[test]
+fn a_foreground_deletion_of_a_retain_tenant_is_refused() {
+    let delete = |tenant: Value, propagation: Option<&str>| {
+        let mut body: Value =
+            serde_json::from_slice(&request("DELETE", Value::Null, Some(tenant))).unwrap();
+        body["request"]["name"] = json!("modena");
+        if let Some(p) = propagation {
+            body["request"]["options"] = json!({"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1", "propagationPolicy": p});
+        }
+        answer(&serde_json::to_vec(&body).unwrap(), &modena_cluster())
+    };
+    let retain = modena();
+    let r = delete(retain.clone(), Some("Foreground"));
+    assert!(!r.allowed);
+    assert!(
+        r.result.message.starts_with(
+            "tenant modena has spec.deletionPolicy: Retain, and a foreground deletion"
+        ),
+        "{}",
+        r.result.message
+    );
+    for propagation in [None, Some("Background"), Some("Orphan")] {
+        assert!(
+            delete(retain.clone(), propagation).allowed,
+            "{propagation:?}"
+        );
+    }
+    let mut deleting = modena();
+    deleting["spec"]["deletionPolicy"] = json!("Delete");
+    assert!(delete(deleting, Some("Foreground")).allowed);
+}
