@@ -135,7 +135,7 @@ fn the_validate_command_names_the_file_of_a_broken_or_foreign_document() {
         lines[1]
     );
     assert!(
-        lines[2].contains("wrong-type.yaml: t: spec.workloads[0].port: invalid type"),
+        lines[2].contains("wrong-type.yaml: t: spec.workloads[0].port: must be of type integer"),
         "{}",
         lines[2]
     );
@@ -247,6 +247,91 @@ fn render_refuses_an_invalid_tenant_like_validate() {
         !stdout.contains("apiVersion"),
         "nothing is rendered: {stdout}"
     );
+}
+
+/// Every file the API server refuses for its schema (`tests/api_server.rs` runs the same corpus
+/// against it) is refused offline too, by the CRD's own schema, naming the field its
+/// `# expect:` lines name: a green `validate` means the cluster will take the tenant.
+#[test]
+fn validate_refuses_every_schema_invalid_manifest_naming_the_field() {
+    // And, as on the API server, what only the semantic rules refuse passes the schema.
+    for file in yaml_files("tests/manifests/semantic-invalid") {
+        for doc in manifests::read(&file).unwrap() {
+            let errors = municipio_crds::decode::schema_errors(&doc.unwrap().value);
+            assert!(errors.is_empty(), "{}: {errors:?}", file.display());
+        }
+    }
+    let files = yaml_files("tests/manifests/schema-invalid");
+    assert!(files.len() >= 100, "{}", files.len());
+    for file in files {
+        let report = validate_files::validate_paths(std::slice::from_ref(&file));
+        let said = report.problems.join("\n");
+        assert!(!said.is_empty(), "{}: accepted offline", file.display());
+        for expected in expectations(&file) {
+            // That field, or one inside it (a map's key, where the API server names the map).
+            let names = |l: &str| {
+                [":", ".", "["]
+                    .iter()
+                    .any(|end| l.contains(&format!("{expected}{end}")))
+            };
+            assert!(
+                said.lines().any(names),
+                "{}: {expected:?} not named in:\n{said}",
+                file.display()
+            );
+        }
+    }
+}
+
+/// Nothing to check is a failure, as `kubectl apply` says "no objects passed": an empty file, a
+/// file of comments, an empty directory.
+#[test]
+fn validate_and_render_refuse_an_input_with_no_tenant() {
+    let dir = std::env::temp_dir().join(support::unique_name("no-tenant"));
+    let empty_dir = dir.join("empty");
+    std::fs::create_dir_all(&empty_dir).unwrap();
+    std::fs::write(dir.join("empty.yaml"), "").unwrap();
+    std::fs::write(
+        dir.join("comments.yaml"),
+        "# nothing here\n---\n# nor here\n",
+    )
+    .unwrap();
+    for input in ["empty.yaml", "comments.yaml", "empty"] {
+        let path = dir.join(input);
+        for command in ["validate", "render"] {
+            let (code, stdout, stderr) = municipio(&[command, "-f", path.to_str().unwrap()]);
+            assert_eq!(code, 1, "{command} {input}: {stdout}{stderr}");
+            let said = format!("{stdout}{stderr}");
+            assert!(
+                said.contains("no manifest in this file") || said.contains("no objects passed"),
+                "{command} {input}: {said}"
+            );
+        }
+    }
+}
+
+/// A tenant far over what an API server stores (50 MB) is refused by its size, without being
+/// parsed: the reading stops at the bound.
+#[test]
+fn a_huge_tenant_is_refused_by_its_size() {
+    let dir = std::env::temp_dir().join(support::unique_name("huge"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("huge.yaml");
+    let modena = std::fs::read_to_string(repo_root().join("examples/modena.yaml")).unwrap();
+    let name = "x".repeat(50 * 1024 * 1024);
+    let huge = modena.replace("name: Comune di Modena", &format!("name: {name}"));
+    assert!(huge.len() > 50_000_000);
+    std::fs::write(&file, huge).unwrap();
+    for command in ["validate", "render"] {
+        let (code, stdout, _) = municipio(&[command, "-f", file.to_str().unwrap()]);
+        assert_eq!(code, 1, "{command}");
+        assert!(
+            stdout.contains("document 0 is larger than 1572864 bytes"),
+            "{command}: {}",
+            &stdout[..stdout.len().min(500)]
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A field the API does not know is refused by `validate` and `render` at any level, with its

@@ -36,22 +36,104 @@ const OBJECT_META: [&str; 15] = [
     "uid",
 ];
 
-/// The tenant in `value`, or every field it does not know and the first one of the wrong type.
+/// The tenant in `value`, or every field it does not know and everything the CRD's schema
+/// refuses (what the API server would refuse, offline); failing those, the first field of a
+/// type the types cannot read.
 pub fn decode(value: &Value) -> Result<MunicipalityTenant, Vec<FieldError>> {
     let mut errors = unknown_fields(value);
-    match serde_path_to_error::deserialize::<_, MunicipalityTenant>(value) {
-        Ok(tenant) if errors.is_empty() => return Ok(tenant),
-        Ok(_) => {}
-        Err(e) => errors.push(FieldError {
+    errors.extend(schema_errors(value));
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    serde_path_to_error::deserialize::<_, MunicipalityTenant>(value).map_err(|e| {
+        vec![FieldError {
             path: FieldPath::new(&e.path().to_string()),
             problem: Problem::Type(e.into_inner().to_string()),
-        }),
+        }]
+    })
+}
+
+/// The CRD's schema as a JSON Schema validator. An OpenAPI v3 schema object is JSON Schema
+/// (draft 4's vocabulary) plus `x-kubernetes-*` extensions, which the validator ignores; the
+/// one that refuses input, list-map keys, is checked by [`walk`].
+fn validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft4)
+            .build(spec_schema())
+            .expect("the CRD's schema is a valid JSON Schema (a test builds it)")
+    })
+}
+
+/// What the schema refuses: types, required fields, enums, patterns, bounds.
+pub fn schema_errors(object: &Value) -> Vec<FieldError> {
+    validator()
+        .iter_errors(object)
+        .map(|error| {
+            let path = field_path(error.instance_path().as_str());
+            match error.kind() {
+                // Named by the missing field, as the API server names it.
+                jsonschema::error::ValidationErrorKind::Required { property } => FieldError {
+                    path: path.child(property.as_str().unwrap_or_default()),
+                    problem: Problem::Schema("is required".to_owned()),
+                },
+                kind => FieldError {
+                    path,
+                    problem: Problem::Schema(schema_message(kind)),
+                },
+            }
+        })
+        .collect()
+}
+
+/// `/spec/admins/0/name` as `spec.admins[0].name`.
+fn field_path(pointer: &str) -> FieldPath {
+    let mut segments = pointer
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"));
+    let mut path = FieldPath::new(&segments.next().unwrap_or_default());
+    for segment in segments {
+        path = match segment.parse::<usize>() {
+            Ok(i) => path.index(i),
+            Err(_) => path.child(&segment),
+        };
     }
-    Err(errors)
+    path
+}
+
+/// What is wrong, in the API server's words where it has them; never the value itself (it
+/// may be huge), past a short excerpt.
+fn schema_message(kind: &jsonschema::error::ValidationErrorKind) -> String {
+    use jsonschema::error::ValidationErrorKind as Kind;
+    match kind {
+        Kind::MaxLength { limit } => format!("may not be longer than {limit} characters"),
+        Kind::MinLength { limit } => format!("should be at least {limit} characters long"),
+        Kind::MaxItems { limit } => format!("must have at most {limit} items"),
+        Kind::MinItems { limit } => format!("must have at least {limit} items"),
+        Kind::Maximum { limit } => format!("should be less than or equal to {limit}"),
+        Kind::Minimum { limit } => format!("should be greater than or equal to {limit}"),
+        Kind::Pattern { pattern } => format!("should match '{pattern}'"),
+        Kind::Enum { options } => format!("must be one of {options}"),
+        Kind::Type { kind } => {
+            let types: Vec<String> = match kind {
+                jsonschema::error::TypeKind::Single(t) => vec![t.to_string()],
+                jsonschema::error::TypeKind::Multiple(set) => {
+                    set.iter().map(|t| t.to_string()).collect()
+                }
+            };
+            format!("must be of type {}", types.join(" or "))
+        }
+        other => {
+            let text = format!("{other:?}");
+            text.chars().take(200).collect()
+        }
+    }
 }
 
 /// Every field of `object` (a whole tenant, or a part of one such as onboarding's template)
-/// that the API does not know, by path.
+/// that the API does not know, and every second item of a list keyed by a field, by path.
 pub fn unknown_fields(object: &Value) -> Vec<FieldError> {
     let mut found = Vec::new();
     let Some(fields) = object.as_object() else {
@@ -113,8 +195,50 @@ fn walk(value: &Value, schema: &Value, path: &FieldPath, found: &mut Vec<FieldEr
             for (i, item) in items.iter().enumerate() {
                 walk(item, &schema["items"], &path.index(i), found);
             }
+            unique_by_keys(items, schema, path, found);
         }
         _ => {}
+    }
+}
+
+/// A list the schema makes a map (`x-kubernetes-list-type: map`) or a set has each key (or
+/// item) once: the API server refuses a second one.
+fn unique_by_keys(items: &[Value], schema: &Value, path: &FieldPath, found: &mut Vec<FieldError>) {
+    let keys: Vec<&str> = match schema["x-kubernetes-list-type"].as_str() {
+        Some("map") => schema["x-kubernetes-list-map-keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect(),
+        Some("set") => Vec::new(),
+        _ => return,
+    };
+    let mut seen: Vec<(Value, usize)> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let key = match keys.as_slice() {
+            [] => item.clone(),
+            keys => Value::Array(keys.iter().map(|k| item[*k].clone()).collect()),
+        };
+        match seen.iter().find(|(k, _)| *k == key) {
+            // Named by the item, as the API server names it.
+            Some((_, first)) => {
+                let value = match keys.as_slice() {
+                    [key] => item[*key]
+                        .as_str()
+                        .map_or_else(|| item[*key].to_string(), str::to_owned),
+                    _ => key.to_string(),
+                };
+                found.push(FieldError {
+                    path: path.index(i),
+                    problem: Problem::Duplicate {
+                        value,
+                        first: path.index(*first),
+                    },
+                });
+            }
+            None => seen.push((key, i)),
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! repositories hold them.
 
 use std::fs;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -30,6 +30,12 @@ pub enum ReadError {
         index: usize,
         message: String,
     },
+    #[error(
+        "{}: document {index} is larger than {} bytes, more than etcd (and so the API server) stores in one object: it is not read further, nor is the rest of the file",
+        file.display(),
+        MAX_DOCUMENT_BYTES
+    )]
+    TooLarge { file: PathBuf, index: usize },
 }
 
 /// Files of a directory that are not manifests even though they are YAML.
@@ -77,25 +83,102 @@ pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
 /// `---`) are skipped. A document that is not YAML ends the file's stream: the parser cannot
 /// find where the next one starts.
 pub fn read(file: &Path) -> Result<Vec<Result<Document, ReadError>>, ReadError> {
-    let text = if file.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|source| ReadError::Io {
-                file: file.to_owned(),
-                source,
-            })?;
-        s
-    } else {
-        fs::read_to_string(file).map_err(|source| ReadError::Io {
-            file: file.to_owned(),
-            source,
-        })?
+    let io_error = |source| ReadError::Io {
+        file: file.to_owned(),
+        source,
     };
-    Ok(parse_stream(file, &text))
+    let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+        Box::new(BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(BufReader::new(fs::File::open(file).map_err(io_error)?))
+    };
+    let (chunks, too_large) = documents(reader).map_err(io_error)?;
+    let mut out = Vec::new();
+    for (index, text) in chunks {
+        let yaml_error = |message: String| ReadError::Yaml {
+            file: file.to_owned(),
+            index,
+            message,
+        };
+        let text = match String::from_utf8(text) {
+            Ok(text) => text,
+            Err(_) => {
+                out.push(Err(yaml_error("is not UTF-8 text".to_owned())));
+                continue;
+            }
+        };
+        match parse_stream(file, &text).into_iter().next() {
+            Some(Ok(doc)) => out.push(Ok(Document { index, ..doc })),
+            Some(Err(ReadError::Yaml { message, .. })) => out.push(Err(yaml_error(message))),
+            Some(Err(other)) => out.push(Err(other)),
+            None => {}
+        }
+    }
+    if let Some(index) = too_large {
+        out.push(Err(ReadError::TooLarge {
+            file: file.to_owned(),
+            index,
+        }));
+    }
+    Ok(out)
 }
 
-/// Splits a multi-document YAML stream into JSON values.
+/// The largest document read: 1.5 MiB, what etcd stores in one object by default (and so the
+/// most an API server keeps). A larger one can never be a tenant.
+pub const MAX_DOCUMENT_BYTES: usize = 1_572_864;
+
+/// Each document's position and bytes; the position of one too large to read, if any.
+type Split = (Vec<(usize, Vec<u8>)>, Option<usize>);
+
+/// The documents of a YAML stream, split at its `---` lines, each with its position; and the
+/// position of a document over [`MAX_DOCUMENT_BYTES`], where reading stopped. Memory stays
+/// bounded by that size whatever the input (a 50 MB line included).
+fn documents(mut reader: impl BufRead) -> std::io::Result<Split> {
+    let mut done = Vec::new();
+    let mut current: Vec<u8> = Vec::new();
+    // Text before the first `---` is a document only if it holds more than comments.
+    let (mut index, mut started) = (0, false);
+    loop {
+        let allowance = (MAX_DOCUMENT_BYTES + 1).saturating_sub(current.len()) as u64;
+        let mut line = Vec::new();
+        let read = (&mut reader).take(allowance).read_until(b'\n', &mut line)?;
+        if read == 0 {
+            break;
+        }
+        if is_separator(&line) {
+            if started || has_content(&current) {
+                done.push((index, std::mem::take(&mut current)));
+                index += 1;
+            } else {
+                current.clear();
+            }
+            started = true;
+            // What follows `---` on its line (`--- a: 1`) begins the document.
+            current.extend_from_slice(&line[3..]);
+            continue;
+        }
+        current.extend_from_slice(&line);
+        if current.len() > MAX_DOCUMENT_BYTES {
+            return Ok((done, Some(index)));
+        }
+    }
+    if started || has_content(&current) {
+        done.push((index, current));
+    }
+    Ok((done, None))
+}
+
+fn is_separator(line: &[u8]) -> bool {
+    line.starts_with(b"---") && line.get(3).is_none_or(|c| c.is_ascii_whitespace())
+}
+
+fn has_content(text: &[u8]) -> bool {
+    text.split(|b| *b == b'\n').any(|line| {
+        let line = line.trim_ascii();
+        !line.is_empty() && !line.starts_with(b"#")
+    })
+}
+
 pub fn parse_stream(file: &Path, text: &str) -> Vec<Result<Document, ReadError>> {
     let mut out = Vec::new();
     for (index, de) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
@@ -131,6 +214,56 @@ pub fn parse_stream(file: &Path, text: &str) -> Vec<Result<Document, ReadError>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_text(text: &str) -> Vec<Result<serde_json::Value, String>> {
+        let (chunks, too_large) = documents(text.as_bytes()).unwrap();
+        assert_eq!(too_large, None);
+        chunks
+            .into_iter()
+            .flat_map(|(index, chunk)| {
+                parse_stream(Path::new("x.yaml"), std::str::from_utf8(&chunk).unwrap())
+                    .into_iter()
+                    .map(move |d| {
+                        d.map(|d| {
+                            assert!(index < 10);
+                            d.value
+                        })
+                        .map_err(|e| e.to_string())
+                    })
+            })
+            .collect()
+    }
+
+    /// Split by lines, the stream gives what the YAML parser gives for the whole of it.
+    #[test]
+    fn documents_split_at_separator_lines_as_yaml_does() {
+        for text in [
+            "a: 1\n---\nb: 2\n",
+            "---\na: 1\n---\n---\nb: 2\n",
+            "# only a comment\n---\na: 1\n",
+            "---\na: 1\n--- # c\nb: 2\n",
+            "a: |\n  ---x\n  text\n---\nb: [1, 2]\n",
+            "",
+            "# nothing\n",
+        ] {
+            let whole: Vec<_> = parse_stream(Path::new("x.yaml"), text)
+                .into_iter()
+                .map(|d| d.map(|d| d.value).map_err(|e| e.to_string()))
+                .collect();
+            assert_eq!(read_text(text), whole, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_document_over_the_limit_stops_the_reading_with_bounded_memory() {
+        let big = format!(
+            "a: 1\n---\nname: {}\n---\nb: 2\n",
+            "x".repeat(3 * MAX_DOCUMENT_BYTES)
+        );
+        let (chunks, too_large) = documents(big.as_bytes()).unwrap();
+        assert_eq!(chunks.len(), 1, "the first document only");
+        assert_eq!(too_large, Some(1));
+    }
 
     #[test]
     fn multi_document_streams_skip_empty_documents() {

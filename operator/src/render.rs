@@ -8,13 +8,19 @@ use municipio_crds::MunicipalityTenant;
 
 use crate::children::{self, ConnectorKeys, Owner};
 use crate::config::OperatorConfig;
-use crate::manifests;
+use crate::{manifests, validate_files};
+
+fn files_named(paths: &[PathBuf]) -> String {
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    names.join(", ")
+}
 
 /// The rendered stream, or the problems that stop it (the same lines as `municipio validate`).
 pub fn render_paths(paths: &[PathBuf], config: &OperatorConfig) -> Result<String, Vec<String>> {
     let files = manifests::files(paths).map_err(|e| vec![e.to_string()])?;
     let mut out = String::new();
     let mut problems = Vec::new();
+    let mut tenants = 0;
     for file in files {
         let docs = manifests::read(&file).map_err(|e| vec![e.to_string()])?;
         for doc in docs {
@@ -25,17 +31,14 @@ pub fn render_paths(paths: &[PathBuf], config: &OperatorConfig) -> Result<String
                     continue;
                 }
             };
-            let tenant: MunicipalityTenant = match municipio_crds::decode(&doc.value) {
+            let tenant: MunicipalityTenant = match validate_files::tenant_of(doc) {
                 Ok(t) => t,
                 Err(errors) => {
-                    problems.extend(
-                        errors
-                            .iter()
-                            .map(|e| format!("{}: document {}: {e}", file.display(), doc.index)),
-                    );
+                    problems.extend(errors);
                     continue;
                 }
             };
+            tenants += 1;
             match municipio_crds::validate(&tenant) {
                 Err(errors) => problems.extend(errors.iter().map(|e| {
                     format!(
@@ -62,6 +65,14 @@ pub fn render_paths(paths: &[PathBuf], config: &OperatorConfig) -> Result<String
                 }
             }
         }
+    }
+    if tenants == 0 && problems.is_empty() {
+        // As `kubectl apply` says of an empty input: nothing rendered is an error, not a pass.
+        problems.push(format!(
+            "no objects passed to render: no {} in {}",
+            validate_files::KIND,
+            files_named(paths)
+        ));
     }
     if problems.is_empty() {
         Ok(out)

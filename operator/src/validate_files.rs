@@ -11,8 +11,8 @@ use municipio_crds::identifiers::NamespaceName;
 
 use crate::manifests::{self, Document};
 
-const API_VERSION: &str = "tenancy.municipio.io/v1alpha1";
-const KIND: &str = "MunicipalityTenant";
+pub const API_VERSION: &str = "tenancy.municipio.io/v1alpha1";
+pub const KIND: &str = "MunicipalityTenant";
 
 /// The outcome of a run: how many tenants were read and every problem found, in file order.
 #[derive(Debug, Default)]
@@ -63,12 +63,20 @@ pub fn validate_paths(paths: &[PathBuf]) -> Report {
         }
     }
     report.problems.extend(conflicts(&tenants));
+    if report.tenants == 0 && report.problems.is_empty() {
+        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        report.problems.push(format!(
+            "no objects passed to validate: no {KIND} in {}",
+            names.join(", ")
+        ));
+    }
     report
 }
 
-/// Reads a document as a MunicipalityTenant, strictly: a field of the wrong type or one the API
-/// does not know is named with its path (one line each).
-fn tenant_of(doc: Document) -> Result<MunicipalityTenant, Vec<String>> {
+/// Reads a document as a MunicipalityTenant, strictly: what the CRD's schema refuses (a type, a
+/// bound, a pattern, a second item of a keyed list) or a field the API does not know is named
+/// with its path (one line each), as the API server would refuse it.
+pub fn tenant_of(doc: Document) -> Result<MunicipalityTenant, Vec<String>> {
     let file = doc.file.display();
     let api_version = doc
         .value

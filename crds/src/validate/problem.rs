@@ -96,6 +96,9 @@ pub enum Problem {
     /// A value of the wrong type (what serde says about it).
     #[error("{0}")]
     Type(String),
+    /// What the CRD's schema refuses (a type, a bound, a pattern), as the API server would.
+    #[error("{0}")]
+    Schema(String),
 }
 
 fn unknown_field(nearest: Option<&str>, known: &[String]) -> String {
@@ -143,6 +146,7 @@ impl Problem {
             Problem::ReservedSubject(_) => "ReservedSubject",
             Problem::UnknownField { .. } => "UnknownField",
             Problem::Type(_) => "Type",
+            Problem::Schema(_) => "Schema",
         }
     }
 }
