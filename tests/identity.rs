@@ -59,22 +59,7 @@ fn signed(aggregated: &Aggregated<'_>, from: i64, to: i64) -> String {
 fn spid_sp_test(name: &str, xml: &str) -> (bool, String) {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     let bin = BIN.get_or_init(|| {
-        let out = Command::new(support::repo_root().join("tests/python-tools"))
-            .arg("spid")
-            .output()
-            .expect("tests/python-tools runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .last()
-                .unwrap()
-                .trim(),
-        )
+        support::script_path("tests/python-tools", &["spid"], "spid-sp-test is needed")
     });
     let dir = std::env::temp_dir().join(support::unique_name("spid-sp-test"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -166,22 +151,7 @@ fn federation_check(
 ) -> Value {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     let bin = BIN.get_or_init(|| {
-        let out = Command::new(support::repo_root().join("tests/python-tools"))
-            .arg("oidc")
-            .output()
-            .expect("tests/python-tools runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .last()
-                .unwrap()
-                .trim(),
-        )
+        support::script_path("tests/python-tools", &["oidc"], "spid-cie-oidc is needed")
     });
     let input = json!({
         "port": port,

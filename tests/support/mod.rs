@@ -48,7 +48,7 @@ pub fn kubeconfig() -> PathBuf {
 }
 
 /// Runs one of the repository's setup scripts, which print a path as their last line.
-fn script_path(script: &str, args: &[&str], why: &str) -> PathBuf {
+pub fn script_path(script: &str, args: &[&str], why: &str) -> PathBuf {
     let out = Command::new(repo_root().join(script))
         .args(args)
         .output()
