@@ -40,11 +40,45 @@ const OBJECT_META: [&str; 15] = [
 /// refuses (what the API server would refuse, offline); failing those, the first field of a
 /// type the types cannot read.
 pub fn decode(value: &Value) -> Result<MunicipalityTenant, Vec<FieldError>> {
+    let value = &without_nulls(value);
     let mut errors = unknown_fields(value);
     errors.extend(schema_errors(value));
     if !errors.is_empty() {
         return Err(errors);
     }
+    deserialize(value)
+}
+
+/// A tenant as stored by the API server (the controller's watch, the webhook): the API server
+/// has checked it against the schema of its day, which a later CRD may have tightened (the API
+/// server keeps such objects, and so does the operator); only unknown fields and what the
+/// types cannot read stop it.
+pub fn decode_stored(value: &Value) -> Result<MunicipalityTenant, Vec<FieldError>> {
+    let errors = unknown_fields(value);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    deserialize(value)
+}
+
+/// `value` without the members whose value is null: the API server drops them before it
+/// validates (no field of this API is nullable), so a manifest with an empty `pagopa:` or a
+/// Helm value rendered empty is what the cluster takes.
+fn without_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+fn deserialize(value: &Value) -> Result<MunicipalityTenant, Vec<FieldError>> {
     serde_path_to_error::deserialize::<_, MunicipalityTenant>(value).map_err(|e| {
         vec![FieldError {
             path: FieldPath::new(&e.path().to_string()),
@@ -74,10 +108,16 @@ pub fn schema_errors(object: &Value) -> Vec<FieldError> {
             let path = field_path(error.instance_path().as_str());
             match error.kind() {
                 // Named by the missing field, as the API server names it.
-                jsonschema::error::ValidationErrorKind::Required { property } => FieldError {
-                    path: path.child(property.as_str().unwrap_or_default()),
-                    problem: Problem::Schema("is required".to_owned()),
-                },
+                jsonschema::error::ValidationErrorKind::Required { property } => {
+                    let property = property.as_str().unwrap_or_default();
+                    FieldError {
+                        path: match path.as_str() {
+                            "" => FieldPath::new(property),
+                            _ => path.child(property),
+                        },
+                        problem: Problem::Schema("is required".to_owned()),
+                    }
+                }
                 kind => FieldError {
                     path,
                     problem: Problem::Schema(schema_message(kind)),
@@ -223,12 +263,16 @@ fn unique_by_keys(items: &[Value], schema: &Value, path: &FieldPath, found: &mut
         match seen.iter().find(|(k, _)| *k == key) {
             // Named by the item, as the API server names it.
             Some((_, first)) => {
-                let value = match keys.as_slice() {
+                let value: String = match keys.as_slice() {
                     [key] => item[*key]
                         .as_str()
                         .map_or_else(|| item[*key].to_string(), str::to_owned),
                     _ => key.to_string(),
-                };
+                }
+                // A name, never a secret, but it may be huge: an excerpt.
+                .chars()
+                .take(100)
+                .collect();
                 found.push(FieldError {
                     path: path.index(i),
                     problem: Problem::Duplicate {

@@ -179,3 +179,31 @@ fn all_problems_at_once() {
         ]
     );
 }
+
+/// The API server drops null members before it validates: so does `decode`.
+#[test]
+fn null_members_are_dropped_as_the_api_server_drops_them() {
+    let mut tenant = modena();
+    at(&mut tenant, "/spec/workloads/0").insert("port".to_owned(), Value::Null);
+    at(&mut tenant, "/spec").insert("network".to_owned(), Value::Null);
+    let decoded = decode(&tenant).expect("nulls are as if absent");
+    assert_eq!(decoded.spec.workloads[0].port, None);
+    assert_eq!(decoded.spec.network, None);
+}
+
+/// A stored tenant was checked by the API server against the schema of its day: a later, tighter
+/// schema does not make it unreadable; unknown fields still do.
+#[test]
+fn a_stored_tenant_is_read_without_the_schema_check() {
+    let mut tenant = modena();
+    at(&mut tenant, "/spec/municipality").insert(
+        "name".to_owned(),
+        json!("Comune di ".to_owned() + &"x".repeat(300)),
+    );
+    let errors = decode(&tenant).unwrap_err();
+    assert_eq!(errors[0].path.as_str(), "spec.municipality.name");
+    assert_eq!(errors[0].problem.rule(), "Schema");
+    municipio_crds::decode::decode_stored(&tenant).expect("as stored");
+    at(&mut tenant, "/spec").insert("deletionPolcy".to_owned(), json!("Retain"));
+    assert!(municipio_crds::decode::decode_stored(&tenant).is_err());
+}

@@ -107,11 +107,14 @@ pub fn read(file: &Path) -> Result<Vec<Result<Document, ReadError>>, ReadError> 
                 continue;
             }
         };
-        match parse_stream(file, &text).into_iter().next() {
-            Some(Ok(doc)) => out.push(Ok(Document { index, ..doc })),
-            Some(Err(ReadError::Yaml { message, .. })) => out.push(Err(yaml_error(message))),
-            Some(Err(other)) => out.push(Err(other)),
-            None => {}
+        // Every result: a chunk holds more than one document when they are ended by `...`
+        // rather than separated by `---`, and none may go unread.
+        for result in parse_stream(file, &text) {
+            out.push(match result {
+                Ok(doc) => Ok(Document { index, ..doc }),
+                Err(ReadError::Yaml { message, .. }) => Err(yaml_error(message)),
+                Err(other) => Err(other),
+            });
         }
     }
     if let Some(index) = too_large {
@@ -245,6 +248,8 @@ mod tests {
             "a: |\n  ---x\n  text\n---\nb: [1, 2]\n",
             "",
             "# nothing\n",
+            "a: 1\n...\nb: 2\n",
+            "a: 1\r\n---\r\nb: 2\r\n",
         ] {
             let whole: Vec<_> = parse_stream(Path::new("x.yaml"), text)
                 .into_iter()

@@ -123,11 +123,11 @@ fn decode_event(
     }
 }
 
-/// The tenant in `object`, strictly (see [`municipio_crds::decode`]): every field it does not
-/// know, or the first one of the wrong type.
+/// The tenant in `object`, as stored (see [`municipio_crds::decode::decode_stored`]): every
+/// field it does not know, or the first one the types cannot read.
 pub fn decode(object: &DynamicObject) -> Result<MunicipalityTenant, Vec<FieldError>> {
     let value = serde_json::to_value(object).expect("a DynamicObject serializes");
-    municipio_crds::decode(&value)
+    municipio_crds::decode::decode_stored(&value)
 }
 
 /// A stand-in holding only the name of a tenant, so the store can forget it. It is never

@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn during_an_overlap_both_saml_certificates_are_published_and_the_newest_signs() {
-        let rotation = Rotation::new(365 * DAY, 30 * DAY).unwrap();
+        let rotation = Rotation::new(365 * DAY, 30 * DAY, 7 * DAY).unwrap();
         let second = SigningKey::generate().unwrap();
         let mut rings: Vec<KeyRing> = Purpose::ALL
             .into_iter()
@@ -208,18 +208,28 @@ mod tests {
             "the same keys and moment give the same artifacts"
         );
 
-        // The SAML key's successor is due: two certificates, the new key signs.
+        // The SAML key's successor is due: two certificates; the old key signs until the new
+        // one has been published for the lead, then the new one.
         let due = 335 * DAY;
         let saml = &mut rings[0];
         let plan = saml
             .advance(due, &rotation, || SigningKey::from_pkcs8(second.pkcs8()))
             .unwrap();
-        assert_eq!(plan.signer.as_deref(), Some(second.kid()));
-        let plans = [plan, plans[1].clone(), plans[2].clone()];
-        let pairs: Vec<(&KeyRing, &Plan)> = rings.iter().zip(&plans).collect();
-        let two = artifacts(&region(), &modena(), &pairs, due).unwrap();
-        assert_eq!(two.saml_metadata.matches("<md:KeyDescriptor").count(), 2);
-        assert_eq!(two.keys[0].kid, second.kid());
+        assert_eq!(plan.signer.as_deref(), Some(test_key().kid()));
+        let led = rings[0]
+            .advance(due + rotation.lead, &rotation, || panic!("no key is due"))
+            .unwrap();
+        assert_eq!(led.signer.as_deref(), Some(second.kid()));
+        for (now, plan, signer) in [
+            (due, plan, test_key().kid()),
+            (due + rotation.lead, led, second.kid()),
+        ] {
+            let plans = [plan, plans[1].clone(), plans[2].clone()];
+            let pairs: Vec<(&KeyRing, &Plan)> = rings.iter().zip(&plans).collect();
+            let two = artifacts(&region(), &modena(), &pairs, now).unwrap();
+            assert_eq!(two.saml_metadata.matches("<md:KeyDescriptor").count(), 2);
+            assert_eq!(two.keys[0].kid, signer, "the signer is listed first");
+        }
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! self-signed by the key it certifies.
 
 use rcgen::{
-    CertificateParams, CustomExtension, DistinguishedName, DnType, KeyPair, KeyUsagePurpose,
-    PKCS_RSA_SHA256, SerialNumber,
+    CertificateParams, CustomExtension, DistinguishedName, DnType, DnValue, KeyPair,
+    KeyUsagePurpose, PKCS_RSA_SHA256, SerialNumber,
 };
 use rustls_pki_types::PrivatePkcs8KeyDer;
 use sha2::{Digest, Sha256};
@@ -45,7 +45,11 @@ pub fn certificate(
     let mut name = DistinguishedName::new();
     name.push(DnType::CommonName, subject.organization);
     name.push(DnType::OrganizationName, subject.organization);
-    name.push(DnType::CountryName, "IT");
+    // X.520 wants a country as a PrintableString.
+    name.push(
+        DnType::CountryName,
+        DnValue::PrintableString("IT".try_into().expect("IT is printable")),
+    );
     name.push(DnType::LocalityName, subject.locality);
     name.push(
         DnType::CustomDnType(ORGANIZATION_IDENTIFIER.to_vec()),

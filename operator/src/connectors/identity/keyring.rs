@@ -84,10 +84,15 @@ impl KeyRing {
         Ok(current)
     }
 
-    /// The published keys, in the plan's order (the signer first).
+    /// The published keys, the signer first, then the others newest first.
     pub fn published<'a>(&'a self, plan: &Plan) -> Vec<&'a StoredKey> {
-        plan.published
+        let signer = plan.signer.iter();
+        let others = plan
+            .published
             .iter()
+            .filter(|kid| Some(*kid) != plan.signer.as_ref());
+        signer
+            .chain(others)
             .filter_map(|kid| self.keys.iter().find(|k| &k.times.kid == kid))
             .collect()
     }
@@ -185,7 +190,7 @@ mod tests {
 
     #[test]
     fn advance_makes_the_first_key_and_then_nothing_until_its_successor_is_due() {
-        let rotation = Rotation::new(365 * DAY, 30 * DAY).unwrap();
+        let rotation = Rotation::new(365 * DAY, 30 * DAY, 7 * DAY).unwrap();
         let mut ring = ring();
         let first = ring.advance(0, &rotation, copy_of_test_key).unwrap();
         assert_eq!(first.signer.as_deref(), Some(test_key().kid()));
@@ -206,7 +211,7 @@ mod tests {
 
     #[test]
     fn the_stored_rings_read_back_and_a_bad_entry_is_named() {
-        let rotation = Rotation::new(365 * DAY, 30 * DAY).unwrap();
+        let rotation = Rotation::new(365 * DAY, 30 * DAY, 7 * DAY).unwrap();
         let mut federation = ring();
         federation.advance(7, &rotation, copy_of_test_key).unwrap();
         let data = to_secret_data(&[federation]);

@@ -1,31 +1,45 @@
-//! When the identity connector's keys change. Each key lives `lifetime` from when it is made;
-//! its successor is made `overlap` before it expires and signs from then on, while the old key
-//! stays published until it expires. A party holding an older copy of what was published (a
-//! cached entity configuration, the federated SAML metadata) therefore finds, through the
-//! overlap, both the key it knows and the one that now signs (the federation's rule: new keys
-//! are added before old ones are removed). Pure: the times in, the plan out.
+//! When the identity connector's keys change. Each key lives `lifetime` from when it is made.
+//! Its successor is made `overlap` before it expires and is published at once, but signs only
+//! `lead` later: by then the parties that copy what is published (the region's intermediate
+//! registering the federation keys, identity providers caching the protocol keys, the SPID
+//! registry federating the metadata) hold it. The old key signs until then and stays
+//! published until it expires, so a party holding either copy verifies (the federation's
+//! rule: new keys are added before old ones are removed). Pure: the times in, the plan out.
 
 /// The rotation schedule, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rotation {
     pub lifetime: i64,
     pub overlap: i64,
+    /// How long a new key is published before it signs.
+    pub lead: i64,
 }
 
 /// Why a schedule cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a key rotation needs 0 < overlap < lifetime (lifetime {lifetime} s, overlap {overlap} s)")]
+#[error(
+    "a key rotation needs 0 < lead < overlap < lifetime (lifetime {lifetime} s, overlap {overlap} s, lead {lead} s)"
+)]
 pub struct BadRotation {
     pub lifetime: i64,
     pub overlap: i64,
+    pub lead: i64,
 }
 
 impl Rotation {
-    pub fn new(lifetime: i64, overlap: i64) -> Result<Self, BadRotation> {
-        if 0 < overlap && overlap < lifetime {
-            Ok(Self { lifetime, overlap })
+    pub fn new(lifetime: i64, overlap: i64, lead: i64) -> Result<Self, BadRotation> {
+        if 0 < lead && lead < overlap && overlap < lifetime {
+            Ok(Self {
+                lifetime,
+                overlap,
+                lead,
+            })
         } else {
-            Err(BadRotation { lifetime, overlap })
+            Err(BadRotation {
+                lifetime,
+                overlap,
+                lead,
+            })
         }
     }
 
@@ -54,7 +68,8 @@ pub struct Plan {
     /// A key must be made now (there is none, or the newest is due for a successor); plan
     /// again once it is stored.
     pub make_key: bool,
-    /// The key that signs: the newest one alive.
+    /// The key that signs: the newest one published for `lead` (the first key signs at once:
+    /// there is no older one anybody could hold).
     pub signer: Option<String>,
     /// The keys to publish: every one alive, newest first.
     pub published: Vec<String>,
@@ -71,14 +86,24 @@ pub fn plan(keys: &[KeyTimes], now: i64, rotation: &Rotation) -> Plan {
     let newest = alive.first();
     let successor_due = newest.map(|k| rotation.successor_due(k.created));
     let make_key = successor_due.is_none_or(|due| now >= due);
+    let signer = alive
+        .iter()
+        .find(|k| k.created + rotation.lead <= now)
+        .or(alive.last());
     let next_change = successor_due
         .into_iter()
         .chain(alive.iter().map(|k| k.expires))
+        .chain(
+            alive
+                .iter()
+                .filter(|k| signer.is_some_and(|s| s.created < k.created))
+                .map(|k| k.created + rotation.lead),
+        )
         .filter(|t| *t > now)
         .min();
     Plan {
         make_key,
-        signer: newest.map(|k| k.kid.clone()),
+        signer: signer.map(|k| k.kid.clone()),
         published: alive.iter().map(|k| k.kid.clone()).collect(),
         retired: keys
             .iter()
@@ -96,7 +121,7 @@ mod tests {
     const DAY: i64 = 86_400;
 
     fn rotation() -> Rotation {
-        Rotation::new(365 * DAY, 30 * DAY).unwrap()
+        Rotation::new(365 * DAY, 30 * DAY, 7 * DAY).unwrap()
     }
 
     fn key(kid: &str, created: i64) -> KeyTimes {
@@ -108,11 +133,12 @@ mod tests {
     }
 
     #[test]
-    fn the_schedule_needs_an_overlap_shorter_than_the_lifetime() {
-        assert!(Rotation::new(10, 0).is_err());
-        assert!(Rotation::new(10, 10).is_err());
-        assert!(Rotation::new(10, 11).is_err());
-        assert!(Rotation::new(10, 3).is_ok());
+    fn the_schedule_needs_a_lead_shorter_than_the_overlap_shorter_than_the_lifetime() {
+        assert!(Rotation::new(10, 0, 0).is_err());
+        assert!(Rotation::new(10, 10, 1).is_err());
+        assert!(Rotation::new(10, 3, 3).is_err());
+        assert!(Rotation::new(10, 3, 0).is_err());
+        assert!(Rotation::new(10, 3, 1).is_ok());
     }
 
     #[test]
@@ -138,9 +164,18 @@ mod tests {
         let k2 = key("k2", 335 * DAY);
         let overlap = plan(&[k1.clone(), k2.clone()], 335 * DAY, &r);
         assert!(!overlap.make_key);
-        assert_eq!(overlap.signer.as_deref(), Some("k2"));
+        assert_eq!(overlap.signer.as_deref(), Some("k1"), "k2 is not held yet");
         assert_eq!(overlap.published, ["k2", "k1"]);
-        assert_eq!(overlap.next_change, Some(365 * DAY), "k1 expires");
+        assert_eq!(
+            overlap.next_change,
+            Some(342 * DAY),
+            "k2 signs after its lead"
+        );
+
+        let led = plan(&[k1.clone(), k2.clone()], 342 * DAY, &r);
+        assert_eq!(led.signer.as_deref(), Some("k2"));
+        assert_eq!(led.published, ["k2", "k1"]);
+        assert_eq!(led.next_change, Some(365 * DAY), "k1 expires");
 
         let after = plan(&[k1, k2], 365 * DAY, &r);
         assert_eq!(after.published, ["k2"]);
@@ -148,13 +183,15 @@ mod tests {
         assert_eq!(after.next_change, Some(335 * DAY + 335 * DAY));
     }
 
-    /// Day by day over ten years, following the plans: a key always signs; what signed within
-    /// the overlap is still published; no more than two keys are ever published.
+    /// Day by day over ten years, following the plans: a key always signs; after the first,
+    /// it has been published for the lead; what signed within the overlap minus the lead is
+    /// still published; no more than two keys are ever published.
     #[test]
-    fn over_years_a_signer_always_exists_and_recent_signers_stay_published() {
+    fn over_years_a_signer_was_published_first_and_recent_signers_stay_published() {
         let r = rotation();
         let mut keys: Vec<KeyTimes> = Vec::new();
         let mut signed: Vec<(i64, String)> = Vec::new();
+        let mut published_since: std::collections::HashMap<String, i64> = Default::default();
         for day in 0..3650 {
             let now = day * DAY;
             let mut p = plan(&keys, now, &r);
@@ -164,10 +201,19 @@ mod tests {
             }
             assert!(!p.make_key, "day {day}");
             keys.retain(|k| !p.retired.contains(&k.kid));
+            for kid in &p.published {
+                published_since.entry(kid.clone()).or_insert(now);
+            }
             let signer = p.signer.clone().expect("a signer");
+            if signer != "k0" {
+                assert!(
+                    now - published_since[&signer] >= r.lead,
+                    "day {day}: {signer} signs before it was published for the lead"
+                );
+            }
             assert!(p.published.len() <= 2, "day {day}: {:?}", p.published);
             for (when, kid) in &signed {
-                if now - when < r.overlap {
+                if now - when < r.overlap - r.lead {
                     assert!(
                         p.published.contains(kid),
                         "day {day}: {kid} signed on {when}"

@@ -173,7 +173,7 @@ fn decide(request: &AdmissionRequest<DynamicObject>, cluster: &dyn Cluster) -> A
     response
 }
 
-/// A deletion goes through, except a foreground one of a tenant that retains its namespace:
+/// A deletion goes through, except a foreground one of a tenant that may retain its namespace:
 /// the garbage collector would start deleting the namespace and everything in it at once,
 /// before the operator's finalizer detaches them. (Registered with `failurePolicy: Ignore`:
 /// a webhook that is down never holds a deletion.)
@@ -181,25 +181,34 @@ fn deletion(
     request: &AdmissionRequest<DynamicObject>,
     response: AdmissionResponse,
 ) -> AdmissionResponse {
-    let retains = request
-        .old_object
-        .as_ref()
-        .and_then(|old| old.data.pointer("/spec/deletionPolicy"))
-        .and_then(serde_json::Value::as_str)
-        == Some("Retain");
+    let Some(old) = request.old_object.as_ref() else {
+        return response;
+    };
     let propagation = request
         .options
         .as_ref()
         .and_then(|options| options.0.get("propagationPolicy"))
         .and_then(serde_json::Value::as_str);
-    if !retains || propagation != Some("Foreground") {
+    // With no policy given, a tenant that already carries the finalizer is deleted in the
+    // foreground all the same (the API server keeps the finalizer it finds).
+    let foreground = match propagation {
+        Some(policy) => policy == "Foreground",
+        None => kube::ResourceExt::finalizers(old)
+            .iter()
+            .any(|f| f == "foregroundDeletion"),
+    };
+    // Only a tenant that reads, and says Delete, may go in the foreground: a misspelt or
+    // unreadable policy could have meant Retain.
+    let deletes =
+        tenant_watch::decode(old).is_ok_and(|t| t.spec.deletion_policy == DeletionPolicy::Delete);
+    if !foreground || deletes {
         return response;
     }
     let name = request.name.as_str();
     refuse(
         response,
         vec![format!(
-            "tenant {name} has spec.deletionPolicy: Retain, and a foreground deletion would let the garbage collector delete its namespace and the data in it before the operator keeps them: delete it with background propagation (kubectl delete's default, or --cascade=background; for Argo CD, the application's background deletion finalizer), or set spec.deletionPolicy: Delete first if the data may go"
+            "tenant {name} does not say spec.deletionPolicy: Delete (it retains its namespace, or its policy cannot be read), and a foreground deletion would let the garbage collector delete its namespace and the data in it before the operator keeps them: delete it with background propagation (kubectl delete's default, or --cascade=background; for Argo CD, the application's background deletion finalizer), or set spec.deletionPolicy: Delete first if the data may go"
         )],
     )
 }

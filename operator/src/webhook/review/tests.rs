@@ -526,9 +526,9 @@ fn a_foreground_deletion_of_a_retain_tenant_is_refused() {
     let r = delete(retain.clone(), Some("Foreground"));
     assert!(!r.allowed);
     assert!(
-        r.result.message.starts_with(
-            "tenant modena has spec.deletionPolicy: Retain, and a foreground deletion"
-        ),
+        r.result
+            .message
+            .starts_with("tenant modena does not say spec.deletionPolicy: Delete"),
         "{}",
         r.result.message
     );
@@ -538,6 +538,19 @@ fn a_foreground_deletion_of_a_retain_tenant_is_refused() {
             "{propagation:?}"
         );
     }
+    // The finalizer of an earlier foreground deletion makes a deletion without a policy one.
+    let mut marked = retain.clone();
+    marked["metadata"]["finalizers"] = json!(["foregroundDeletion"]);
+    assert!(!delete(marked.clone(), None).allowed);
+    assert!(delete(marked, Some("Background")).allowed);
+    // A misspelt policy could have meant Retain: refused too.
+    let mut misspelt = modena();
+    misspelt["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("deletionPolicy");
+    misspelt["spec"]["deletionPolcy"] = json!("Retain");
+    assert!(!delete(misspelt, Some("Foreground")).allowed);
     let mut deleting = modena();
     deleting["spec"]["deletionPolicy"] = json!("Delete");
     assert!(delete(deleting, Some("Foreground")).allowed);
