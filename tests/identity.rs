@@ -203,6 +203,7 @@ fn modena_entity_configuration(gateway: &str, ipa_code: &str, signer: &SigningKe
         authority_hints: &[&region],
         federation_keys: &[signer],
         protocol_keys: &[key()],
+        encryption_keys: &[key()],
     };
     let now = OffsetDateTime::now_utc().unix_timestamp();
     entity_configuration(&rp, now, 86_400).unwrap()

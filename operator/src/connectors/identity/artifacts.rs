@@ -118,8 +118,10 @@ pub fn artifacts(
 
     let federation_keys = published(Purpose::Federation)?;
     let protocol_keys = published(Purpose::Protocol)?;
+    let encryption_keys = published(Purpose::Encryption)?;
     let federation: Vec<_> = federation_keys.iter().map(|k| &k.key).collect();
     let protocol: Vec<_> = protocol_keys.iter().map(|k| &k.key).collect();
+    let encryption: Vec<_> = encryption_keys.iter().map(|k| &k.key).collect();
     let rp = RelyingParty {
         gateway: region.aggregator.gateway,
         ipa_code: municipality.ipa_code,
@@ -129,6 +131,7 @@ pub fn artifacts(
         authority_hints: &[region.intermediate],
         federation_keys: &federation,
         protocol_keys: &protocol,
+        encryption_keys: &encryption,
     };
     let entity_configuration = entity_configuration(&rp, now, region.statement_lifetime)?;
 
@@ -136,6 +139,7 @@ pub fn artifacts(
         (Purpose::Saml, &saml_keys),
         (Purpose::Federation, &federation_keys),
         (Purpose::Protocol, &protocol_keys),
+        (Purpose::Encryption, &encryption_keys),
     ]
     .into_iter()
     .flat_map(|(purpose, keys)| {
@@ -201,7 +205,7 @@ mod tests {
         let pairs: Vec<(&KeyRing, &Plan)> = rings.iter().zip(&plans).collect();
         let one = artifacts(&region(), &modena(), &pairs, 0).unwrap();
         assert_eq!(one.saml_metadata.matches("<md:KeyDescriptor").count(), 1);
-        assert_eq!(one.keys.len(), 3);
+        assert_eq!(one.keys.len(), 4);
         assert_eq!(
             artifacts(&region(), &modena(), &pairs, 0).unwrap(),
             one,
@@ -224,7 +228,7 @@ mod tests {
             (due, plan, test_key().kid()),
             (due + rotation.lead, led, second.kid()),
         ] {
-            let plans = [plan, plans[1].clone(), plans[2].clone()];
+            let plans = [plan, plans[1].clone(), plans[2].clone(), plans[3].clone()];
             let pairs: Vec<(&KeyRing, &Plan)> = rings.iter().zip(&plans).collect();
             let two = artifacts(&region(), &modena(), &pairs, now).unwrap();
             assert_eq!(two.saml_metadata.matches("<md:KeyDescriptor").count(), 2);

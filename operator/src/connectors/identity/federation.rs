@@ -28,6 +28,8 @@ pub struct RelyingParty<'a> {
     pub federation_keys: &'a [&'a SigningKey],
     /// Keys of the OpenID Connect protocol (request objects, client assertions).
     pub protocol_keys: &'a [&'a SigningKey],
+    /// Keys OpenID providers encrypt userinfo to.
+    pub encryption_keys: &'a [&'a SigningKey],
 }
 
 /// The client id (and entity id) of `ipa_code` on the gateway.
@@ -66,7 +68,12 @@ pub fn entity_configuration(
                 "redirect_uris": [format!("{id}callback/")],
                 "response_types": ["code"],
                 "grant_types": ["authorization_code", "refresh_token"],
-                "jwks": jwks(rp.protocol_keys),
+                "jwks": {"keys": rp
+                    .protocol_keys
+                    .iter()
+                    .map(|k| k.public_jwk())
+                    .chain(rp.encryption_keys.iter().map(|k| k.public_encryption_jwk()))
+                    .collect::<Vec<_>>()},
                 "id_token_signed_response_alg": "RS256",
                 "userinfo_signed_response_alg": "RS256",
                 "userinfo_encrypted_response_alg": "RSA-OAEP",
@@ -111,6 +118,7 @@ mod tests {
             authority_hints: &["https://login.regione.example/"],
             federation_keys: &[key],
             protocol_keys: &[key],
+            encryption_keys: &[key],
         };
         let jwt = entity_configuration(&rp, 1_800_000_000, 86_400).unwrap();
         let parts: Vec<&str> = jwt.split('.').collect();
@@ -125,6 +133,13 @@ mod tests {
         assert_eq!(payload["iss"], payload["sub"]);
         assert_eq!(payload["exp"], 1_800_086_400);
         assert_eq!(payload["jwks"]["keys"][0]["kid"], key.kid());
+        let protocol = &payload["metadata"]["openid_relying_party"]["jwks"]["keys"];
+        assert_eq!(protocol[0]["use"], "sig");
+        assert_eq!(
+            protocol[1]["use"], "enc",
+            "userinfo is encrypted to a key published for it"
+        );
+        assert_eq!(protocol[1]["alg"], "RSA-OAEP");
         assert_eq!(
             payload["metadata"]["openid_relying_party"]["redirect_uris"][0],
             "https://login.regione.example/c_f257/callback/"

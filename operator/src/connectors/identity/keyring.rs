@@ -17,16 +17,24 @@ pub enum Purpose {
     Federation,
     /// The OpenID Connect protocol (request objects, client assertions).
     Protocol,
+    /// What OpenID providers encrypt userinfo to.
+    Encryption,
 }
 
 impl Purpose {
-    pub const ALL: [Purpose; 3] = [Purpose::Saml, Purpose::Federation, Purpose::Protocol];
+    pub const ALL: [Purpose; 4] = [
+        Purpose::Saml,
+        Purpose::Federation,
+        Purpose::Protocol,
+        Purpose::Encryption,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Purpose::Saml => "saml",
             Purpose::Federation => "federation",
             Purpose::Protocol => "protocol",
+            Purpose::Encryption => "encryption",
         }
     }
 }

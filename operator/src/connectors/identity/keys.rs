@@ -69,10 +69,20 @@ impl SigningKey {
         &self.kid
     }
 
-    /// The public key as a JWK, for a `jwks`.
+    /// The public key as a signing JWK (RS256), for a `jwks`.
     pub fn public_jwk(&self) -> Value {
+        self.jwk("sig", "RS256")
+    }
+
+    /// The public key as an encryption JWK (RSA-OAEP): what an OpenID provider encrypts
+    /// userinfo to. (The gateway, which holds the private key, decrypts.)
+    pub fn public_encryption_jwk(&self) -> Value {
+        self.jwk("enc", "RSA-OAEP")
+    }
+
+    fn jwk(&self, usage: &str, alg: &str) -> Value {
         let (n, e) = public_components(&self.pair);
-        json!({"kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256", "n": n, "e": e})
+        json!({"kty": "RSA", "kid": self.kid, "use": usage, "alg": alg, "n": n, "e": e})
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-256 (XML-DSig's rsa-sha256, JWS's RS256) over `message`.
