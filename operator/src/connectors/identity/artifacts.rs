@@ -190,13 +190,7 @@ mod tests {
     fn during_an_overlap_both_saml_certificates_are_published_and_the_newest_signs() {
         let rotation = Rotation::new(365 * DAY, 30 * DAY, 7 * DAY).unwrap();
         let second = SigningKey::generate().unwrap();
-        let mut rings: Vec<KeyRing> = Purpose::ALL
-            .into_iter()
-            .map(|purpose| KeyRing {
-                purpose,
-                keys: Vec::new(),
-            })
-            .collect();
+        let mut rings = KeyRing::every_purpose();
         let copy = || SigningKey::from_pkcs8(test_key().pkcs8());
         let plans: Vec<Plan> = rings
             .iter_mut()

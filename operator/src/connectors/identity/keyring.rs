@@ -67,6 +67,17 @@ pub enum KeyringError {
 }
 
 impl KeyRing {
+    /// An empty ring of each purpose, in [`Purpose::ALL`]'s order.
+    pub fn every_purpose() -> Vec<KeyRing> {
+        Purpose::ALL
+            .into_iter()
+            .map(|purpose| KeyRing {
+                purpose,
+                keys: Vec::new(),
+            })
+            .collect()
+    }
+
     /// Makes a key if the plan says so (with `make`, at `now`), forgets the expired ones,
     /// and returns the plan for what is left.
     pub fn advance(
@@ -129,13 +140,7 @@ pub fn to_secret_data(rings: &[KeyRing]) -> BTreeMap<String, Vec<u8>> {
 
 /// The rings stored in `data` (every purpose, empty when it has no key yet).
 pub fn from_secret_data(data: &BTreeMap<String, Vec<u8>>) -> Result<Vec<KeyRing>, KeyringError> {
-    let mut rings: Vec<KeyRing> = Purpose::ALL
-        .into_iter()
-        .map(|purpose| KeyRing {
-            purpose,
-            keys: Vec::new(),
-        })
-        .collect();
+    let mut rings = KeyRing::every_purpose();
     for (entry, der) in data {
         let Some(prefix) = entry.strip_suffix(".key") else {
             continue;
