@@ -293,11 +293,13 @@ async fn the_built_children_are_accepted_by_the_api_server() {
     {
         let api: Api<K> = Api::namespaced(client.clone(), ns);
         let name = obj.meta().name.clone().unwrap();
+        let mut obj = obj.clone();
+        obj.meta_mut().namespace = Some(ns.to_owned());
         let params = PatchParams {
             dry_run: true,
             ..PatchParams::apply("municipio").force()
         };
-        if let Err(e) = api.patch(&name, &params, &Patch::Apply(obj)).await {
+        if let Err(e) = api.patch(&name, &params, &Patch::Apply(&obj)).await {
             panic!("{} {name} refused: {e}", K::kind(&()));
         }
     }
@@ -320,7 +322,11 @@ async fn the_built_children_are_accepted_by_the_api_server() {
         .expect("tenant created");
     let valid = municipio_crds::validate(&created).expect("valid");
     let config = OperatorConfig::defaults();
-    let keys = ConnectorKeys::placeholders(&valid, &config.operator_namespace);
+    let mut keys = ConnectorKeys::placeholders(&valid, &config.operator_namespace);
+    keys.set_identity(
+        municipio_operator::connectors::identity::publish::with_throwaway_keys(&valid, &config, 0)
+            .expect("identity artifacts"),
+    );
     let children = children::build(&valid, &Owner::of(&created), &config, &keys);
 
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
@@ -358,7 +364,9 @@ async fn the_built_children_are_accepted_by_the_api_server() {
         dry_apply(&client, ns, o).await;
     }
     dry_apply(&client, ns, &children.object_counts).await;
-    assert_eq!(children.to_values().len(), 17, "every kind was tried");
+    // 15 of the tenant's, and the gateway's ConfigMap and Secret (tried in the tenant's
+    // namespace: what is checked is that the API server takes them).
+    assert_eq!(children.to_values().len(), 22, "every kind was tried");
     tenants
         .delete(&name, &DeleteParams::default())
         .await

@@ -42,7 +42,7 @@ fn file_with(test: &str, ext: &str, text: &str) -> PathBuf {
 fn validate_and_render(test: &str, text: &str) {
     let path = file_with(test, "yaml", text);
     let report = validate_files::validate_paths(std::slice::from_ref(&path));
-    let rendered = render::render_paths(std::slice::from_ref(&path), &config());
+    let rendered = render::render_paths(std::slice::from_ref(&path), &config(), 0);
     if report.problems.is_empty() && report.tenants > 0 {
         assert!(
             rendered.is_ok(),

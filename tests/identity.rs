@@ -149,16 +149,20 @@ fn federation_check(
     registered: &SigningKey,
     trust_mark: bool,
 ) -> Value {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    let bin = BIN.get_or_init(|| {
-        support::script_path("tests/python-tools", &["oidc"], "spid-cie-oidc is needed")
-    });
-    let input = json!({
+    federation_check_of(json!({
         "port": port,
         "leaf": leaf,
         "leaf_sub": leaf_sub,
         "registered_jwks": {"keys": [registered.public_jwk()]},
         "require_trust_mark": trust_mark,
+    }))
+}
+
+/// The verdict of `tests/federation-check` on its JSON input.
+fn federation_check_of(input: Value) -> Value {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    let bin = BIN.get_or_init(|| {
+        support::script_path("tests/python-tools", &["oidc"], "spid-cie-oidc is needed")
     });
     let mut child = Command::new(bin.join("python"))
         .arg(support::repo_root().join("tests/federation-check"))
@@ -275,4 +279,362 @@ fn spid_cie_oidc_refuses_a_broken_entity_configuration() {
         assert_eq!(verdict["valid"], false, "{what}: {verdict}");
         assert!(verdict["error"].is_string(), "{what}: {verdict}");
     }
+}
+
+// ---------------------------------------------------------------- What the operator publishes
+
+use municipio_crds::v1alpha1::Connector;
+use municipio_operator::config::OperatorConfig;
+use municipio_operator::connectors::identity::publish::with_throwaway_keys;
+
+/// The payload of a compact JWS.
+fn payload_of(jws: &str) -> Value {
+    use base64::Engine;
+    let part = jws.split('.').nth(1).expect("a JWS has a payload");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Both official tools on a municipality's artifacts as published under `gateway`: the
+/// federation at the gateway's public URLs (the anchor and the region's intermediate played
+/// by the library, the region registering the federation keys the municipality publishes).
+fn both_tools_pass(what: &str, metadata_xml: &str, entity_configuration: &str, gateway: &str) {
+    let (passed, said) = spid_sp_test(what, metadata_xml);
+    assert!(passed, "{what}: spid-sp-test:\n{said}");
+    let payload = payload_of(entity_configuration);
+    let verdict = federation_check_of(json!({
+        "port": support::free_port(),
+        "base": gateway,
+        "leaf": entity_configuration,
+        "leaf_sub": payload["sub"],
+        "registered_jwks": payload["jwks"],
+        "require_trust_mark": false,
+    }));
+    assert_eq!(verdict["valid"], true, "{what}: spid-cie-oidc: {verdict}");
+    assert_eq!(verdict["path"][1], format!("{gateway}/"), "{verdict}");
+}
+
+/// Every example with identity, built by the operator's own code (as `municipio render` and
+/// the controller build it), passes both tools.
+#[test]
+fn the_artifacts_of_every_example_with_identity_pass_both_official_tools() {
+    let config = OperatorConfig::defaults();
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let mut checked = 0;
+    for file in support::yaml_files("examples") {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let tenant: municipio_crds::MunicipalityTenant = serde_yaml_ng::from_str(&text).unwrap();
+        let valid = municipio_crds::validate(&tenant).unwrap();
+        if valid.identity.is_none() {
+            continue;
+        }
+        let published = with_throwaway_keys(&valid, &config, now).unwrap();
+        let gateway = config.platform(Connector::Identity).url(valid.environment);
+        both_tools_pass(
+            valid.name.as_str(),
+            &published.artifacts.saml_metadata,
+            &published.artifacts.entity_configuration,
+            gateway,
+        );
+        checked += 1;
+    }
+    assert!(checked >= 1, "an example has identity");
+}
+
+// ---------------------------------------------------------------- The controller
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, Patch, PatchParams};
+use municipio_crds::MunicipalityTenant;
+use support::tenants::{
+    condition, create_ready, event_says, keys_for, operator_of_its_own, operator_of_its_own_with,
+    tenant, tenant_events,
+};
+
+const GATEWAY_NAMESPACE: &str = "municipio-identity";
+const UAT_GATEWAY: &str = "https://login.uat.regione.example";
+
+fn identity_status(t: &MunicipalityTenant) -> municipio_crds::v1alpha1::IdentityStatus {
+    t.status
+        .as_ref()
+        .and_then(|s| s.connectors.iter().find(|c| c.name == Connector::Identity))
+        .and_then(|c| c.identity.clone())
+        .expect("status reports identity")
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_operator_publishes_what_the_tools_accept_and_keeps_its_keys_across_restarts() {
+    let (client, operator) = operator_of_its_own().await;
+    let name = support::unique_name("identity");
+    keys_for(&client, &operator, &name, &name).await;
+    let t = create_ready(&client, &tenant(&name, &operator.run)).await;
+
+    // Status: where the artifacts are, the ids, one current key of each purpose, what is left.
+    let status = identity_status(&t);
+    let object = format!("identity-{name}");
+    assert_eq!(status.artifacts, format!("{GATEWAY_NAMESPACE}/{object}"));
+    assert_eq!(status.client_id, format!("{UAT_GATEWAY}/c_f257/"));
+    assert_eq!(
+        status.entity_id,
+        format!("{UAT_GATEWAY}/c_f257/pub-ag-full")
+    );
+    let purposes: Vec<(&str, bool)> = status
+        .keys
+        .iter()
+        .map(|k| (k.purpose.as_str(), k.current))
+        .collect();
+    assert_eq!(
+        purposes,
+        [
+            ("saml", true),
+            ("federation", true),
+            ("protocol", true),
+            ("encryption", true)
+        ]
+    );
+    assert!(status.next_rotation.is_some());
+    assert_eq!(
+        status.pending.len(),
+        2,
+        "spid and cie: {:?}",
+        status.pending
+    );
+    for purpose in ["saml", "federation", "protocol", "encryption"] {
+        event_says(
+            &client,
+            &name,
+            "IdentityKeyMade",
+            &format!("made {purpose} key"),
+        )
+        .await;
+    }
+
+    // The keys, in the operator's namespace, bound to the tenant; never in status or Events.
+    let keys = Api::<Secret>::namespaced(client.clone(), &operator.namespace)
+        .get(&format!("identity-keys-{name}"))
+        .await
+        .expect("the keys Secret");
+    let data = keys.data.clone().unwrap();
+    let client_secret = data["client-secret"].0.clone();
+    assert_eq!(data.keys().filter(|k| k.ends_with(".key")).count(), 4);
+    let shown = format!("{:?}{:?}", t.status, tenant_events(&client, &name).await);
+    assert!(!shown.contains(&String::from_utf8_lossy(&client_secret).into_owned()));
+
+    // What the gateway reads, and what the workloads get.
+    let cm = Api::<ConfigMap>::namespaced(client.clone(), GATEWAY_NAMESPACE)
+        .get(&object)
+        .await
+        .expect("the gateway's ConfigMap");
+    assert_eq!(
+        cm.metadata.labels.as_ref().unwrap()["identity.municipio.io/ipa-code"],
+        "c_f257"
+    );
+    let published = cm.data.unwrap();
+    let gateway_secret = Api::<Secret>::namespaced(client.clone(), GATEWAY_NAMESPACE)
+        .get(&object)
+        .await
+        .expect("the gateway's Secret")
+        .data
+        .unwrap();
+    assert_eq!(
+        gateway_secret["client-secret.sha256"].0,
+        sha256_hex(&client_secret).into_bytes()
+    );
+    assert_eq!(
+        gateway_secret
+            .keys()
+            .filter(|k| k.ends_with(".pem"))
+            .count(),
+        3,
+        "SAML, protocol and encryption keys; the federation key stays with the operator"
+    );
+    let workload = Api::<Secret>::namespaced(client.clone(), &name)
+        .get("identity-connector")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(workload["IDENTITY_CLIENT_SECRET"].0, client_secret);
+
+    // Both official tools accept what was published, as published.
+    both_tools_pass(
+        &name,
+        &published["metadata.xml"],
+        &published["entity-configuration.jwt"],
+        UAT_GATEWAY,
+    );
+
+    // A new operator process keeps the keys: same ids, the Secret not written again.
+    let (run, namespace) = (operator.run.clone(), operator.namespace.clone());
+    drop(operator);
+    let operator = support::Operator::start(&run, &namespace);
+    support::eventually("the restarted operator reconciles the tenant", || async {
+        operator
+            .log()
+            .lines()
+            .any(|l| l.contains("reconciled") && l.contains(&name))
+    })
+    .await;
+    let again = condition(&client, &name, "Ready", "True", Some("Ready")).await;
+    let kids = |s: &municipio_crds::v1alpha1::IdentityStatus| -> Vec<String> {
+        s.keys.iter().map(|k| k.kid.clone()).collect()
+    };
+    assert_eq!(kids(&identity_status(&again)), kids(&status));
+    let after = Api::<Secret>::namespaced(client.clone(), &operator.namespace)
+        .get(&format!("identity-keys-{name}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        after.metadata.resource_version,
+        keys.metadata.resource_version
+    );
+}
+
+#[tokio::test]
+async fn an_unusable_keys_secret_makes_its_tenant_not_ready_naming_the_entry_and_no_other() {
+    let (client, operator) = operator_of_its_own().await;
+    let (broken, other) = (
+        support::unique_name("identity-broken"),
+        support::unique_name("identity-other"),
+    );
+    for name in [&broken, &other] {
+        keys_for(&client, &operator, name, name).await;
+        create_ready(&client, &tenant(name, &operator.run)).await;
+    }
+    let secrets = Api::<Secret>::namespaced(client.clone(), &operator.namespace);
+    let keys = secrets
+        .get(&format!("identity-keys-{broken}"))
+        .await
+        .unwrap();
+    let entry = keys
+        .data
+        .unwrap()
+        .keys()
+        .find(|k| k.starts_with("saml.") && k.ends_with(".key"))
+        .cloned()
+        .unwrap();
+    use base64::Engine;
+    let garbage = base64::engine::general_purpose::STANDARD.encode(b"not a key");
+    secrets
+        .patch(
+            &format!("identity-keys-{broken}"),
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"data": {&entry: garbage}})),
+        )
+        .await
+        .unwrap();
+    let t = condition(
+        &client,
+        &broken,
+        "Ready",
+        "False",
+        Some("IdentityKeysUnusable"),
+    )
+    .await;
+    let ready = t
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert!(ready.message.contains(&entry), "{}", ready.message);
+    // Not replaced by new keys: the federations hold the old ones.
+    let still = secrets
+        .get(&format!("identity-keys-{broken}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        still.data.unwrap()[&entry].0,
+        b"not a key",
+        "the broken Secret is left for a person"
+    );
+    condition(&client, &other, "Ready", "True", Some("Ready")).await;
+}
+
+#[tokio::test]
+async fn keys_rotate_on_schedule_with_both_published_in_the_overlap() {
+    // A year's schedule in seconds: a successor is due 30 s after a key is made, signs 5 s
+    // later, and the old key expires 40 s after it was made (then the successor's own is due
+    // at 60 s).
+    let (client, operator) =
+        operator_of_its_own_with("rotate", &["--identity-key-rotation", "40s/10s/5s"]).await;
+    let name = support::unique_name("identity-rotate");
+    keys_for(&client, &operator, &name, &name).await;
+    let first = identity_status(&create_ready(&client, &tenant(&name, &operator.run)).await);
+    let api: Api<MunicipalityTenant> = Api::all(client.clone());
+    support::eventually("a second key of each purpose is published", || async {
+        let t = api.get(&name).await.unwrap();
+        t.status.is_some() && identity_status(&t).keys.len() == 8
+    })
+    .await;
+    let t = api.get(&name).await.unwrap();
+    let both = identity_status(&t);
+    for old in &first.keys {
+        assert!(
+            both.keys.iter().any(|k| k.kid == old.kid),
+            "the old {} key is still published in the overlap",
+            old.purpose
+        );
+    }
+    let made: Vec<_> = tenant_events(&client, &name)
+        .await
+        .into_iter()
+        .filter(|(_, r, _)| r == "IdentityKeyMade")
+        .collect();
+    assert!(made.len() >= 8, "{made:?}");
+    // After the old keys expire, only the new ones are left, and their retirement is told.
+    support::eventually("the old keys are retired", || async {
+        let t = api.get(&name).await.unwrap();
+        let keys = identity_status(&t).keys;
+        keys.len() == 4
+            && !keys
+                .iter()
+                .any(|k| first.keys.iter().any(|o| o.kid == k.kid))
+    })
+    .await;
+    event_says(&client, &name, "IdentityKeyRetired", "retired saml key").await;
+}
+
+#[tokio::test]
+async fn disabling_identity_removes_what_was_published_for_the_gateway() {
+    let (client, operator) = operator_of_its_own().await;
+    let name = support::unique_name("identity-off");
+    keys_for(&client, &operator, &name, &name).await;
+    create_ready(&client, &tenant(&name, &operator.run)).await;
+    let object = format!("identity-{name}");
+    let gateway = Api::<ConfigMap>::namespaced(client.clone(), GATEWAY_NAMESPACE);
+    assert!(gateway.get_opt(&object).await.unwrap().is_some());
+    let off = json!({"spec": {
+        "identity": {"enabled": false},
+        "workloads": [{"name": "portale", "image": "registry.regione.example/comuni/portale:2.3.1",
+                       "connectors": ["pagopa", "io"]}],
+    }});
+    Api::<MunicipalityTenant>::all(client.clone())
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&off))
+        .await
+        .unwrap();
+    condition(&client, &name, "Ready", "True", Some("Ready")).await;
+    support::eventually("the gateway's objects are gone", || async {
+        gateway.get_opt(&object).await.unwrap().is_none()
+            && Api::<Secret>::namespaced(client.clone(), GATEWAY_NAMESPACE)
+                .get_opt(&object)
+                .await
+                .unwrap()
+                .is_none()
+    })
+    .await;
+    event_says(&client, &name, "Pruned", &object).await;
 }

@@ -26,7 +26,9 @@ async fn a_tenant_gets_its_children_and_becomes_ready() {
     let status = t.status.unwrap();
     assert_eq!(status.observed_generation, t.metadata.generation);
     assert_eq!(status.namespace.as_deref(), Some(name.as_str()));
-    assert_eq!(status.managed_objects, Some(17));
+    // 15 objects in the namespace (identity's ConfigMap, Secret and egress policy among them), the
+    // namespace, the object counts, and the gateway's ConfigMap and Secret for the municipality.
+    assert_eq!(status.managed_objects, Some(22));
     assert_eq!(
         (status.workloads[0].replicas, status.workloads[0].available),
         (2, 2)

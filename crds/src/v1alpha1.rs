@@ -118,6 +118,11 @@ pub struct MunicipalityTenantSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io: Option<Io>,
 
+    /// The identity connector: citizens log in to the municipality's online services with SPID,
+    /// CIE (and CNS) through the region's gateway, which acts as the municipality's aggregator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
+
     /// Applications run in the tenant namespace, one Deployment (and Service) each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
@@ -354,6 +359,151 @@ pub struct SecretKeyRef {
     pub key: String,
 }
 
+/// How citizens log in to the municipality's online services, through the region's gateway (a
+/// SPID and CIE aggregator in the *Full* profile: it speaks SAML2 and OpenID Connect Federation
+/// to the national identity providers on the municipality's behalf).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    /// Whether the identity connector is deployed. Needs `spec.municipality.ipaCode`.
+    pub enabled: bool,
+    /// The credentials citizens may log in with: `spid`, `cie`, `cns`. At least one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 3), extend("x-kubernetes-list-type" = "set"))]
+    pub methods: Vec<LoginMethod>,
+    /// The SPID level the services ask for: `SpidL1` (password), `SpidL2` (a second factor) or
+    /// `SpidL3` (a device). Required when enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<SpidLevel>,
+    /// The attributes the services ask for, from the SPID list (e.g. `fiscalNumber`, `name`,
+    /// `familyName`). At least one, each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 17), extend("x-kubernetes-list-type" = "set"))]
+    pub attributes: Vec<SpidAttribute>,
+    /// The municipality's callbacks the gateway sends citizens back to after login: HTTPS, a
+    /// host name, no port, query or fragment. At least one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), extend("x-kubernetes-list-type" = "set"))]
+    pub redirect_uris: Vec<String>,
+    /// The municipality's home page, in the metadata. Defaults to the origin of the first
+    /// redirect URI. HTTPS, no port, query or fragment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub homepage: Option<String>,
+    /// Who answers for the municipality's online services. Required when enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<IdentityContacts>,
+    /// The methods whose national federation has accepted the municipality (`spid` by AgID,
+    /// `cie` by the Ministry of the Interior): a reviewed step outside the cluster, recorded
+    /// here by whoever completed it. Until then status lists it as pending.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 2), extend("x-kubernetes-list-type" = "set"))]
+    pub onboarded: Vec<LoginMethod>,
+}
+
+/// A credential a citizen logs in with.
+#[derive(
+    Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginMethod {
+    /// SPID, the public digital identity system.
+    Spid,
+    /// CIE, the electronic identity card (CieID).
+    Cie,
+    /// CNS, the national services card (a smart card with a certificate): the gateway asks
+    /// for the certificate itself; nothing is published for it.
+    Cns,
+}
+
+/// The SPID level of assurance.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, JsonSchema)]
+pub enum SpidLevel {
+    /// Level 1: user name and password.
+    SpidL1,
+    /// Level 2: a second factor (a one-time password, an app).
+    SpidL2,
+    /// Level 3: a device (a smart card, a signature device).
+    SpidL3,
+}
+
+impl SpidLevel {
+    /// Its number: 1, 2 or 3.
+    pub fn number(self) -> u8 {
+        match self {
+            SpidLevel::SpidL1 => 1,
+            SpidLevel::SpidL2 => 2,
+            SpidLevel::SpidL3 => 3,
+        }
+    }
+}
+
+/// An attribute of the SPID list (AgID's technical rules, table of attributes).
+#[derive(
+    Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum SpidAttribute {
+    SpidCode,
+    Name,
+    FamilyName,
+    FiscalNumber,
+    Email,
+    MobilePhone,
+    Address,
+    DigitalAddress,
+    DateOfBirth,
+    PlaceOfBirth,
+    CountyOfBirth,
+    Gender,
+    IdCard,
+    ExpirationDate,
+    CompanyName,
+    RegisteredOffice,
+    IvaCode,
+}
+
+impl SpidAttribute {
+    /// Its name in SAML metadata and in the spec (`fiscalNumber`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SpidAttribute::SpidCode => "spidCode",
+            SpidAttribute::Name => "name",
+            SpidAttribute::FamilyName => "familyName",
+            SpidAttribute::FiscalNumber => "fiscalNumber",
+            SpidAttribute::Email => "email",
+            SpidAttribute::MobilePhone => "mobilePhone",
+            SpidAttribute::Address => "address",
+            SpidAttribute::DigitalAddress => "digitalAddress",
+            SpidAttribute::DateOfBirth => "dateOfBirth",
+            SpidAttribute::PlaceOfBirth => "placeOfBirth",
+            SpidAttribute::CountyOfBirth => "countyOfBirth",
+            SpidAttribute::Gender => "gender",
+            SpidAttribute::IdCard => "idCard",
+            SpidAttribute::ExpirationDate => "expirationDate",
+            SpidAttribute::CompanyName => "companyName",
+            SpidAttribute::RegisteredOffice => "registeredOffice",
+            SpidAttribute::IvaCode => "ivaCode",
+        }
+    }
+}
+
+/// Who answers for the municipality's online services, as published in its metadata.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityContacts {
+    /// The institutional email address, e.g. `urp@comune.modena.it`.
+    #[schemars(length(min = 3, max = 254))]
+    pub email: String,
+    /// The certified email address (PEC), e.g. `comune.modena@cert.comune.modena.it`.
+    #[schemars(length(min = 3, max = 254))]
+    pub pec: String,
+    /// A telephone number with its country code and no spaces, e.g. `+39059203111`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^\+[0-9]{6,15}$"))]
+    pub phone: Option<String>,
+}
+
 /// An application of the municipality, run as a Deployment with a Service in front of it.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -380,15 +530,15 @@ pub struct Workload {
     /// CPU and memory requests and limits of the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
-    /// Environment variables of the container. Names starting with `PAGOPA_`, `IO_` or
-    /// `MUNICIPIO_` are reserved for what the operator injects.
+    /// Environment variables of the container. Names starting with `PAGOPA_`, `IO_`,
+    /// `IDENTITY_` or `MUNICIPIO_` are reserved for what the operator injects.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 128), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub env: Vec<EnvVar>,
-    /// Connectors whose configuration and keys this workload receives (`pagopa`, `io`); each
-    /// must be enabled on the tenant.
+    /// Connectors whose configuration and keys this workload receives (`pagopa`, `io`,
+    /// `identity`); each must be enabled on the tenant.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 2), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(length(max = 3), extend("x-kubernetes-list-type" = "set"))]
     pub connectors: Vec<Connector>,
 }
 
@@ -444,17 +594,21 @@ pub enum Connector {
     Pagopa,
     /// The IO connector configuration and API keys.
     Io,
+    /// The identity connector: how to log citizens in through the region's gateway, and the
+    /// workload's credential there.
+    Identity,
 }
 
 impl Connector {
     /// Every connector, in the order the operator builds and reports them: the one list.
-    pub const ALL: [Connector; 2] = [Connector::Pagopa, Connector::Io];
+    pub const ALL: [Connector; 3] = [Connector::Pagopa, Connector::Io, Connector::Identity];
 
-    /// Its name in the spec (`pagopa`, `io`), in labels and in object names.
+    /// Its name in the spec (`pagopa`, `io`, `identity`), in labels and in object names.
     pub fn name(self) -> &'static str {
         match self {
             Connector::Pagopa => "pagopa",
             Connector::Io => "io",
+            Connector::Identity => "identity",
         }
     }
 }
@@ -503,7 +657,7 @@ pub struct WorkloadStatus {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectorStatus {
-    /// `pagopa` or `io`.
+    /// `pagopa`, `io` or `identity`.
     pub name: Connector,
     /// The platform endpoint the connector is configured for.
     pub endpoint: String,
@@ -520,6 +674,45 @@ pub struct ConnectorStatus {
     /// tenant namespaces; this is how it knows the Secret is current.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys_version: Option<String>,
+    /// What the identity connector published for the region's gateway (identity only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityStatus>,
+}
+
+/// What the identity connector published for the municipality, and what is left to do.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityStatus {
+    /// The ConfigMap the gateway reads the artifacts from (`<namespace>/<name>`): the signed
+    /// SAML metadata and the signed entity configuration.
+    pub artifacts: String,
+    /// The SAML entity id of the municipality.
+    pub entity_id: String,
+    /// The OpenID Connect Federation client id (and entity id) of the municipality.
+    pub client_id: String,
+    /// The keys published, the signing one of each purpose first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<IdentityKeyStatus>,
+    /// When the keys next change (a key made, one starting to sign, one retired), RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_rotation: Option<String>,
+    /// What is still to be done outside the cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<String>,
+}
+
+/// A published key: never the key, only its id and times.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityKeyStatus {
+    /// What it signs: `saml`, `federation`, `protocol` or `encryption`.
+    pub purpose: String,
+    /// Its key id (the RFC 7638 thumbprint).
+    pub kid: String,
+    /// Whether it is the one that signs now (encrypts, for `encryption`).
+    pub current: bool,
+    /// When it expires, RFC 3339.
+    pub expires: String,
 }
 
 /// Kubernetes quantities are int-or-string. Like Kubernetes' own types, the schema says so with

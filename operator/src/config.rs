@@ -1,5 +1,6 @@
-//! The operator's configuration: where source Secrets live, the pagoPA and IO endpoints per
-//! environment, the egress they need, and where cluster DNS runs. Flags, each with an
+//! The operator's configuration: where source Secrets live, the pagoPA and IO endpoints and
+//! the region's identity gateway per environment, the egress they need, the region as SPID/CIE
+//! aggregator, and where cluster DNS runs. Flags, each with an
 //! environment variable, shared by `municipio run` and `municipio render` so that both build
 //! the same objects.
 
@@ -8,6 +9,8 @@ use std::net::IpAddr;
 
 use clap::Args;
 use municipio_crds::v1alpha1::{Connector, Environment};
+
+use crate::connectors::identity::rotation::Rotation;
 
 /// A platform the connectors talk to: its endpoint per environment, and the networks its
 /// clients may reach.
@@ -41,6 +44,33 @@ pub struct OperatorConfig {
     pub dns_pod_labels: BTreeMap<String, String>,
     /// The ClusterRole a tenant's administrators are bound to in its namespace.
     pub tenant_admin_role: String,
+    /// The region's identity gateway (its URL per environment is the identity platform's).
+    pub identity: IdentityConfig,
+}
+
+/// The region as SPID/CIE aggregator of its municipalities, and where its gateway reads what
+/// the operator publishes for each of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityConfig {
+    /// The namespace the gateway runs in: each municipality's artifacts are published there
+    /// (a ConfigMap and a Secret each), and the workloads of the tenants may reach its pods.
+    pub gateway_namespace: String,
+    /// The region's intermediate in the OpenID Connect federation (the municipalities'
+    /// authority hint). `None`: the gateway's URL of the tenant's environment, with a `/`.
+    pub intermediate: Option<String>,
+    /// The region's name (`Regione Lombardia`).
+    pub aggregator_name: String,
+    /// The region's fiscal code.
+    pub aggregator_fiscal_code: String,
+    /// The region's VAT number with the country code (`IT12874720159`), if it has one.
+    pub aggregator_vat_number: Option<String>,
+    pub aggregator_email: String,
+    pub aggregator_phone: Option<String>,
+    /// When the municipalities' keys are made and retired.
+    pub rotation: Rotation,
+    /// How long a signed entity configuration is valid, in seconds. It is signed again when
+    /// half of it has passed.
+    pub statement_lifetime: i64,
 }
 
 /// The flags of the operator configuration.
@@ -114,6 +144,100 @@ pub struct OperatorArgs {
         default_value = "municipio-tenant-admin"
     )]
     pub tenant_admin_role: String,
+
+    /// Base URL of the region's identity gateway for tenants in uat (the SPID and CIE test
+    /// federations), no trailing slash. A placeholder: set it to the region's.
+    #[arg(
+        long,
+        env = "MUNICIPIO_IDENTITY_UAT_URL",
+        default_value = "https://login.uat.regione.example",
+        value_parser = parse_gateway_url
+    )]
+    pub identity_uat_url: String,
+
+    /// Base URL of the region's identity gateway in production, no trailing slash. A
+    /// placeholder: set it to the region's.
+    #[arg(
+        long,
+        env = "MUNICIPIO_IDENTITY_PRODUCTION_URL",
+        default_value = "https://login.regione.example",
+        value_parser = parse_gateway_url
+    )]
+    pub identity_production_url: String,
+
+    /// CIDR of the identity gateway outside the cluster that workloads may reach on HTTPS
+    /// (repeatable; comma-separated in the variable). None: only the gateway's namespace.
+    #[arg(long = "identity-egress-cidr", env = "MUNICIPIO_IDENTITY_EGRESS_CIDRS", value_delimiter = ',', value_parser = parse_cidr)]
+    pub identity_egress_cidrs: Vec<String>,
+
+    /// Namespace of the identity gateway, where each municipality's artifacts are published.
+    #[arg(
+        long,
+        env = "MUNICIPIO_IDENTITY_GATEWAY_NAMESPACE",
+        default_value = "municipio-identity"
+    )]
+    pub identity_gateway_namespace: String,
+
+    /// The region's intermediate entity in the OpenID Connect federation. Unset: the gateway's
+    /// URL with a trailing `/`.
+    #[arg(long, env = "MUNICIPIO_IDENTITY_INTERMEDIATE", value_parser = parse_gateway_url)]
+    pub identity_intermediate: Option<String>,
+
+    /// The region's name, as SPID aggregator.
+    #[arg(
+        long,
+        env = "MUNICIPIO_IDENTITY_AGGREGATOR_NAME",
+        default_value = "Regione Lombardia"
+    )]
+    pub identity_aggregator_name: String,
+
+    /// The region's fiscal code, as SPID aggregator.
+    #[arg(
+        long,
+        env = "MUNICIPIO_IDENTITY_AGGREGATOR_FISCAL_CODE",
+        default_value = "80050050154"
+    )]
+    pub identity_aggregator_fiscal_code: String,
+
+    /// The region's VAT number with the country code, as SPID aggregator.
+    #[arg(
+        long,
+        env = "MUNICIPIO_IDENTITY_AGGREGATOR_VAT_NUMBER",
+        default_value = "IT12874720159"
+    )]
+    pub identity_aggregator_vat_number: Option<String>,
+
+    /// The aggregator's contact email. A placeholder: set it to the region's.
+    #[arg(
+        long,
+        env = "MUNICIPIO_IDENTITY_AGGREGATOR_EMAIL",
+        default_value = "spid@regione.example"
+    )]
+    pub identity_aggregator_email: String,
+
+    /// The aggregator's telephone number, + and the country code, no spaces.
+    #[arg(long, env = "MUNICIPIO_IDENTITY_AGGREGATOR_PHONE")]
+    pub identity_aggregator_phone: Option<String>,
+
+    /// The municipalities' key rotation: lifetime/overlap/lead, each in days (d), hours (h) or
+    /// seconds (s). A successor is made `overlap` before a key expires, published at once, and
+    /// signs `lead` later; 0 < lead < overlap < lifetime.
+    #[arg(
+        long,
+        env = "MUNICIPIO_IDENTITY_KEY_ROTATION",
+        default_value = "365d/30d/7d",
+        value_parser = parse_rotation
+    )]
+    pub identity_key_rotation: Rotation,
+
+    /// How long a signed entity configuration is valid (d, h or s); signed again at half.
+    #[arg(
+        long,
+        env = "MUNICIPIO_IDENTITY_STATEMENT_LIFETIME",
+        default_value = "2d",
+        value_parser = parse_seconds
+    )]
+    pub identity_statement_lifetime: i64,
 }
 
 impl OperatorConfig {
@@ -156,12 +280,70 @@ impl OperatorArgs {
                         egress_cidrs: self.io_egress_cidrs.clone(),
                     },
                 ),
+                (
+                    Connector::Identity,
+                    Platform {
+                        uat_url: self.identity_uat_url.clone(),
+                        production_url: self.identity_production_url.clone(),
+                        egress_cidrs: self.identity_egress_cidrs.clone(),
+                    },
+                ),
             ]),
             dns_namespace_labels: self.dns_namespace_labels.clone(),
             dns_pod_labels: self.dns_pod_labels.clone(),
             tenant_admin_role: self.tenant_admin_role.clone(),
+            identity: IdentityConfig {
+                gateway_namespace: self.identity_gateway_namespace.clone(),
+                intermediate: self.identity_intermediate.clone(),
+                aggregator_name: self.identity_aggregator_name.clone(),
+                aggregator_fiscal_code: self.identity_aggregator_fiscal_code.clone(),
+                aggregator_vat_number: self.identity_aggregator_vat_number.clone(),
+                aggregator_email: self.identity_aggregator_email.clone(),
+                aggregator_phone: self.identity_aggregator_phone.clone(),
+                rotation: self.identity_key_rotation,
+                statement_lifetime: self.identity_statement_lifetime,
+            },
         }
     }
+}
+
+/// A gateway's base URL: HTTPS, a host name, no port, query or fragment (the rule of the
+/// municipalities' own URLs), without a trailing slash.
+fn parse_gateway_url(s: &str) -> Result<String, String> {
+    let url: municipio_crds::identifiers::HttpsUrl = s.parse().map_err(|e| format!("{e}"))?;
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// `365d`, `12h` or `3600s`, in seconds.
+fn parse_seconds(s: &str) -> Result<i64, String> {
+    let (number, unit) = s.split_at(s.len().saturating_sub(1));
+    let scale = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "s" => 1,
+        _ => return Err(format!("{s:?} is not a duration (a number and d, h or s)")),
+    };
+    number
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("{s:?} is not a duration (a positive number and d, h or s)"))
+}
+
+fn parse_rotation(s: &str) -> Result<Rotation, String> {
+    let parts: Vec<&str> = s.split('/').collect();
+    let [lifetime, overlap, lead] = parts[..] else {
+        return Err(format!(
+            "{s:?} is not lifetime/overlap/lead (e.g. 365d/30d/7d)"
+        ));
+    };
+    Rotation::new(
+        parse_seconds(lifetime)?,
+        parse_seconds(overlap)?,
+        parse_seconds(lead)?,
+    )
+    .map_err(|e| e.to_string())
 }
 
 fn parse_cidr(s: &str) -> Result<String, String> {
@@ -246,5 +428,43 @@ mod tests {
         }
         assert!(Cli::try_parse_from(["municipio", "--dns-pod-labels", "k8s-app"]).is_err());
         assert!(Cli::try_parse_from(["municipio", "--dns-pod-labels", "bad key=x"]).is_err());
+    }
+
+    #[test]
+    fn the_identity_rotation_and_gateway_are_checked() {
+        let config = Cli::parse_from(["municipio"]).args.config();
+        let rotation = config.identity.rotation;
+        assert_eq!(
+            (rotation.lifetime, rotation.overlap, rotation.lead),
+            (365 * 86_400, 30 * 86_400, 7 * 86_400)
+        );
+        let cli = Cli::parse_from([
+            "municipio",
+            "--identity-key-rotation",
+            "90d/240h/3600s",
+            "--identity-production-url",
+            "https://login.regione.lombardia.it/",
+        ]);
+        assert_eq!(cli.args.identity_key_rotation.overlap, 240 * 3_600);
+        assert_eq!(
+            cli.args.identity_production_url,
+            "https://login.regione.lombardia.it"
+        );
+        for (flag, bad) in [
+            ("--identity-key-rotation", "30d/30d/7d"),
+            ("--identity-key-rotation", "365d/30d"),
+            ("--identity-key-rotation", "365/30d/7d"),
+            ("--identity-statement-lifetime", "0d"),
+            ("--identity-production-url", "http://login.regione.example"),
+            (
+                "--identity-production-url",
+                "https://login.regione.example:8443",
+            ),
+        ] {
+            assert!(
+                Cli::try_parse_from(["municipio", flag, bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -15,6 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use municipio_crds::ValidTenant;
 use municipio_crds::v1alpha1::Connector;
 
+use crate::connectors::identity::publish::Published;
 use crate::connectors::{self, KeyRef};
 use crate::labels::{TENANT_LABEL, TENANTS_ANNOTATION};
 
@@ -29,13 +30,17 @@ impl fmt::Debug for SecretValue {
 }
 
 /// The keys of the tenant's connectors, as found in the source Secrets: per connector, by the
-/// variable each becomes in the connector's Secret in the tenant namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ConnectorKeys(BTreeMap<Connector, BTreeMap<String, SecretValue>>);
+/// variable each becomes in the connector's Secret in the tenant namespace; and what the
+/// identity connector publishes with its keys, made before the build.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConnectorKeys {
+    by_connector: BTreeMap<Connector, BTreeMap<String, SecretValue>>,
+    identity: Option<Box<Published>>,
+}
 
 impl ConnectorKeys {
     pub fn insert(&mut self, key: &KeyRef, value: SecretValue) {
-        self.0
+        self.by_connector
             .entry(key.connector)
             .or_default()
             .insert(key.variable.clone(), value);
@@ -43,7 +48,19 @@ impl ConnectorKeys {
 
     /// The keys of one connector, by variable.
     pub fn of(&self, connector: Connector) -> BTreeMap<String, SecretValue> {
-        self.0.get(&connector).cloned().unwrap_or_default()
+        self.by_connector
+            .get(&connector)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// What the identity connector publishes for the gateway.
+    pub fn identity(&self) -> Option<&Published> {
+        self.identity.as_deref()
+    }
+
+    pub fn set_identity(&mut self, published: Published) {
+        self.identity = Some(Box::new(published));
     }
 
     /// Stand-ins that say where each key comes from, for `municipio render`: the values are
@@ -223,10 +240,14 @@ mod tests {
 
     const NS: &str = "municipio-system";
 
+    /// Modena without its identity connector, whose keys Secret the operator makes (the
+    /// controller's tests cover it).
     fn modena() -> ValidTenant {
         let t: MunicipalityTenant =
             serde_yaml_ng::from_str(include_str!("../../examples/modena.yaml")).unwrap();
-        municipio_crds::validate(&t).unwrap()
+        let mut valid = municipio_crds::validate(&t).unwrap();
+        valid.identity = None;
+        valid
     }
 
     fn secret(
@@ -370,10 +391,12 @@ mod tests {
     /// have deleted the tenant's pagoPA Secret: every connector's problem names itself.
     #[test]
     fn every_problem_names_the_connector_of_its_key() {
-        let tenant = modena();
+        let t: MunicipalityTenant =
+            serde_yaml_ng::from_str(include_str!("../../examples/modena.yaml")).unwrap();
+        let tenant = municipio_crds::validate(&t).unwrap();
         for connector in Connector::ALL {
             // Every Secret bound to another tenant: each key is a problem.
-            let secrets: Vec<Secret> = ["modena-pagopa", "modena-io"]
+            let secrets: Vec<Secret> = ["modena-pagopa", "modena-io", "identity-keys-modena"]
                 .iter()
                 .map(|name| secret(name, NS, Some("carpi"), None, &[]))
                 .collect();

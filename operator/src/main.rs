@@ -131,9 +131,21 @@ enum Command {
         /// Files or directories (searched for *.yaml and *.yml); `-` reads standard input.
         #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
         paths: Vec<PathBuf>,
+        /// The moment the identity artifacts are signed at, RFC 3339 (they are signed with
+        /// throwaway keys derived from each tenant's name). Default: today at midnight UTC, so
+        /// renderings of one day are the same.
+        #[arg(long, value_parser = parse_moment)]
+        at: Option<i64>,
         #[command(flatten)]
         operator: Box<OperatorArgs>,
     },
+}
+
+fn parse_moment(s: &str) -> Result<i64, String> {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(s, &Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|e| format!("{s:?} is not an RFC 3339 moment (e.g. 2026-12-06T00:00:00Z): {e}"))
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -319,8 +331,16 @@ fn main() -> ExitCode {
             print!("{}", municipio_crds::crd::crd_yaml());
             ExitCode::SUCCESS
         }
-        Command::Render { paths, operator } => {
-            match municipio_operator::render::render_paths(&paths, &operator.config()) {
+        Command::Render {
+            paths,
+            at,
+            operator,
+        } => {
+            let at = at.unwrap_or_else(|| {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                now - now.rem_euclid(86_400)
+            });
+            match municipio_operator::render::render_paths(&paths, &operator.config(), at) {
                 Ok(stream) => {
                     print!("{stream}");
                     ExitCode::SUCCESS
@@ -338,6 +358,9 @@ fn main() -> ExitCode {
             let report = municipio_operator::validate_files::validate_paths(&paths);
             for line in &report.problems {
                 println!("{line}");
+            }
+            for line in &report.warnings {
+                eprintln!("{line}");
             }
             if report.problems.is_empty() {
                 eprintln!("{} tenant(s) valid", report.tenants);

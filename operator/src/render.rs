@@ -1,14 +1,20 @@
 //! `municipio render`: the objects the controller would apply for each tenant, built by the
 //! same code, printed as one YAML stream for review in a GitOps pull request. Secret values are
-//! known only in the cluster: each is shown as the source it would be copied from.
+//! known only in the cluster: each is shown as the source it would be copied from. The identity
+//! connector's artifacts are signed with keys made for the rendering and thrown away (the
+//! cluster's are the operator's own), so they show what the gateway gets, and can be checked.
 
 use std::path::PathBuf;
 
 use municipio_crds::MunicipalityTenant;
 
+use crate::children::metadata::object_name;
 use crate::children::{self, ConnectorKeys, Owner};
 use crate::config::OperatorConfig;
+use crate::connectors::identity::gateway::IPA_CODE_LABEL;
+use crate::connectors::identity::publish::with_throwaway_keys;
 use crate::{manifests, validate_files};
+use municipio_crds::v1alpha1::Connector;
 
 fn files_named(paths: &[PathBuf]) -> String {
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
@@ -16,7 +22,12 @@ fn files_named(paths: &[PathBuf]) -> String {
 }
 
 /// The rendered stream, or the problems that stop it (the same lines as `municipio validate`).
-pub fn render_paths(paths: &[PathBuf], config: &OperatorConfig) -> Result<String, Vec<String>> {
+/// `at`: the moment the identity artifacts are signed at (Unix seconds).
+pub fn render_paths(
+    paths: &[PathBuf],
+    config: &OperatorConfig,
+    at: i64,
+) -> Result<String, Vec<String>> {
     let files = manifests::files(paths).map_err(|e| vec![e.to_string()])?;
     let mut out = String::new();
     let mut problems = Vec::new();
@@ -50,7 +61,20 @@ pub fn render_paths(paths: &[PathBuf], config: &OperatorConfig) -> Result<String
                     )
                 })),
                 Ok(valid) => {
-                    let keys = ConnectorKeys::placeholders(&valid, &config.operator_namespace);
+                    let mut keys = ConnectorKeys::placeholders(&valid, &config.operator_namespace);
+                    if valid.identity.is_some() {
+                        match with_throwaway_keys(&valid, config, at) {
+                            Ok(published) => keys.set_identity(published),
+                            Err(e) => {
+                                problems.push(format!(
+                                    "{}: {}: spec.identity: {e}",
+                                    file.display(),
+                                    valid.name
+                                ));
+                                continue;
+                            }
+                        }
+                    }
                     let children = children::build(&valid, &Owner::of(&tenant), config, &keys);
                     let objects = children.to_values();
                     out.push_str(&format!(
@@ -81,8 +105,15 @@ pub fn render_paths(paths: &[PathBuf], config: &OperatorConfig) -> Result<String
     }
 }
 
-/// Shows a Secret's placeholders as readable `stringData` rather than base64 `data`.
+/// Shows a Secret's placeholders as readable `stringData` rather than base64 `data`. What the
+/// identity connector makes (keys, the workloads' credential) is never rendered.
 fn redact(mut object: serde_json::Value) -> serde_json::Value {
+    let made = object["metadata"]["labels"][IPA_CODE_LABEL].is_string()
+        || object["metadata"]["name"] == object_name(Connector::Identity).as_str();
+    let shown_as = match made {
+        true => "<made in the cluster by the operator>",
+        false => "<set in the cluster from a source Secret>",
+    };
     if object["kind"] == "Secret"
         && let Some(data) = object.as_object_mut().and_then(|o| o.remove("data"))
     {
@@ -90,14 +121,7 @@ fn redact(mut object: serde_json::Value) -> serde_json::Value {
             .as_object()
             .into_iter()
             .flatten()
-            .map(|(k, _)| {
-                (
-                    k.clone(),
-                    serde_json::Value::String(
-                        "<set in the cluster from a source Secret>".to_owned(),
-                    ),
-                )
-            })
+            .map(|(k, _)| (k.clone(), serde_json::Value::String(shown_as.to_owned())))
             .collect();
         object["stringData"] = serde_json::Value::Object(shown);
     }

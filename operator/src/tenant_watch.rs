@@ -157,6 +157,7 @@ fn placeholder_spec() -> MunicipalityTenantSpec {
         network: None,
         pagopa: None,
         io: None,
+        identity: None,
         workloads: Vec::new(),
     }
 }

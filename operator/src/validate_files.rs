@@ -19,6 +19,8 @@ pub const KIND: &str = "MunicipalityTenant";
 pub struct Report {
     pub tenants: usize,
     pub problems: Vec<String>,
+    /// What is valid but looks wrong, in the same form.
+    pub warnings: Vec<String>,
 }
 
 /// Validates every document of the given files and directories.
@@ -50,15 +52,26 @@ pub fn validate_paths(paths: &[PathBuf]) -> Report {
     }
     report.tenants = tenants.len();
     for (file, tenant) in &tenants {
-        if let Err(errors) = municipio_crds::validate(tenant) {
-            for e in errors {
-                report.problems.push(format!(
-                    "{}: {}: {}: {}",
-                    file.display(),
-                    tenant.name_any(),
-                    e.path,
-                    e.problem
-                ));
+        match municipio_crds::validate(tenant) {
+            Err(errors) => {
+                for e in errors {
+                    report.problems.push(format!(
+                        "{}: {}: {}: {}",
+                        file.display(),
+                        tenant.name_any(),
+                        e.path,
+                        e.problem
+                    ));
+                }
+            }
+            Ok(valid) => {
+                for w in municipio_crds::validate::warnings(&valid) {
+                    report.warnings.push(format!(
+                        "{}: {}: warning: {w}",
+                        file.display(),
+                        tenant.name_any(),
+                    ));
+                }
             }
         }
     }

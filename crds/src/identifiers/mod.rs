@@ -9,6 +9,7 @@ mod istat;
 mod names;
 mod quantity;
 mod station;
+mod web;
 
 pub use fiscal_code::{EntityFiscalCode, FiscalCodeError};
 pub use iban::{IbanError, ItalianIban};
@@ -21,3 +22,4 @@ pub use names::{
 };
 pub use quantity::{Quantity, QuantityError};
 pub use station::{StationId, StationIdError};
+pub use web::{EmailAddress, EmailError, HttpsUrl, UrlError};

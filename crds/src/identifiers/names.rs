@@ -195,7 +195,7 @@ pub struct EnvVarName(String);
 
 impl EnvVarName {
     /// Prefixes of the variables the operator injects into workloads.
-    pub const RESERVED_PREFIXES: [&'static str; 3] = ["PAGOPA_", "IO_", "MUNICIPIO_"];
+    pub const RESERVED_PREFIXES: [&'static str; 4] = ["PAGOPA_", "IO_", "IDENTITY_", "MUNICIPIO_"];
 
     pub fn as_str(&self) -> &str {
         &self.0

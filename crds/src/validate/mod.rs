@@ -12,17 +12,19 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::ResourceExt;
 
 use crate::identifiers::{
-    CadastralCode, CadastralCodeError, DnsLabel, EntityFiscalCode, EnvVarName, FiscalCodeError,
-    IbanError, ImageError, ImageRef, IoServiceId, IoServiceIdError, IstatCode, IstatCodeError,
-    ItalianIban, NameError, NamespaceName, Quantity, QuantityError, StationId, StationIdError,
-    check_dns_subdomain, check_label_key, check_label_value,
+    CadastralCode, CadastralCodeError, DnsLabel, EmailAddress, EmailError, EntityFiscalCode,
+    EnvVarName, FiscalCodeError, HttpsUrl, IbanError, ImageError, ImageRef, IoServiceId,
+    IoServiceIdError, IstatCode, IstatCodeError, ItalianIban, NameError, NamespaceName, Quantity,
+    QuantityError, StationId, StationIdError, UrlError, check_dns_subdomain, check_label_key,
+    check_label_value,
 };
 use crate::v1alpha1::{
-    Admin, AdminKind, ComputeResources, Connector, DeletionPolicy, Environment, MunicipalityTenant,
-    SecretKeyRef, SubscriptionKeyRef,
+    Admin, AdminKind, ComputeResources, Connector, DeletionPolicy, Environment, IdentityContacts,
+    LoginMethod, MunicipalityTenant, SecretKeyRef, SpidAttribute, SpidLevel, SubscriptionKeyRef,
 };
 
 mod admins;
+mod identity;
 mod io;
 mod municipality;
 mod network;
@@ -31,9 +33,12 @@ mod problem;
 mod quota;
 mod secret_ref;
 mod valid;
+mod warnings;
 mod workloads;
 
 use admins::*;
+pub use identity::method_name;
+use identity::*;
 use io::*;
 use municipality::*;
 use network::*;
@@ -42,6 +47,7 @@ pub use problem::{FieldError, FieldPath, Problem};
 use quota::*;
 use secret_ref::*;
 pub use valid::*;
+pub use warnings::{FieldWarning, warnings};
 use workloads::*;
 
 /// Collects problems while parsing, so one pass reports all of them.
@@ -140,9 +146,19 @@ pub fn validate(tenant: &MunicipalityTenant) -> Result<ValidTenant, Vec<FieldErr
     let entity = municipality.as_ref().and_then(|m| m.fiscal_code.clone());
     let pagopa = pagopa(&mut p, tenant, entity.as_ref(), &root.child("pagopa"));
     let io = io(&mut p, tenant, entity.as_ref(), &root.child("io"));
+    let identity = identity(&mut p, tenant, &root.child("identity"));
     let workloads = workloads(&mut p, tenant, &root.child("workloads"));
 
-    match (name, namespace, municipality, quota, pagopa, io, workloads) {
+    match (
+        name,
+        namespace,
+        municipality,
+        quota,
+        pagopa,
+        io,
+        identity,
+        workloads,
+    ) {
         (
             Some(name),
             Some(namespace),
@@ -150,6 +166,7 @@ pub fn validate(tenant: &MunicipalityTenant) -> Result<ValidTenant, Vec<FieldErr
             Some(quota),
             Some(pagopa),
             Some(io),
+            Some(identity),
             Some(workloads),
         ) if p.0.is_empty() => Ok(ValidTenant {
             name,
@@ -163,6 +180,7 @@ pub fn validate(tenant: &MunicipalityTenant) -> Result<ValidTenant, Vec<FieldErr
             ingress_from,
             pagopa,
             io,
+            identity,
             workloads,
         }),
         _ => Err(p.0),

@@ -59,6 +59,10 @@ pub enum Problem {
     Name(#[from] NameError),
     #[error("{0}")]
     Quantity(#[from] QuantityError),
+    #[error("{0}")]
+    Url(#[from] UrlError),
+    #[error("{0}")]
+    Email(#[from] EmailError),
     #[error("is required {0}")]
     Required(&'static str),
     #[error("must not be set: {0}")]
@@ -133,6 +137,14 @@ impl Problem {
             Problem::Name(NameError::NotLabelKey(_) | NameError::NotLabelValue(_)) => "LabelSyntax",
             Problem::Name(_) => "NameSyntax",
             Problem::Quantity(_) => "Quantity",
+            Problem::Url(UrlError::NotHttps(_)) => "UrlNotHttps",
+            Problem::Url(UrlError::Port(_)) => "UrlPort",
+            Problem::Url(UrlError::Query(_)) => "UrlQuery",
+            Problem::Url(UrlError::Fragment(_)) => "UrlFragment",
+            Problem::Url(UrlError::UserInfo(_)) => "UrlUserInfo",
+            Problem::Url(UrlError::Host(_)) => "UrlHost",
+            Problem::Url(UrlError::Path(_)) => "UrlPath",
+            Problem::Email(_) => "EmailAddress",
             Problem::Required(_) => "Required",
             Problem::Forbidden(_) => "Forbidden",
             Problem::Duplicate { .. } => "Duplicate",

@@ -19,6 +19,8 @@ pub struct ValidTenant {
     pub pagopa: Option<PagoPaConnector>,
     /// Present only when the connector is enabled.
     pub io: Option<IoConnector>,
+    /// Present only when the connector is enabled.
+    pub identity: Option<IdentityConnector>,
     pub workloads: Vec<ValidWorkload>,
 }
 
@@ -87,6 +89,31 @@ pub struct ValidIoService {
     pub name: DnsLabel,
     pub service_id: IoServiceId,
     pub api_key: SecretKeyRef,
+}
+
+/// The identity connector of an enabled tenant: everything it needs is present and parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityConnector {
+    /// The municipality's IPA code, which names it at the gateway (`c_f257`).
+    pub ipa_code: String,
+    /// At least one.
+    pub methods: BTreeSet<LoginMethod>,
+    pub level: SpidLevel,
+    /// At least one, each once, in spec order.
+    pub attributes: Vec<SpidAttribute>,
+    /// At least one, each once, in spec order.
+    pub redirect_uris: Vec<HttpsUrl>,
+    pub homepage: HttpsUrl,
+    pub contacts: ValidContacts,
+    /// Methods whose federation onboarding is done: a subset of `methods`, without CNS.
+    pub onboarded: BTreeSet<LoginMethod>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidContacts {
+    pub email: EmailAddress,
+    pub pec: EmailAddress,
+    pub phone: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -17,6 +17,10 @@ pub(super) fn workloads(
             Connector::Io,
             tenant.spec.io.as_ref().is_some_and(|c| c.enabled),
         ),
+        (
+            Connector::Identity,
+            tenant.spec.identity.as_ref().is_some_and(|c| c.enabled),
+        ),
     ]
     .into_iter()
     .filter_map(|(c, on)| on.then_some(c))
@@ -107,23 +111,17 @@ pub(super) fn workloads(
                 .map(|(j, e)| (at.child("env").index(j).child("name"), e.name.as_str())),
         );
         let mut connectors = BTreeSet::new();
-        let connector_paths = w.connectors.iter().enumerate().map(|(j, c)| {
-            let name = match c {
-                Connector::Pagopa => "pagopa",
-                Connector::Io => "io",
-            };
-            (at.child("connectors").index(j), name)
-        });
+        let connector_paths = w
+            .connectors
+            .iter()
+            .enumerate()
+            .map(|(j, c)| (at.child("connectors").index(j), c.name()));
         p.unique(connector_paths);
         for (j, c) in w.connectors.iter().enumerate() {
             if !enabled.contains(c) {
-                let name = match c {
-                    Connector::Pagopa => "pagopa",
-                    Connector::Io => "io",
-                };
                 p.push(
                     at.child("connectors").index(j),
-                    Problem::ConnectorNotEnabled(name),
+                    Problem::ConnectorNotEnabled(c.name()),
                 );
             }
             connectors.insert(*c);

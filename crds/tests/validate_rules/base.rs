@@ -81,8 +81,16 @@ fn modena_example_is_valid_and_typed() {
     assert_eq!(w.env[0].1, "info");
     assert_eq!(
         w.connectors.iter().copied().collect::<Vec<_>>(),
-        [Connector::Pagopa, Connector::Io]
+        [Connector::Pagopa, Connector::Io, Connector::Identity]
     );
+    let i = valid.identity.as_ref().expect("identity enabled");
+    assert_eq!(i.ipa_code, "c_f257");
+    assert_eq!(i.level.number(), 2);
+    assert_eq!(
+        i.redirect_uris[0].as_str(),
+        "https://servizi.comune.modena.it/auth/callback"
+    );
+    assert_eq!(i.homepage.as_str(), "https://www.comune.modena.it");
 }
 
 #[test]

@@ -10,7 +10,8 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use municipio_crds::identifiers::{FiscalCodeError, IbanError, NameError};
 use municipio_crds::v1alpha1::{
     Admin, AdminKind, ComputeResources, Connector, DeletionPolicy, EnvVar, Environment,
-    IbanAccount, Io, IoService, PagoPa, Quota, Resources, SecretKeyRef, Workload,
+    IbanAccount, Identity, IdentityContacts, Io, IoService, PagoPa, Quota, Resources, SecretKeyRef,
+    Workload,
 };
 use municipio_crds::validate::AuxDigit;
 use municipio_crds::{FieldError, MunicipalityTenant, Problem, ValidTenant, validate};
@@ -29,6 +30,7 @@ const SHA256: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef012
 mod admins;
 mod base;
 mod everything;
+mod identity;
 mod io;
 mod municipality;
 mod names;
@@ -62,6 +64,17 @@ fn pagopa(t: &mut MunicipalityTenant) -> &mut PagoPa {
 
 fn io(t: &mut MunicipalityTenant) -> &mut Io {
     t.spec.io.as_mut().expect("modena has an io connector")
+}
+
+fn identity(t: &mut MunicipalityTenant) -> &mut Identity {
+    t.spec
+        .identity
+        .as_mut()
+        .expect("modena has an identity connector")
+}
+
+fn contacts(t: &mut MunicipalityTenant) -> &mut IdentityContacts {
+    identity(t).contacts.as_mut().expect("modena has contacts")
 }
 
 fn portale(t: &mut MunicipalityTenant) -> &mut Workload {

@@ -154,10 +154,12 @@ fn ipa_code_and_province() {
             expect: VALID,
         },
         Case {
-            what: "no IPA code nor province",
+            what: "no IPA code nor province (without identity, which needs the IPA code)",
             change: |t| {
                 t.spec.municipality.ipa_code = None;
                 t.spec.municipality.province = None;
+                t.spec.identity = None;
+                portale(t).connectors.retain(|c| *c != Connector::Identity);
             },
             expect: VALID,
         },

@@ -54,13 +54,25 @@ pub fn build(
     config: &OperatorConfig,
     keys: &ConnectorKeys,
 ) -> Children {
-    let connectors = config_map::connectors(tenant, owner, config);
-    let secrets = secret::connectors(tenant, owner, keys);
+    let mut connectors = config_map::connectors(tenant, owner, config);
+    let mut secrets = secret::connectors(tenant, owner, keys);
+    // The identity connector's artifacts and keys for the gateway, in its namespace: applied
+    // after the tenant's (their order in the lists), pruned with them.
+    let gateway = keys
+        .identity()
+        .filter(|_| tenant.identity.is_some())
+        .map(|published| {
+            crate::connectors::identity::gateway::objects(tenant, owner, config, published)
+        });
     let deployments = tenant
         .workloads
         .iter()
         .map(|w| deployment::deployment(tenant, owner, w, &connectors, &secrets))
         .collect();
+    if let Some((config_map, secret)) = gateway {
+        connectors.push(config_map);
+        secrets.push(secret);
+    }
     let mut children = Children {
         namespace: namespace::namespace(tenant, owner),
         resource_quota: resource_quota::resource_quota(tenant, owner),

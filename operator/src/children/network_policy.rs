@@ -1,6 +1,7 @@
 //! The tenant's NetworkPolicies: deny everything, then allow DNS, traffic inside the
 //! namespace, ingress to each workload's port from `spec.network.ingressFrom`, and egress to
-//! the pagoPA and IO endpoints from the workloads that use them. Nothing admits another tenant.
+//! the pagoPA and IO endpoints and the region's identity gateway from the workloads that use
+//! them. Nothing admits another tenant.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use municipio_crds::ValidTenant;
+use municipio_crds::v1alpha1::Connector;
 
 use super::metadata::{Owner, child_meta};
 use crate::config::{OperatorConfig, Platform};
@@ -111,17 +113,39 @@ pub fn network_policies(
             ));
         }
     }
-    // Each connector's pods reach its platform, on HTTPS only.
+    // Each connector's pods reach its platform, on HTTPS only; identity's reach the region's
+    // gateway only: its namespace's pods, and its addresses outside the cluster if it has any.
     for connector in crate::connectors::enabled(tenant) {
+        let https = |to| NetworkPolicyEgressRule {
+            to: Some(to),
+            ports: Some(vec![port("TCP", 443)]),
+        };
+        let platform = config.platform(connector);
+        let egress = match connector {
+            Connector::Identity => {
+                let gateway_namespace = BTreeMap::from([(
+                    "kubernetes.io/metadata.name".to_owned(),
+                    config.identity.gateway_namespace.clone(),
+                )]);
+                let in_cluster = NetworkPolicyEgressRule {
+                    to: Some(vec![NetworkPolicyPeer {
+                        namespace_selector: Some(selector(&gateway_namespace)),
+                        ..NetworkPolicyPeer::default()
+                    }]),
+                    ports: None,
+                };
+                let outside =
+                    (!platform.egress_cidrs.is_empty()).then(|| https(ip_blocks(platform)));
+                [in_cluster].into_iter().chain(outside).collect()
+            }
+            Connector::Pagopa | Connector::Io => vec![https(ip_blocks(platform))],
+        };
         out.push(policy(
             &format!("egress-{}", connector.name()),
             NetworkPolicySpec {
                 pod_selector: Some(selector(&BTreeMap::from([connector_label(connector)]))),
                 policy_types: Some(vec!["Egress".to_owned()]),
-                egress: Some(vec![NetworkPolicyEgressRule {
-                    to: Some(ip_blocks(config.platform(connector))),
-                    ports: Some(vec![port("TCP", 443)]),
-                }]),
+                egress: Some(egress),
                 ..NetworkPolicySpec::default()
             },
         ));

@@ -35,6 +35,13 @@ fn config() -> OperatorConfig {
                 platform("https://pagopa.uat", "https://pagopa.prod"),
             ),
             (Connector::Io, platform("https://io.uat", "https://io.prod")),
+            (
+                Connector::Identity,
+                platform(
+                    "https://login.uat.regione.example",
+                    "https://login.regione.example",
+                ),
+            ),
         ]),
         dns_namespace_labels: BTreeMap::from([(
             "kubernetes.io/metadata.name".into(),
@@ -42,6 +49,7 @@ fn config() -> OperatorConfig {
         )]),
         dns_pod_labels: BTreeMap::from([("k8s-app".into(), "kube-dns".into())]),
         tenant_admin_role: "municipio-tenant-admin".into(),
+        identity: OperatorConfig::defaults().identity,
     }
 }
 
@@ -195,6 +203,7 @@ fn the_deployment_is_restricted_and_receives_its_connectors() {
         serde_json::json!([
             {"configMapRef": {"name": "pagopa-connector"}}, {"secretRef": {"name": "pagopa-connector"}},
             {"configMapRef": {"name": "io-connector"}}, {"secretRef": {"name": "io-connector"}},
+            {"configMapRef": {"name": "identity-connector"}}, {"secretRef": {"name": "identity-connector"}},
         ])
     );
     assert_eq!(c["resources"]["limits"]["memory"], "256Mi");
@@ -252,10 +261,18 @@ fn network_policies_deny_by_default_and_open_only_what_is_named() {
             "allow-dns",
             "allow-same-namespace",
             "default-deny",
+            "egress-identity",
             "egress-io",
             "egress-pagopa",
             "ingress-portale"
         ]
+    );
+    // The identity connector's pods reach the gateway's namespace only (no CIDR configured).
+    assert_eq!(
+        policies["egress-identity"]["spec"]["egress"],
+        serde_json::json!([{"to": [{"namespaceSelector": {
+            "matchLabels": {"kubernetes.io/metadata.name": "municipio-identity"}
+        }}]}])
     );
     assert_eq!(
         policies["default-deny"]["spec"],

@@ -44,6 +44,7 @@ pub fn parts(connector: Connector) -> &'static dyn Parts {
     match connector {
         Connector::Pagopa => &pagopa::PagoPa,
         Connector::Io => &io::Io,
+        Connector::Identity => &identity::Identity,
     }
 }
 
@@ -110,7 +111,12 @@ mod tests {
                 ("spec.io.services[0].apiKey", "IO_API_KEY_TRIBUTI"),
             ]
         );
-        assert_eq!(refs.len(), 6);
+        assert_eq!(refs.len(), 7);
+        assert_eq!(
+            (refs[6].secret.as_str(), refs[6].variable.as_str()),
+            ("identity-keys-modena", "IDENTITY_CLIENT_SECRET"),
+            "the credential the operator makes, from its keys Secret"
+        );
     }
 
     #[test]

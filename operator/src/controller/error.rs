@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::apply::ApplyError;
+use super::identity::IdentityError;
 use super::keys::KeysError;
 use super::namespace::ClaimError;
 use super::prune::PruneError;
@@ -16,6 +17,8 @@ pub enum Error {
     Claim(#[from] ClaimError),
     #[error("{0}")]
     Keys(#[from] KeysError),
+    #[error("{0}")]
+    Identity(#[from] IdentityError),
     #[error("applying {0}")]
     Apply(#[from] ApplyError),
     #[error("{0}")]
@@ -38,6 +41,8 @@ impl Error {
             Error::Claim(e) => Some(&e.source),
             Error::Keys(KeysError::Revoke { source, .. }) => Some(source),
             Error::Keys(KeysError::Unwatched) => None,
+            Error::Identity(IdentityError::Write { source, .. }) => Some(source),
+            Error::Identity(IdentityError::Make(_)) => None,
             Error::Apply(e) => Some(&e.source),
             Error::Prune(e) => Some(&e.source),
             Error::Status(e) => Some(&e.source),

@@ -4,13 +4,14 @@
 //! resync is due (the operator never reads a Secret outside its own namespace).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use municipio_crds::v1alpha1::ConnectorStatus;
+use municipio_crds::v1alpha1::{Connector, ConnectorStatus};
 use municipio_crds::{MunicipalityTenant, ValidTenant};
 
 use super::apply::Applied;
@@ -19,6 +20,8 @@ use super::pipeline::{BLOCKED_RETRY, Stop, joined};
 use super::status::{Observed, Outcome};
 use super::{Context, tolerate_missing};
 use crate::children::{self, Children};
+use crate::connectors::identity::gateway;
+use crate::connectors::identity::publish::Published;
 use crate::dereference::{self, ConnectorKeys};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,10 +39,12 @@ pub enum KeysError {
 }
 
 /// The keys of the tenant's enabled connectors, or a stop that says which are missing.
+/// `fresh`: a source Secret this pass just wrote, which the watch may not have brought yet.
 pub async fn dereference(
     ctx: &Context,
     tenant: &MunicipalityTenant,
     valid: &ValidTenant,
+    fresh: Option<&Arc<Secret>>,
 ) -> Result<ConnectorKeys, Stop> {
     // Until the first list of the source Secrets is in, a Secret would look missing.
     ctx.source_secrets_listed
@@ -48,7 +53,7 @@ pub async fn dereference(
         .await
         .map_err(|_| KeysError::Unwatched)?;
     let namespace = &ctx.config.operator_namespace;
-    let find = |name: &str| source_secret(ctx, name);
+    let find = |name: &str| source_secret(ctx, name, fresh);
     match dereference::connector_keys(valid, namespace, find) {
         Ok(keys) => Ok(keys),
         Err(problems) => {
@@ -62,30 +67,55 @@ pub async fn dereference(
     }
 }
 
-fn source_secret(ctx: &Context, name: &str) -> Option<std::sync::Arc<Secret>> {
+fn source_secret(ctx: &Context, name: &str, fresh: Option<&Arc<Secret>>) -> Option<Arc<Secret>> {
+    if let Some(fresh) = fresh.filter(|s| s.metadata.name.as_deref() == Some(name)) {
+        return Some(fresh.clone());
+    }
     let namespace = &ctx.config.operator_namespace;
     ctx.source_secrets
         .get(&ObjectRef::new(name).within(namespace))
 }
 
-/// What status says of each connector, with the version of its keys: a digest of the tenant
-/// Secret's layout and of its source Secrets' identities and versions, never of a value.
-pub fn connectors(ctx: &Context, valid: &ValidTenant, desired: &Children) -> Vec<ConnectorStatus> {
-    let mut connectors = super::status::connectors(valid, &ctx.config);
+/// What status says of each connector, with the version of its keys: a digest of the layout
+/// of its Secrets (the tenant's, and the gateway's for identity) and of its source Secrets'
+/// identities and versions, never of a value.
+pub fn connectors(
+    ctx: &Context,
+    valid: &ValidTenant,
+    desired: &Children,
+    fresh: Option<&Arc<Secret>>,
+    published: Option<&Published>,
+) -> Vec<ConnectorStatus> {
+    let mut connectors = super::status::connectors(valid, &ctx.config, published);
     for connector in &mut connectors {
         let sources: Vec<_> = connector
             .source_secrets
             .iter()
-            .filter_map(|s| source_secret(ctx, s))
+            .filter_map(|s| source_secret(ctx, s, fresh))
             .collect();
         let sources: Vec<&Secret> = sources.iter().map(|s| s.as_ref()).collect();
-        connector.keys_version = desired
+        let own: Vec<&Secret> = desired
             .secrets
             .iter()
-            .find(|s| s.metadata.name.as_deref() == Some(connector.secret.as_str()))
-            .map(|s| children::secret::keys_version(s, &sources));
+            .filter(|s| secret_of(valid, connector, &s.name_any()))
+            .collect();
+        connector.keys_version = (!own.is_empty()).then(|| {
+            let versions: Vec<String> = own
+                .iter()
+                .map(|s| children::secret::keys_version(s, &sources))
+                .collect();
+            children::metadata::digest(versions.iter().map(String::as_bytes))
+        });
     }
     connectors
+}
+
+/// Whether the Secret named `name` is one of `connector`'s: its Secret in the tenant
+/// namespace, or for identity its Secret in the gateway's namespace too.
+fn secret_of(valid: &ValidTenant, connector: &ConnectorStatus, name: &str) -> bool {
+    connector.secret == name
+        || (connector.name == Connector::Identity
+            && name == gateway::object_name(valid.name.as_str()))
 }
 
 /// Remembers which keys version each Secret apply wrote has.
@@ -94,7 +124,7 @@ pub fn written(ctx: &Context, valid: &ValidTenant, applied: &Applied, observed: 
         let version = observed
             .connectors
             .iter()
-            .find(|c| &c.secret == secret)
+            .find(|c| secret_of(valid, c, secret))
             .and_then(|c| c.keys_version.clone());
         ctx.secret_written(valid.namespace.as_str(), secret, version);
     }
@@ -118,7 +148,7 @@ pub fn write_policy<'a>(
             .status
             .iter()
             .flat_map(|s| &s.connectors)
-            .find(|c| c.secret == name)
+            .find(|c| secret_of(valid, c, name))
             .and_then(|c| c.keys_version.clone())
     };
     let period = ctx.secret_resync;
@@ -126,7 +156,7 @@ pub fn write_policy<'a>(
         let name = secret.name_any();
         let version = connectors
             .iter()
-            .find(|c| c.secret == name)
+            .find(|c| secret_of(valid, c, &name))
             .and_then(|c| c.keys_version.clone());
         let last = ctx.last_secret_write(valid.namespace.as_str(), &name);
         let current =

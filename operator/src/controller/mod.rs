@@ -8,6 +8,7 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod foreign;
+pub mod identity;
 pub mod inventory;
 pub mod keys;
 pub mod namespace;

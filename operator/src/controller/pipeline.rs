@@ -1,5 +1,5 @@
-//! The pipeline of one tenant, top to bottom: validate → claim the namespace → dereference →
-//! build → apply → prune → status. Each step is a module of its own with its own error; a step
+//! The pipeline of one tenant, top to bottom: validate → claim the namespace → the identity
+//! keys (made or rotated) → dereference → build → apply → prune → status. Each step is a module of its own with its own error; a step
 //! may also stop the pipeline with an outcome (an invalid spec, a namespace taken, a key
 //! missing), which status then tells.
 
@@ -14,7 +14,7 @@ use super::apply::{self, Drift, Target};
 use super::events::Note;
 use super::pod_security::Enforcement;
 use super::status::{self, Observed, Outcome};
-use super::{Context, Error, keys, namespace, prune};
+use super::{Context, Error, identity, keys, namespace, prune};
 use crate::children::{self, Owner};
 
 /// How often a converged tenant is looked at again: tenant Secrets are written but not watched
@@ -76,9 +76,16 @@ async fn steps(
     if valid.suspend {
         return Err(Stop::At(Outcome::Suspended, Action::await_change()));
     }
-    let keys = keys::dereference(ctx, tenant, &valid).await?;
+    let identity = identity::keys(ctx, tenant, &valid, &owner).await?;
+    let fresh = identity.as_ref().map(|i| i.secret.clone());
+    let mut keys = keys::dereference(ctx, tenant, &valid, fresh.as_ref()).await?;
+    let published = identity.map(|i| i.published);
+    if let Some(published) = published.clone() {
+        keys.set_identity(published);
+    }
     let desired = children::build(&valid, &owner, &ctx.config, &keys);
-    observed.connectors = keys::connectors(ctx, &valid, &desired);
+    observed.connectors =
+        keys::connectors(ctx, &valid, &desired, fresh.as_ref(), published.as_ref());
     let target = Target {
         client: &ctx.client,
         inventory: &ctx.inventory,
@@ -88,11 +95,23 @@ async fn steps(
     let applied = apply::apply(&target, &desired, write_secret).await?;
     keys::written(ctx, &valid, &applied, observed);
     tell_drift(ctx, tenant, &applied.drift).await;
-    let pruned = prune::prune(&target, &owner, &desired).await?;
+    let gateway_namespace = &ctx.config.identity.gateway_namespace;
+    let pruned = prune::prune(&target, &owner, &desired, gateway_namespace).await?;
     tell_pruned(ctx, tenant, &pruned).await;
     observed.pod_security = pod_security(ctx, &valid).await;
     let outcome = status::outcome(&applied, observed, &valid, ctx.require_pod_security);
-    Ok((outcome, Action::requeue(RESYNC.min(ctx.secret_resync))))
+    // Back when the identity keys next change (a key due, one starting to sign, one expiring,
+    // the entity configuration to sign again), if that is before the resync.
+    let keys_change = published.as_ref().map(|p| {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        Duration::from_secs(u64::try_from(p.next_change - now).unwrap_or(0).max(1))
+    });
+    let again = [Some(RESYNC), Some(ctx.secret_resync), keys_change]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(RESYNC);
+    Ok((outcome, Action::requeue(again)))
 }
 
 /// Parse, don't validate: every later step takes the validated tenant.

@@ -93,10 +93,12 @@ where
 }
 
 /// Deletes this tenant's children that `desired` does not contain; returns them as `Kind/name`.
+/// `gateway_namespace` is where the identity connector publishes for the gateway.
 pub async fn prune(
     target: &Target<'_>,
     owner: &Owner,
     desired: &Children,
+    gateway_namespace: &str,
 ) -> Result<Vec<String>, PruneError> {
     // Destructured without `..`: a new kind in Children must be pruned here too.
     let Children {
@@ -131,6 +133,19 @@ pub async fn prune(
             delete::<Secret>(target.client, ns, &name).await?;
             deleted.push(format!("Secret/{name}"));
         }
+    }
+    // The gateway's Secret of a municipality goes before its ConfigMap, for the same reason.
+    if gateway_namespace != ns {
+        for name in stale::<ConfigMap>(target, gateway_namespace, owner, &keep_config_maps) {
+            if !keep_secrets.contains(&name) {
+                delete::<Secret>(target.client, gateway_namespace, &name).await?;
+                deleted.push(format!("Secret/{gateway_namespace}/{name}"));
+            }
+        }
+        deleted.extend(
+            prune_kind::<ConfigMap>(target, gateway_namespace, owner, keep_config_maps.clone())
+                .await?,
+        );
     }
     deleted.extend(prune_kind::<ConfigMap>(target, ns, owner, keep_config_maps).await?);
     deleted.extend(

@@ -20,11 +20,15 @@ use super::{Context, events, tolerate_missing};
 use crate::metrics::TenantConditions;
 use crate::tenant_watch::Undecodable;
 
-use municipio_crds::v1alpha1::{ConnectorStatus, WorkloadStatus};
+use municipio_crds::v1alpha1::{
+    Connector, ConnectorStatus, IdentityKeyStatus, IdentityStatus, LoginMethod, WorkloadStatus,
+};
 use municipio_crds::{MunicipalityTenantStatus, ValidTenant};
 
 use crate::children::metadata::object_name;
 use crate::config::OperatorConfig;
+use crate::connectors::identity::publish::Published;
+use crate::connectors::identity::{federation, gateway, saml};
 
 /// Where the tenant stands after a reconcile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,8 +192,12 @@ pub fn status(
 }
 
 /// What the enabled connectors were configured with, for status: endpoint, objects, how many
-/// keys and from which source Secrets. Names only, never a value.
-pub fn connectors(tenant: &ValidTenant, config: &OperatorConfig) -> Vec<ConnectorStatus> {
+/// keys and from which source Secrets, and what identity published. Names only, never a value.
+pub fn connectors(
+    tenant: &ValidTenant,
+    config: &OperatorConfig,
+    published: Option<&Published>,
+) -> Vec<ConnectorStatus> {
     let refs = crate::connectors::key_refs(tenant);
     crate::connectors::enabled(tenant)
         .map(|name| {
@@ -203,9 +211,53 @@ pub fn connectors(tenant: &ValidTenant, config: &OperatorConfig) -> Vec<Connecto
                 keys: i32::try_from(keys.len()).unwrap_or(i32::MAX),
                 source_secrets: sources.into_iter().map(str::to_owned).collect(),
                 keys_version: None,
+                identity: published
+                    .filter(|_| name == Connector::Identity)
+                    .map(|p| identity_status(tenant, config, p)),
             }
         })
         .collect()
+}
+
+/// What identity published, and what is left to do outside the cluster.
+fn identity_status(
+    tenant: &ValidTenant,
+    config: &OperatorConfig,
+    published: &Published,
+) -> IdentityStatus {
+    let identity = tenant.identity.as_ref().expect("published for identity");
+    let gateway = config.platform(Connector::Identity).url(tenant.environment);
+    let keys = &published.artifacts.keys;
+    let pending = identity
+        .methods
+        .iter()
+        .filter(|m| **m != LoginMethod::Cns && !identity.onboarded.contains(m))
+        .map(|m| match m {
+            LoginMethod::Spid => "spid: federation onboarding with AgID (the SAML metadata and the entity configuration, through the region as aggregator); record it in spec.identity.onboarded once accepted".to_owned(),
+            _ => "cie: federation onboarding with the Ministry of the Interior (CIE id); record it in spec.identity.onboarded once accepted".to_owned(),
+        })
+        .collect();
+    IdentityStatus {
+        artifacts: format!(
+            "{}/{}",
+            config.identity.gateway_namespace,
+            gateway::object_name(tenant.name.as_str())
+        ),
+        entity_id: saml::entity_id(gateway, &identity.ipa_code),
+        client_id: federation::client_id(gateway, &identity.ipa_code),
+        keys: keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| IdentityKeyStatus {
+                purpose: k.purpose.name().to_owned(),
+                kid: k.kid.clone(),
+                current: keys[..i].iter().all(|o| o.purpose != k.purpose),
+                expires: gateway::rfc3339(k.expires),
+            })
+            .collect(),
+        next_rotation: Some(gateway::rfc3339(published.next_change)),
+        pending,
+    }
 }
 
 /// The outcome of a pipeline that applied everything: Ready once every Deployment is
@@ -519,9 +571,12 @@ mod tests {
             serde_yaml_ng::from_str(include_str!("../../../examples/modena.yaml")).unwrap();
         let valid = municipio_crds::validate(&tenant).unwrap();
         let config = OperatorConfig::defaults();
-        let summary = connectors(&valid, &config);
+        let summary = connectors(&valid, &config, None);
         let names: Vec<_> = summary.iter().map(|c| c.name).collect();
-        assert_eq!(names, [Connector::Pagopa, Connector::Io]);
+        assert_eq!(
+            names,
+            [Connector::Pagopa, Connector::Io, Connector::Identity]
+        );
         let pagopa = &summary[0];
         assert_eq!(pagopa.keys, 2, "primary and secondary subscription key");
         assert_eq!(pagopa.source_secrets, ["modena-pagopa"]);

@@ -48,6 +48,21 @@ impl SigningKey {
         Self::from_pkcs8(der.as_bytes())
     }
 
+    /// A key derived from `seed`: the same seed, the same key. Only for keys thrown away after
+    /// use (`municipio render`): anyone who knows the seed has the key.
+    pub fn derived(seed: &[u8]) -> Result<Self, KeyError> {
+        use chacha20::rand_core::SeedableRng;
+        use rsa::Generate;
+        use rsa::pkcs8::EncodePrivateKey;
+        use sha2::{Digest, Sha256};
+        let mut rng = chacha20::ChaCha20Rng::from_seed(Sha256::digest(seed).into());
+        let key = rsa::PrivateKey::generate_from_rng(&mut rng);
+        let der = key
+            .to_pkcs8_der()
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
+        Self::from_pkcs8(der.as_bytes())
+    }
+
     /// The key stored as PKCS#8 DER.
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, KeyError> {
         let pair = RsaKeyPair::from_pkcs8(der).map_err(|e| KeyError::Unreadable(e.to_string()))?;

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube::core::{DynamicObject, Status};
 use municipio_crds::identifiers::NamespaceName;
-use municipio_crds::v1alpha1::{DeletionPolicy, Environment};
+use municipio_crds::v1alpha1::{Connector, DeletionPolicy, Environment};
 use municipio_crds::{MunicipalityTenant, ValidTenant};
 
 use crate::claim;
@@ -163,8 +163,14 @@ fn decide(request: &AdmissionRequest<DynamicObject>, cluster: &dyn Cluster) -> A
             errors.extend(namespace_is_free(&tenant, cluster));
         }
     }
-    let (foreign, warnings) = unusable_source_secrets(&valid, cluster);
+    let (foreign, unusable) = unusable_source_secrets(&valid, cluster);
     errors.extend(foreign);
+    // What is admitted but looks wrong (an unusual IPA code, an attribute CIE does not give).
+    let warnings: Vec<String> = municipio_crds::validate::warnings(&valid)
+        .iter()
+        .map(ToString::to_string)
+        .chain(unusable)
+        .collect();
     if !errors.is_empty() {
         return refuse(response, errors);
     }
@@ -327,12 +333,18 @@ fn unusable_source_secrets(
 ) -> (Vec<String>, Vec<String>) {
     let named = crate::connectors::key_refs(tenant)
         .into_iter()
-        .map(|r| (r.secret_field, r.secret));
+        .map(|r| (r.connector, r.secret_field, r.secret));
     let namespace = cluster.operator_namespace();
     let name = tenant.name.as_str();
     let (mut refusals, mut warnings) = (BTreeSet::new(), BTreeSet::new());
-    for (field, secret) in named {
+    for (connector, field, secret) in named {
+        // The identity connector's keys Secret is the operator's to make: it missing is the
+        // normal state of a new tenant, and one bound to another tenant is refused as any.
+        let made_by_operator = connector == Connector::Identity;
         match cluster.source_secret_bindings(&secret) {
+            None | Some(_) if made_by_operator && !bound_elsewhere(cluster, &secret, name) => {
+                false
+            }
             None => warnings.insert(format!(
                 "{field}: Secret {namespace}/{secret} does not exist (yet): the tenant will wait for it"
             )),
@@ -350,6 +362,13 @@ fn unusable_source_secrets(
         refusals.into_iter().collect(),
         warnings.into_iter().collect(),
     )
+}
+
+/// Whether the Secret is bound to tenants, none of which is `tenant`.
+fn bound_elsewhere(cluster: &dyn Cluster, secret: &str, tenant: &str) -> bool {
+    cluster
+        .source_secret_bindings(secret)
+        .is_some_and(|bound| !bound.is_empty() && !bound.contains(tenant))
 }
 
 #[cfg(test)]

@@ -1,0 +1,296 @@
+//! The identity connector's keys: one Secret per tenant in the operator's namespace (the only
+//! namespace whose Secrets the operator reads, from the watch it keeps), made here on first
+//! need and rotated on the schedule of `--identity-key-rotation`; then what is published for
+//! the gateway, made from them. Keys are made off the async threads (a 3072-bit RSA key takes
+//! a while), so a tenant making keys holds up no other.
+//!
+//! A keys Secret that cannot be read back is never replaced by new keys: the municipality's
+//! keys are registered with the federations, and new ones would need a new onboarding. The
+//! tenant says why instead, until someone repairs or deletes the Secret.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use municipio_crds::{MunicipalityTenant, ValidTenant};
+use tracing::info;
+
+use super::Context;
+use super::apply::FIELD_MANAGER;
+use super::events::Note;
+use super::keys::KeysError;
+use super::pipeline::{BLOCKED_RETRY, Stop};
+use super::status::Outcome;
+use crate::children::Owner;
+use crate::connectors::identity::gateway::rfc3339;
+use crate::connectors::identity::keyring::{self, KeyRing};
+use crate::connectors::identity::keys::{KeyError, SigningKey};
+use crate::connectors::identity::publish::{Published, publish};
+use crate::connectors::identity::rotation::Plan;
+use crate::connectors::identity::{CLIENT_SECRET_KEY, keys_secret_name};
+use crate::labels::{MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL};
+
+/// The label that marks a tenant's identity keys Secret.
+pub const IDENTITY_KEYS_LABEL: &str = "tenancy.municipio.io/identity-keys";
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("writing the identity keys to Secret {namespace}/{name}: {source}")]
+    Write {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("making an identity key: {0}")]
+    Make(String),
+}
+
+/// What the identity step hands on: the keys Secret as it now is (dereference takes the
+/// workloads' credential from it, even before the watch has seen it) and what to publish.
+pub struct IdentityKeys {
+    pub secret: Arc<Secret>,
+    pub published: Published,
+}
+
+/// The tenant's identity keys, made or rotated as due at `now`, and what they publish; `None`
+/// when the connector is not enabled.
+pub async fn keys(
+    ctx: &Context,
+    tenant: &MunicipalityTenant,
+    valid: &ValidTenant,
+    owner: &Owner,
+) -> Result<Option<IdentityKeys>, Stop> {
+    if valid.identity.is_none() {
+        return Ok(None);
+    }
+    ctx.source_secrets_listed
+        .clone()
+        .wait_for(|listed| *listed)
+        .await
+        .map_err(|_| KeysError::Unwatched)?;
+    let namespace = ctx.config.operator_namespace.clone();
+    let name = keys_secret_name(valid.name.as_str());
+    let stored = ctx
+        .source_secrets
+        .get(&ObjectRef::new(&name).within(&namespace));
+    let blocked = |reason: &'static str, message: String| {
+        Stop::At(
+            Outcome::Blocked { reason, message },
+            Action::requeue(BLOCKED_RETRY),
+        )
+    };
+    let (rings, client_secret) = match &stored {
+        None => (KeyRing::every_purpose(), new_client_secret()?),
+        Some(secret) => {
+            if !made_for(secret, valid.name.as_str()) {
+                return Err(blocked(
+                    "IdentityKeysNotOurs",
+                    format!(
+                        "Secret {namespace}/{name} exists but was not made by the operator for this tenant (labels {MANAGED_BY_LABEL}: {MANAGED_BY}, {TENANT_LABEL}: {}, {IDENTITY_KEYS_LABEL}: \"true\"): it is left alone; delete or rename it",
+                        valid.name
+                    ),
+                ));
+            }
+            read(secret).map_err(|why| {
+                blocked(
+                    "IdentityKeysUnusable",
+                    format!("Secret {namespace}/{name}: {why}; repair it or delete it (deleting makes new keys, which the federations must then be given again)"),
+                )
+            })?
+        }
+    };
+    let now = now_seconds();
+    let rotation = ctx.config.identity.rotation;
+    let before: Vec<Vec<String>> = rings.iter().map(kids).collect();
+    let (rings, plans) = tokio::task::spawn_blocking(move || advance(rings, now, &rotation))
+        .await
+        .map_err(|e| IdentityError::Make(e.to_string()))?
+        .map_err(|e| IdentityError::Make(e.to_string()))?;
+    let changed = stored.is_none() || rings.iter().map(kids).collect::<Vec<_>>() != before;
+    let secret = if changed {
+        let secret = write(ctx, owner, stored.as_deref(), &name, &rings, &client_secret).await?;
+        tell_rotation(ctx, tenant, &before, &rings, &plans).await;
+        Arc::new(secret)
+    } else {
+        stored.expect("unchanged keys are stored keys")
+    };
+    let published =
+        publish(valid, &ctx.config, &rings, &plans, &client_secret, now).map_err(|e| {
+            blocked(
+                "IdentitySigningFailed",
+                format!("publishing the identity artifacts: {e}"),
+            )
+        })?;
+    Ok(Some(IdentityKeys { secret, published }))
+}
+
+/// Now, in Unix seconds.
+fn now_seconds() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn kids(ring: &KeyRing) -> Vec<String> {
+    ring.keys.iter().map(|k| k.times.kid.clone()).collect()
+}
+
+fn made_for(secret: &Secret, tenant: &str) -> bool {
+    let labels = secret.labels();
+    labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY)
+        && labels.get(TENANT_LABEL).map(String::as_str) == Some(tenant)
+        && labels.get(IDENTITY_KEYS_LABEL).map(String::as_str) == Some("true")
+}
+
+/// The rings and the credential stored in `secret`, or why they cannot be read.
+fn read(secret: &Secret) -> Result<(Vec<KeyRing>, Vec<u8>), String> {
+    let data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    let client_secret = data
+        .get(CLIENT_SECRET_KEY)
+        .filter(|v| v.len() >= 32)
+        .cloned()
+        .ok_or_else(|| format!("entry {CLIENT_SECRET_KEY} is missing or shorter than 32 bytes"))?;
+    let rings = keyring::from_secret_data(&data).map_err(|e| e.to_string())?;
+    Ok((rings, client_secret))
+}
+
+/// Each ring advanced to `now`: keys made as due, expired ones forgotten.
+fn advance(
+    mut rings: Vec<KeyRing>,
+    now: i64,
+    rotation: &crate::connectors::identity::rotation::Rotation,
+) -> Result<(Vec<KeyRing>, Vec<Plan>), KeyError> {
+    let plans = rings
+        .iter_mut()
+        .map(|ring| ring.advance(now, rotation, SigningKey::generate))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((rings, plans))
+}
+
+/// 32 random bytes, base64url: the workloads' credential at the gateway.
+fn new_client_secret() -> Result<Vec<u8>, IdentityError> {
+    use base64::Engine;
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| IdentityError::Make("no randomness for the client secret".to_owned()))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(bytes)
+        .into_bytes())
+}
+
+/// Creates the keys Secret, or applies the new key set over the one read: the apply carries the
+/// version read, so keys someone else wrote meanwhile are never overwritten (the conflict fails
+/// this pass, and the next one reads them); a create finds one that exists (a watch behind).
+/// (Patch and create are the verbs the operator has on Secrets; it never updates one.)
+async fn write(
+    ctx: &Context,
+    owner: &Owner,
+    stored: Option<&Secret>,
+    name: &str,
+    rings: &[KeyRing],
+    client_secret: &[u8],
+) -> Result<Secret, IdentityError> {
+    let namespace = &ctx.config.operator_namespace;
+    let mut data: BTreeMap<String, ByteString> = keyring::to_secret_data(rings)
+        .into_iter()
+        .map(|(k, v)| (k, ByteString(v)))
+        .collect();
+    data.insert(
+        CLIENT_SECRET_KEY.to_owned(),
+        ByteString(client_secret.to_vec()),
+    );
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(namespace.clone()),
+            labels: Some(BTreeMap::from([
+                (MANAGED_BY_LABEL.to_owned(), MANAGED_BY.to_owned()),
+                (TENANT_LABEL.to_owned(), owner.name.clone()),
+                (IDENTITY_KEYS_LABEL.to_owned(), "true".to_owned()),
+            ])),
+            owner_references: Some(vec![owner.reference()]),
+            resource_version: stored.and_then(|s| s.resource_version()),
+            ..ObjectMeta::default()
+        },
+        type_: Some("Opaque".to_owned()),
+        data: Some(data),
+        ..Secret::default()
+    };
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let written = match stored {
+        None => api.create(&PostParams::default(), &secret).await,
+        Some(_) => {
+            let params = PatchParams::apply(FIELD_MANAGER).force();
+            api.patch(name, &params, &Patch::Apply(&secret)).await
+        }
+    };
+    written.map_err(|source| IdentityError::Write {
+        namespace: namespace.clone(),
+        name: name.to_owned(),
+        source,
+    })
+}
+
+/// An Event for each key made or retired (ids and times only).
+async fn tell_rotation(
+    ctx: &Context,
+    tenant: &MunicipalityTenant,
+    before: &[Vec<String>],
+    rings: &[KeyRing],
+    plans: &[Plan],
+) {
+    for ((ring, plan), old) in rings.iter().zip(plans).zip(before) {
+        let purpose = ring.purpose.name();
+        for key in ring.keys.iter().filter(|k| !old.contains(&k.times.kid)) {
+            let signs = if plan.signer.as_deref() == Some(key.times.kid.as_str()) {
+                "now".to_owned()
+            } else {
+                format!(
+                    "from {}",
+                    rfc3339(key.times.created + ctx.config.identity.rotation.lead)
+                )
+            };
+            info!(purpose, kid = %key.times.kid, "identity key made");
+            let note = Note {
+                warning: false,
+                reason: "IdentityKeyMade".to_owned(),
+                action: "Rotate",
+                note: format!(
+                    "made {purpose} key {}: published now, signs {signs}, expires {}",
+                    key.times.kid,
+                    rfc3339(key.times.expires)
+                ),
+            };
+            ctx.events.on_tenant(tenant, note).await;
+        }
+        for kid in old
+            .iter()
+            .filter(|kid| !ring.keys.iter().any(|k| &&k.times.kid == kid))
+        {
+            let note = Note {
+                warning: false,
+                reason: "IdentityKeyRetired".to_owned(),
+                action: "Rotate",
+                note: format!("retired {purpose} key {kid}: expired, no longer published"),
+            };
+            ctx.events.on_tenant(tenant, note).await;
+        }
+    }
+}
+
+impl From<IdentityError> for Stop {
+    fn from(error: IdentityError) -> Self {
+        Stop::Failed(error.into())
+    }
+}
