@@ -2,8 +2,10 @@
 //! municipalities, for review in a GitOps pull request.
 //!
 //! Each row gives `spec.municipality` (name, ISTAT and cadastral codes, province, IPA code
-//! `c_<cadastral code>`); a template gives the rest (environment, quota, workloads; no
-//! connectors, since fiscal codes and keys are not in the list). Every tenant is checked by the
+//! `c_<cadastral code>`); a template gives the rest (environment, quota, workloads; pagoPA and
+//! IO are left out of the default, since fiscal codes and keys are not in the list). A template
+//! may enable identity for the whole region: its strings may hold `{tenant}`, `{ipaCode}` and
+//! `{istatCode}`, filled per municipality. Every tenant is checked by the
 //! same `validate` as the cluster; a row that cannot become a valid tenant is reported with its
 //! line, and the others are still written.
 
@@ -192,11 +194,20 @@ fn tenant(row: &Row, name: &str, template: &Value) -> Result<String, Vec<String>
     metadata.insert("name".to_owned(), json!(name));
     metadata.insert("labels".to_owned(), json!(labels));
     object["metadata"] = Value::Object(metadata);
+    let ipa_code = format!("c_{}", row.cadastral_code.to_ascii_lowercase());
+    fill(
+        &mut object["spec"],
+        &[
+            ("{tenant}", name),
+            ("{ipaCode}", &ipa_code),
+            ("{istatCode}", &row.istat_code),
+        ],
+    );
     object["spec"]["municipality"] = json!({
         "name": format!("Comune di {}", row.name),
         "istatCode": row.istat_code,
         "cadastralCode": row.cadastral_code,
-        "ipaCode": format!("c_{}", row.cadastral_code.to_ascii_lowercase()),
+        "ipaCode": ipa_code,
         "province": row.province,
     });
     let typed = municipio_crds::decode(&object)
@@ -208,6 +219,24 @@ fn tenant(row: &Row, name: &str, template: &Value) -> Result<String, Vec<String>
             .collect::<Vec<_>>()
     })?;
     Ok(to_yaml(&object))
+}
+
+/// Puts each municipality's own values in the template's strings: `{tenant}` (the tenant's
+/// name), `{ipaCode}` and `{istatCode}`, so that one template can give every municipality its
+/// own callbacks and contacts (`https://{tenant}.comuni.regione.example/auth/callback`).
+fn fill(value: &mut Value, placeholders: &[(&str, &str)]) {
+    match value {
+        Value::String(s) => {
+            for (placeholder, with) in placeholders {
+                if s.contains(placeholder) {
+                    *s = s.replace(placeholder, with);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| fill(v, placeholders)),
+        Value::Object(map) => map.values_mut().for_each(|v| fill(v, placeholders)),
+        _ => {}
+    }
 }
 
 /// Writes one file per tenant, `<name>.yaml`, and a `kustomization.yaml` listing them, so that
@@ -265,6 +294,37 @@ mod tests {
         assert_eq!(tenant["spec"]["municipality"]["name"], "Comune di Milano");
         assert_eq!(tenant["metadata"]["labels"][REGION_LABEL], "lombardia");
         assert_eq!(tenant["metadata"]["labels"][PROVINCE_LABEL], "mi");
+    }
+
+    #[test]
+    fn a_template_may_enable_identity_with_each_municipalitys_own_values() {
+        let rows = [(2, row("015146", "Milano", "MI", "F205"))];
+        let template: Value = serde_yaml_ng::from_str(
+            r#"
+spec:
+  environment: uat
+  identity:
+    enabled: true
+    methods: [spid, cie]
+    level: SpidL2
+    attributes: [fiscalNumber, name, familyName]
+    redirectUris: ["https://{tenant}.comuni.regione.example/auth/callback"]
+    contacts: {email: "servizi.{ipaCode}@regione.example", pec: "protocollo@pec.regione.example"}
+"#,
+        )
+        .unwrap();
+        let out = onboard(&rows, &Selection::default(), &template);
+        assert!(out.problems.is_empty(), "{:?}", out.problems);
+        let tenant: Value = serde_yaml_ng::from_str(&out.tenants[0].1).unwrap();
+        let identity = &tenant["spec"]["identity"];
+        assert_eq!(
+            identity["redirectUris"][0],
+            "https://milano.comuni.regione.example/auth/callback"
+        );
+        assert_eq!(
+            identity["contacts"]["email"],
+            "servizi.c_f205@regione.example"
+        );
     }
 
     #[test]
