@@ -263,16 +263,18 @@ fn unique_by_keys(items: &[Value], schema: &Value, path: &FieldPath, found: &mut
         match seen.iter().find(|(k, _)| *k == key) {
             // Named by the item, as the API server names it.
             Some((_, first)) => {
-                let value: String = match keys.as_slice() {
-                    [key] => item[*key]
-                        .as_str()
-                        .map_or_else(|| item[*key].to_string(), str::to_owned),
-                    _ => key.to_string(),
-                }
-                // A name, never a secret, but it may be huge: an excerpt.
-                .chars()
-                .take(100)
-                .collect();
+                let named = match keys.as_slice() {
+                    [key] => &item[*key],
+                    _ => &key,
+                };
+                // A string as it is (the message quotes it), anything else as JSON.
+                let value: String = named
+                    .as_str()
+                    .map_or_else(|| named.to_string(), str::to_owned)
+                    // A name, never a secret, but it may be huge: an excerpt.
+                    .chars()
+                    .take(100)
+                    .collect();
                 found.push(FieldError {
                     path: path.index(i),
                     problem: Problem::Duplicate {

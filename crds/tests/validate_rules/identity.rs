@@ -58,6 +58,16 @@ fn identity_needs_everything_it_publishes_when_enabled() {
             expect: &[("spec.workloads[0].connectors[2]", "ConnectorNotEnabled")],
         },
         Case {
+            what: "a name longer than a certificate's organization",
+            change: |t| t.spec.municipality.name = format!("Comune di {}", "x".repeat(55)),
+            expect: &[("spec.municipality.name", "OrganizationNameTooLong")],
+        },
+        Case {
+            what: "a name of 64 characters",
+            change: |t| t.spec.municipality.name = format!("Comune di {}", "x".repeat(54)),
+            expect: VALID,
+        },
+        Case {
             what: "a variable of the connector's prefix set by hand",
             change: |t| portale(t).env.push(env("IDENTITY_ISSUER")),
             expect: &[("spec.workloads[0].env[1].name", "ReservedName")],
