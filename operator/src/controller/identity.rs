@@ -31,9 +31,15 @@ use crate::connectors::identity::gateway::rfc3339;
 use crate::connectors::identity::keyring::{self, KeyRing};
 use crate::connectors::identity::keys::{KeyError, SigningKey};
 use crate::connectors::identity::publish::{Published, publish};
-use crate::connectors::identity::rotation::Plan;
+use crate::connectors::identity::rotation::{Plan, plan};
 use crate::connectors::identity::{CLIENT_SECRET_KEY, keys_secret_name};
 use crate::labels::{MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL};
+
+/// How many tenants may have keys advanced (perhaps made) at once: half the cores, at least one.
+static KEY_MAKERS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    tokio::sync::Semaphore::new((cores / 2).max(1))
+});
 
 /// The label that marks a tenant's identity keys Secret.
 pub const IDENTITY_KEYS_LABEL: &str = "tenancy.municipio.io/identity-keys";
@@ -108,10 +114,25 @@ pub async fn keys(
     let now = now_seconds();
     let rotation = ctx.config.identity.rotation;
     let before: Vec<Vec<String>> = rings.iter().map(kids).collect();
-    let (rings, plans) = tokio::task::spawn_blocking(move || advance(rings, now, &rotation))
-        .await
-        .map_err(|e| IdentityError::Make(e.to_string()))?
-        .map_err(|e| IdentityError::Make(e.to_string()))?;
+    let due = rings.iter().any(|ring| {
+        let times: Vec<_> = ring.keys.iter().map(|k| k.times.clone()).collect();
+        plan(&times, now, &rotation).make_key
+    });
+    let (rings, plans) = if due {
+        // Making keys is a CPU's work for a while: a few tenants at a time, so that a region
+        // onboarded at once (or its keys due together a year later) leaves cores to every
+        // other reconcile.
+        let _permit = KEY_MAKERS
+            .acquire()
+            .await
+            .map_err(|e| IdentityError::Make(e.to_string()))?;
+        tokio::task::spawn_blocking(move || advance(rings, now, &rotation))
+            .await
+            .map_err(|e| IdentityError::Make(e.to_string()))?
+    } else {
+        advance(rings, now, &rotation)
+    }
+    .map_err(|e| IdentityError::Make(e.to_string()))?;
     let changed = stored.is_none() || rings.iter().map(kids).collect::<Vec<_>>() != before;
     let secret = if changed {
         let secret = write(ctx, owner, stored.as_deref(), &name, &rings, &client_secret).await?;
@@ -292,5 +313,88 @@ async fn tell_rotation(
 impl From<IdentityError> for Stop {
     fn from(error: IdentityError) -> Self {
         Stop::Failed(error.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::identity::keys::tests::test_key;
+    use crate::connectors::identity::rotation::Rotation;
+
+    const DAY: i64 = 86_400;
+
+    fn stored(data: BTreeMap<String, Vec<u8>>, labels: &[(&str, &str)]) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                labels: Some(
+                    labels
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                ),
+                ..ObjectMeta::default()
+            },
+            data: Some(data.into_iter().map(|(k, v)| (k, ByteString(v))).collect()),
+            ..Secret::default()
+        }
+    }
+
+    fn a_ring_of_each() -> BTreeMap<String, Vec<u8>> {
+        let rotation = Rotation::new(365 * DAY, 30 * DAY, 7 * DAY).unwrap();
+        let mut rings = KeyRing::every_purpose();
+        for ring in &mut rings {
+            ring.advance(0, &rotation, || SigningKey::from_pkcs8(test_key().pkcs8()))
+                .unwrap();
+        }
+        let mut data = keyring::to_secret_data(&rings);
+        data.insert(CLIENT_SECRET_KEY.to_owned(), vec![b'x'; 43]);
+        data
+    }
+
+    #[test]
+    fn stored_keys_read_back_and_what_cannot_is_named() {
+        let (rings, secret) = read(&stored(a_ring_of_each(), &[])).unwrap();
+        assert_eq!(rings.iter().map(|r| r.keys.len()).sum::<usize>(), 4);
+        assert_eq!(secret.len(), 43);
+
+        let mut no_secret = a_ring_of_each();
+        no_secret.remove(CLIENT_SECRET_KEY);
+        let why = read(&stored(no_secret, &[])).err().unwrap();
+        assert!(why.contains("client-secret"), "{why}");
+
+        let mut broken = a_ring_of_each();
+        let entry = broken
+            .keys()
+            .find(|k| k.starts_with("protocol.") && k.ends_with(".key"))
+            .cloned()
+            .unwrap();
+        broken.insert(entry.clone(), b"not a key".to_vec());
+        let why = read(&stored(broken, &[])).err().unwrap();
+        assert!(why.starts_with(&format!("entry {entry}")), "{why}");
+    }
+
+    #[test]
+    fn a_keys_secret_is_the_operators_only_with_all_three_labels() {
+        let ours = [
+            (MANAGED_BY_LABEL, MANAGED_BY),
+            (TENANT_LABEL, "modena"),
+            (IDENTITY_KEYS_LABEL, "true"),
+        ];
+        assert!(made_for(&stored(BTreeMap::new(), &ours), "modena"));
+        assert!(!made_for(&stored(BTreeMap::new(), &ours), "carpi"));
+        assert!(!made_for(&stored(BTreeMap::new(), &ours[..2]), "modena"));
+    }
+
+    #[test]
+    fn a_client_secret_is_43_characters_of_base64url() {
+        let secret = new_client_secret().unwrap();
+        assert_eq!(secret.len(), 43);
+        assert!(
+            secret
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        );
+        assert_ne!(secret, new_client_secret().unwrap());
     }
 }
