@@ -106,20 +106,6 @@ pub(super) fn identity(
             p.push(path.child(field), Problem::Required(why));
         }
     }
-    // The name is the organization of the municipality's SAML certificate, which X.520 bounds.
-    let name = &tenant.spec.municipality.name;
-    if name.chars().count() > 64 {
-        p.push(
-            FieldPath::new("spec.municipality.name"),
-            Problem::invalid(
-                "OrganizationNameTooLong",
-                format!(
-                    "{} characters: with identity enabled the name is the organization of the SAML certificate, at most 64 characters",
-                    name.chars().count()
-                ),
-            ),
-        );
-    }
     let ipa_code = tenant.spec.municipality.ipa_code.clone();
     if ipa_code.is_none() {
         p.push(

@@ -43,6 +43,17 @@ pub fn warnings(tenant: &ValidTenant) -> Vec<FieldWarning> {
             });
         }
     }
+    let name = &tenant.municipality.name;
+    if name.chars().count() > 64 {
+        out.push(FieldWarning {
+            path: FieldPath::new("spec.municipality.name"),
+            message: format!(
+                "{} characters: the SAML certificate's organization holds 64, so it carries {:?} (its IPA code still names the municipality exactly)",
+                name.chars().count(),
+                name.chars().take(64).collect::<String>()
+            ),
+        });
+    }
     if identity.methods.contains(&LoginMethod::Cie) {
         for (i, attribute) in identity.attributes.iter().enumerate() {
             if !CIE_ATTRIBUTES.contains(attribute) {

@@ -38,6 +38,10 @@ struct Cli {
     /// simulated node are started and the operator is timed until every tenant is Ready.
     #[arg(long, default_value_t = 1502)]
     rollout_up_to: usize,
+    /// Every tenant with the identity connector too (Modena's): its keys made by the operator,
+    /// its artifacts signed and published for the gateway.
+    #[arg(long)]
+    identity: bool,
     /// Seed of the choice of tenants to change.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -176,7 +180,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         runs: Vec::new(),
     };
     for &n in &cli.tenants {
-        let tenants = tenants::municipalities(&repo, n)?;
+        let tenants = tenants::municipalities(&repo, n, cli.identity)?;
         for &method in &cli.methods {
             eprintln!("bench: {n} tenants, {method:?}: a fresh control plane");
             let cp = ControlPlane::fresh(&repo, &state)?;

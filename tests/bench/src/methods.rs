@@ -109,7 +109,10 @@ impl Bench<'_> {
             self.repo,
             self.cp,
             self.tenants,
-            &self.config.operator_namespace,
+            (
+                &self.config.operator_namespace,
+                &self.config.identity.gateway_namespace,
+            ),
             self.concurrency,
         )
         .await

@@ -18,14 +18,16 @@ fn err(e: impl std::fmt::Display) -> String {
 }
 
 /// What every way starts from: the CRD, the operator's namespace with every tenant's source
-/// Secret, and the operator's user allowed to do its work. Not timed.
+/// Secret, the identity gateway's namespace, and the operator's user allowed to do its work.
+/// Not timed.
 pub async fn prepare(
     repo: &Path,
     cp: &ControlPlane,
     tenants: &[MunicipalityTenant],
-    operator_namespace: &str,
+    namespaces: (&str, &str),
     concurrency: usize,
 ) -> Result<Client, String> {
+    let (operator_namespace, gateway_namespace) = namespaces;
     let crd = repo.join("crds/municipalitytenant.yaml");
     let crd = crd.to_string_lossy();
     cp.kubectl(&["apply", "--server-side", "-f", &crd])?;
@@ -37,17 +39,19 @@ pub async fn prepare(
     ])?;
     let admin = cp.client(&cp.admin_kubeconfig()).await?;
     let ns = operator_namespace;
-    let namespace = Namespace {
-        metadata: ObjectMeta {
-            name: Some(ns.to_owned()),
+    for name in [ns, gateway_namespace] {
+        let namespace = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..Default::default()
+            },
             ..Default::default()
-        },
-        ..Default::default()
-    };
-    Api::<Namespace>::all(admin.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .map_err(err)?;
+        };
+        Api::<Namespace>::all(admin.clone())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .map_err(err)?;
+    }
     // The operator's RBAC is tested elsewhere (tests/chart.rs); here it may do anything.
     let binding = ClusterRoleBinding {
         metadata: ObjectMeta {

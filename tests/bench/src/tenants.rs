@@ -1,6 +1,7 @@
 //! The benchmark's tenants: municipalities from the ISTAT list made into tenants by the same
-//! code as `municipio onboard`, each given pagoPA and IO (from the Modena example) and one
-//! workload, and a source Secret with its keys. And their children, built by the operator's own
+//! code as `municipio onboard`, each given pagoPA and IO (from the Modena example; with
+//! `--identity`, its identity connector too) and one workload, and a source Secret with its
+//! keys. And their children, built by the operator's own
 //! builder, for the methods that write them without the operator.
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use municipio_crds::MunicipalityTenant;
 use municipio_crds::identifiers::EntityFiscalCode;
 use municipio_operator::children::{self, Owner};
 use municipio_operator::config::OperatorConfig;
+use municipio_operator::connectors::identity::publish::with_throwaway_keys;
 use municipio_operator::dereference;
 use municipio_operator::onboard::{self, Selection};
 
@@ -23,7 +25,11 @@ const TENANT_BINDING: &str = "tenancy.municipio.io/tenant";
 
 /// Lombardy's municipalities first, then the rest of Italy's, in the list's order: N up to
 /// 1,502 is a part of Lombardy, 7,896 is Italy.
-pub fn municipalities(repo: &Path, n: usize) -> Result<Vec<MunicipalityTenant>, String> {
+pub fn municipalities(
+    repo: &Path,
+    n: usize,
+    identity: bool,
+) -> Result<Vec<MunicipalityTenant>, String> {
     let rows =
         onboard::read_rows(&repo.join("data/istat-comuni.csv")).map_err(|e| e.to_string())?;
     let template = onboard::template(None).map_err(|e| e.to_string())?;
@@ -38,7 +44,7 @@ pub fn municipalities(repo: &Path, n: usize) -> Result<Vec<MunicipalityTenant>, 
         .map(|(_, yaml)| serde_yaml_ng::from_str::<Value>(yaml).map_err(|e| e.to_string()))
         .collect::<Result<Vec<Value>, String>>()?
         .into_iter()
-        .map(|t| with_connectors(t, &modena))
+        .map(|t| with_connectors(t, &modena, identity))
         .collect::<Result<_, _>>()?;
     let lombardy = |t: &MunicipalityTenant| {
         t.metadata
@@ -64,9 +70,13 @@ fn example(repo: &Path) -> Result<Value, String> {
     serde_yaml_ng::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The onboarded tenant with Modena's pagoPA and IO, keys from its own source Secret, and its
-/// one workload using both connectors with one replica.
-fn with_connectors(mut tenant: Value, modena: &Value) -> Result<MunicipalityTenant, String> {
+/// The onboarded tenant with Modena's pagoPA and IO (and identity), keys from its own source
+/// Secret, and its one workload using them with one replica.
+fn with_connectors(
+    mut tenant: Value,
+    modena: &Value,
+    identity: bool,
+) -> Result<MunicipalityTenant, String> {
     let name = tenant["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -85,8 +95,18 @@ fn with_connectors(mut tenant: Value, modena: &Value) -> Result<MunicipalityTena
     }
     tenant["spec"]["pagopa"] = pagopa;
     tenant["spec"]["io"] = io;
+    let mut connectors = vec!["pagopa", "io"];
+    if identity {
+        let mut section = modena["spec"]["identity"].clone();
+        section["redirectUris"] = json!([format!(
+            "https://{name}.comuni.regione.example/auth/callback"
+        )]);
+        section.as_object_mut().map(|s| s.remove("homepage"));
+        tenant["spec"]["identity"] = section;
+        connectors.push("identity");
+    }
     let workload = &mut tenant["spec"]["workloads"][0];
-    workload["connectors"] = json!(["pagopa", "io"]);
+    workload["connectors"] = json!(connectors);
     workload["replicas"] = json!(1);
     let typed: MunicipalityTenant =
         serde_json::from_value(tenant).map_err(|e| format!("{name}: {e}"))?;
@@ -133,6 +153,10 @@ pub fn source_secret(tenant: &MunicipalityTenant, operator_namespace: &str) -> S
     for s in tenant.spec.io.iter().flat_map(|io| &io.services) {
         key(s.api_key.key.clone());
     }
+    // For the methods without the operator, which makes its own identity keys Secret.
+    if tenant.spec.identity.is_some() {
+        key(municipio_operator::connectors::identity::CLIENT_SECRET_KEY.to_owned());
+    }
     Secret {
         metadata: ObjectMeta {
             name: Some(source_secret_name(&name)),
@@ -145,8 +169,9 @@ pub fn source_secret(tenant: &MunicipalityTenant, operator_namespace: &str) -> S
     }
 }
 
-/// The tenant's children as the operator builds them (its keys from its source Secret), as
-/// JSON objects in the order the operator applies them (the namespace first). Without owner
+/// The tenant's children as the operator builds them (its keys from its source Secret, its
+/// identity artifacts signed with throwaway keys, made here, before any timing), as JSON
+/// objects in the order the operator applies them (the namespace first). Without owner
 /// references: written without the operator there is no owner, and the garbage collector
 /// would delete children of an owner that does not exist.
 pub fn children(
@@ -157,8 +182,15 @@ pub fn children(
     let name = tenant.metadata.name.clone().unwrap_or_default();
     let valid = municipio_crds::validate(tenant).map_err(|e| format!("{name}: {e:?}"))?;
     let find = |_: &str| Some(source);
-    let keys = dereference::connector_keys(&valid, &config.operator_namespace, find)
+    let mut keys = dereference::connector_keys(&valid, &config.operator_namespace, find)
         .map_err(|problems| format!("{name}: {problems:?}"))?;
+    if valid.identity.is_some() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        let published = with_throwaway_keys(&valid, config, now).map_err(|e| e.to_string())?;
+        keys.set_identity(published);
+    }
     let children = children::build(&valid, &Owner::of(tenant), config, &keys);
     Ok(children
         .to_values()
@@ -191,7 +223,7 @@ mod tests {
     #[test]
     fn lombardy_comes_first_then_italy_and_every_tenant_has_its_fifteen_children() {
         let config = Args::parse_from(["bench"]).operator.config();
-        let all = municipalities(&repo(), 7896).unwrap();
+        let all = municipalities(&repo(), 7896, false).unwrap();
         let region = |t: &MunicipalityTenant| {
             t.metadata.labels.as_ref().unwrap()[municipio_operator::labels::REGION_LABEL].clone()
         };
@@ -209,6 +241,10 @@ mod tests {
                     .all(|c| c["metadata"].get("ownerReferences").is_none())
             );
         }
-        assert!(municipalities(&repo(), 7897).is_err());
+        assert!(municipalities(&repo(), 7897, false).is_err());
+        // With identity: the gateway's ConfigMap and Secret, and identity's own three.
+        let with = municipalities(&repo(), 1, true).unwrap();
+        let source = source_secret(&with[0], &config.operator_namespace);
+        assert_eq!(children(&with[0], &source, &config).unwrap().len(), 20);
     }
 }

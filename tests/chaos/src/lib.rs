@@ -97,7 +97,7 @@ fn err(e: impl std::fmt::Display) -> String {
 
 /// The tenants: onboarded from the ISTAT list, every fourth with `deletionPolicy: Retain`.
 pub fn tenants(repo: &Path, n: usize) -> Result<Vec<MunicipalityTenant>, String> {
-    let mut all = tenants::municipalities(repo, n)?;
+    let mut all = tenants::municipalities(repo, n, false)?;
     for t in all.iter_mut().skip(1).step_by(4) {
         t.spec.deletion_policy = DeletionPolicy::Retain;
     }
@@ -217,7 +217,8 @@ async fn settle(
         all,
         deleted,
     } = *tenants;
-    let admin = setup::prepare(&ws.repo, cp, all, OPERATOR_NAMESPACE, plan.concurrency).await?;
+    let namespaces = (OPERATOR_NAMESPACE, "municipio-identity");
+    let admin = setup::prepare(&ws.repo, cp, all, namespaces, plan.concurrency).await?;
     setup::create_tenants(&admin, all, plan.concurrency).await?;
     let api: Api<MunicipalityTenant> = Api::all(admin.clone());
     let log = ws.dir.join(format!("{label}-operator.log"));

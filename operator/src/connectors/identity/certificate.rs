@@ -43,8 +43,12 @@ pub fn certificate(
     not_after: OffsetDateTime,
 ) -> Result<Vec<u8>, KeyError> {
     let mut name = DistinguishedName::new();
-    name.push(DnType::CommonName, subject.organization);
-    name.push(DnType::OrganizationName, subject.organization);
+    // X.520 bounds both at 64 characters; four municipalities' bilingual names are longer
+    // (`Comune di Cortaccia sulla strada del vino/Kurtatsch an der Weinstraße`): the
+    // certificate carries the first 64, and the organizationIdentifier names it exactly.
+    let organization: String = subject.organization.chars().take(64).collect();
+    name.push(DnType::CommonName, organization.as_str());
+    name.push(DnType::OrganizationName, organization.as_str());
     // X.520 wants a country as a PrintableString.
     name.push(
         DnType::CountryName,
