@@ -618,6 +618,71 @@ async fn keys_rotate_on_schedule_with_both_published_in_the_overlap() {
     })
     .await;
     event_says(&client, &name, "IdentityKeyRetired", "retired saml key").await;
+    // Gone from the Secret too, not only from what is published.
+    let stored = Api::<Secret>::namespaced(client.clone(), &operator.namespace)
+        .get(&format!("identity-keys-{name}"))
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    let kept: Vec<&String> = stored.keys().filter(|k| k.ends_with(".key")).collect();
+    assert_eq!(kept.len(), 4, "the expired keys are deleted: {kept:?}");
+}
+
+#[tokio::test]
+async fn a_retained_municipality_takes_its_keys_back_when_it_comes_back() {
+    let (client, operator) = operator_of_its_own().await;
+    let name = support::unique_name("identity-back");
+    keys_for(&client, &operator, &name, &name).await;
+    let t = tenant(&name, &operator.run);
+    assert_eq!(
+        t.spec.deletion_policy,
+        municipio_crds::v1alpha1::DeletionPolicy::Retain
+    );
+    let first = identity_status(&create_ready(&client, &t).await);
+    let api: Api<MunicipalityTenant> = Api::all(client.clone());
+    api.delete(&name, &Default::default()).await.unwrap();
+    support::eventually("the tenant is gone", || async {
+        api.get_opt(&name).await.unwrap().is_none()
+    })
+    .await;
+    let secrets = Api::<Secret>::namespaced(client.clone(), &operator.namespace);
+    let keys = secrets
+        .get(&format!("identity-keys-{name}"))
+        .await
+        .expect("the keys are retained with the namespace");
+    assert!(
+        keys.metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty()
+    );
+    assert_eq!(
+        keys.metadata.labels.unwrap()["tenancy.municipio.io/retained"],
+        "true"
+    );
+
+    // The same municipality (`tenant` gives each call an ISTAT code of its own).
+    let back = identity_status(&create_ready(&client, &t).await);
+    let kids = |s: &municipio_crds::v1alpha1::IdentityStatus| -> Vec<String> {
+        s.keys.iter().map(|k| k.kid.clone()).collect()
+    };
+    assert_eq!(
+        kids(&back),
+        kids(&first),
+        "the same keys, which the federations hold"
+    );
+    support::eventually("the keys Secret is owned again", || async {
+        let keys = secrets.get(&format!("identity-keys-{name}")).await.unwrap();
+        keys.metadata
+            .owner_references
+            .is_some_and(|o| !o.is_empty())
+            && !keys
+                .metadata
+                .labels
+                .is_some_and(|l| l.contains_key("tenancy.municipio.io/retained"))
+    })
+    .await;
 }
 
 #[tokio::test]

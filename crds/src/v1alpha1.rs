@@ -159,7 +159,7 @@ pub struct Municipality {
 
     /// Code of the entity in the IPA index (Indice della Pubblica Amministrazione), e.g. `c_f257`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z0-9_]{1,20}$"))]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9_]{0,18}[a-z0-9])?$"))]
     pub ipa_code: Option<String>,
 
     /// Vehicle-plate code of the province, e.g. `MO`.

@@ -178,9 +178,10 @@ pub struct OperatorArgs {
     )]
     pub identity_gateway_namespace: String,
 
-    /// The region's intermediate entity in the OpenID Connect federation. Unset: the gateway's
-    /// URL with a trailing `/`.
-    #[arg(long, env = "MUNICIPIO_IDENTITY_INTERMEDIATE", value_parser = parse_gateway_url)]
+    /// The region's intermediate entity in the OpenID Connect federation, exactly as its
+    /// entity id is written (the municipalities' authority hint must match it byte for byte).
+    /// Unset: the gateway's URL with a trailing `/`.
+    #[arg(long, env = "MUNICIPIO_IDENTITY_INTERMEDIATE", value_parser = parse_entity_id)]
     pub identity_intermediate: Option<String>,
 
     /// The region's name, as SPID aggregator.
@@ -199,7 +200,7 @@ pub struct OperatorArgs {
     )]
     pub identity_aggregator_fiscal_code: String,
 
-    /// The region's VAT number with the country code, as SPID aggregator.
+    /// The region's VAT number with the country code, as SPID aggregator; empty: none.
     #[arg(
         long,
         env = "MUNICIPIO_IDENTITY_AGGREGATOR_VAT_NUMBER",
@@ -215,7 +216,7 @@ pub struct OperatorArgs {
     )]
     pub identity_aggregator_email: String,
 
-    /// The aggregator's telephone number, + and the country code, no spaces.
+    /// The aggregator's telephone number, + and the country code, no spaces; empty: none.
     #[arg(long, env = "MUNICIPIO_IDENTITY_AGGREGATOR_PHONE")]
     pub identity_aggregator_phone: Option<String>,
 
@@ -297,9 +298,9 @@ impl OperatorArgs {
                 intermediate: self.identity_intermediate.clone(),
                 aggregator_name: self.identity_aggregator_name.clone(),
                 aggregator_fiscal_code: self.identity_aggregator_fiscal_code.clone(),
-                aggregator_vat_number: self.identity_aggregator_vat_number.clone(),
+                aggregator_vat_number: non_empty(&self.identity_aggregator_vat_number),
                 aggregator_email: self.identity_aggregator_email.clone(),
-                aggregator_phone: self.identity_aggregator_phone.clone(),
+                aggregator_phone: non_empty(&self.identity_aggregator_phone),
                 rotation: self.identity_key_rotation,
                 statement_lifetime: self.identity_statement_lifetime,
             },
@@ -312,6 +313,17 @@ impl OperatorArgs {
 fn parse_gateway_url(s: &str) -> Result<String, String> {
     let url: municipio_crds::identifiers::HttpsUrl = s.parse().map_err(|e| format!("{e}"))?;
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// An entity id as written: an HTTPS URL of the gateway's rule, its trailing slash kept.
+fn parse_entity_id(s: &str) -> Result<String, String> {
+    let url: municipio_crds::identifiers::HttpsUrl = s.parse().map_err(|e| format!("{e}"))?;
+    Ok(url.as_str().to_owned())
+}
+
+/// An optional value a chart may pass empty to say "none".
+fn non_empty(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|v| !v.is_empty())
 }
 
 /// `365d`, `12h` or `3600s`, in seconds.
@@ -450,6 +462,19 @@ mod tests {
             cli.args.identity_production_url,
             "https://login.regione.lombardia.it"
         );
+        let cli = Cli::parse_from([
+            "municipio",
+            "--identity-intermediate",
+            "https://federation.regione.example/",
+            "--identity-aggregator-vat-number=",
+        ]);
+        let identity = cli.args.config().identity;
+        assert_eq!(
+            identity.intermediate.as_deref(),
+            Some("https://federation.regione.example/"),
+            "an entity id is kept as written"
+        );
+        assert_eq!(identity.aggregator_vat_number, None, "empty: none");
         for (flag, bad) in [
             ("--identity-key-rotation", "30d/30d/7d"),
             ("--identity-key-rotation", "365d/30d"),

@@ -73,11 +73,34 @@ impl FromStr for HttpsUrl {
         if !is_host_name(authority) {
             return Err(UrlError::Host(s.to_owned()));
         }
-        if !path.bytes().all(|b| b.is_ascii_graphic()) {
+        if !is_path(path) {
             return Err(UrlError::Path(s.to_owned()));
         }
         Ok(Self(s.to_owned()))
     }
+}
+
+/// RFC 3986's path: segments of unreserved characters, sub-delimiters, `:` and `@`, and
+/// percent-encoded octets.
+fn is_path(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        if !(b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b)) {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Lowercase DNS labels, at least two, the last not all digits (so not an IPv4 address).
@@ -161,6 +184,7 @@ mod tests {
             "https://servizi.comune.modena.it",
             "https://a.b/",
             "https://login.regione.example/c_f257/callback/",
+            "https://servizi.comune.modena.it/auth/callback;v=1/%C3%A0",
         ] {
             assert_eq!(ok.parse::<HttpsUrl>().unwrap().as_str(), ok);
         }
@@ -174,7 +198,7 @@ mod tests {
     fn what_the_federations_refuse_is_named() {
         use UrlError::*;
         type Expected = fn(String) -> UrlError;
-        let cases: [(&str, Expected); 11] = [
+        let cases: [(&str, Expected); 14] = [
             ("http://servizi.comune.modena.it/cb", NotHttps),
             ("HTTPS://servizi.comune.modena.it/cb", NotHttps),
             ("https://servizi.comune.modena.it:443/cb", Port),
@@ -186,6 +210,9 @@ mod tests {
             ("https://localhost/cb", Host),
             ("https://servizi.comune.modena.it/a b", Path),
             ("https://servizi.comune.modena.it/città", Path),
+            ("https://servizi.comune.modena.it/a\"b", Path),
+            ("https://servizi.comune.modena.it/{x}", Path),
+            ("https://servizi.comune.modena.it/100%", Path),
         ];
         for (bad, expected) in cases {
             assert_eq!(bad.parse::<HttpsUrl>(), Err(expected(bad.to_owned())));

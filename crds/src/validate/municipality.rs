@@ -30,19 +30,24 @@ pub(super) fn municipality(
             Problem::Required("when pagopa or io is enabled"),
         );
     }
+    let alphanumeric =
+        |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     if let Some(ipa) = &m.ipa_code
         && (ipa.is_empty()
             || ipa.len() > 20
             || !ipa
                 .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            // It becomes a label value, which starts and ends with a letter or digit.
+            || !alphanumeric(ipa.bytes().next())
+            || !alphanumeric(ipa.bytes().last()))
     {
         p.push(
             path.child("ipaCode"),
             Problem::invalid(
                 "IpaCode",
                 format!(
-                    "{ipa:?} is not an IPA code (lowercase letters, digits and '_', at most 20)"
+                    "{ipa:?} is not an IPA code (lowercase letters, digits and '_', at most 20, starting and ending with a letter or digit)"
                 ),
             ),
         );

@@ -137,7 +137,16 @@ fn ipa_code_and_province() {
     const BAD_IPA: Expect = &[("spec.municipality.ipaCode", "IpaCode")];
     check_values(
         |t, code: &str| t.spec.municipality.ipa_code = Some(code.to_owned()),
-        ["C_F257", "c-f257", "", "c_f257_abcdefghijklmn"].map(|bad| (bad, BAD_IPA)),
+        // The last two would not make a label value of the gateway's objects.
+        [
+            "C_F257",
+            "c-f257",
+            "",
+            "c_f257_abcdefghijklmn",
+            "c_",
+            "_c_f257",
+        ]
+        .map(|bad| (bad, BAD_IPA)),
     );
     const BAD_PROVINCE: Expect = &[("spec.municipality.province", "ProvinceCode")];
     check_values(

@@ -41,7 +41,9 @@ impl Error {
             Error::Claim(e) => Some(&e.source),
             Error::Keys(KeysError::Revoke { source, .. }) => Some(source),
             Error::Keys(KeysError::Unwatched) => None,
-            Error::Identity(IdentityError::Write { source, .. }) => Some(source),
+            Error::Identity(
+                IdentityError::Write { source, .. } | IdentityError::Read { source, .. },
+            ) => Some(source),
             Error::Identity(IdentityError::Make(_)) => None,
             Error::Apply(e) => Some(&e.source),
             Error::Prune(e) => Some(&e.source),

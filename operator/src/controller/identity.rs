@@ -14,14 +14,13 @@ use std::sync::Arc;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use municipio_crds::{MunicipalityTenant, ValidTenant};
 use tracing::info;
 
 use super::Context;
-use super::apply::FIELD_MANAGER;
 use super::events::Note;
 use super::keys::KeysError;
 use super::pipeline::{BLOCKED_RETRY, Stop};
@@ -33,7 +32,8 @@ use crate::connectors::identity::keys::{KeyError, SigningKey};
 use crate::connectors::identity::publish::{Published, publish};
 use crate::connectors::identity::rotation::{Plan, plan};
 use crate::connectors::identity::{CLIENT_SECRET_KEY, keys_secret_name};
-use crate::labels::{MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL};
+use crate::labels::{ISTAT_CODE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RETAINED_LABEL, TENANT_LABEL};
+use serde_json::{Value, json};
 
 /// How many tenants may have keys advanced (perhaps made) at once: half the cores, at least one.
 static KEY_MAKERS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
@@ -48,6 +48,13 @@ pub const IDENTITY_KEYS_LABEL: &str = "tenancy.municipio.io/identity-keys";
 pub enum IdentityError {
     #[error("writing the identity keys to Secret {namespace}/{name}: {source}")]
     Write {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("reading the identity keys Secret {namespace}/{name}: {source}")]
+    Read {
         namespace: String,
         name: String,
         #[source]
@@ -82,9 +89,24 @@ pub async fn keys(
         .map_err(|_| KeysError::Unwatched)?;
     let namespace = ctx.config.operator_namespace.clone();
     let name = keys_secret_name(valid.name.as_str());
-    let stored = ctx
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let stored = match ctx
         .source_secrets
-        .get(&ObjectRef::new(&name).within(&namespace));
+        .get(&ObjectRef::new(&name).within(&namespace))
+    {
+        Some(stored) => Some(stored),
+        // Not seen by the watch: read once, since one just made may not have reached it (keys
+        // made again for nothing, and a create refused). A tenant's first pass only.
+        None => api
+            .get_opt(&name)
+            .await
+            .map_err(|source| IdentityError::Read {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                source,
+            })?
+            .map(Arc::new),
+    };
     let blocked = |reason: &'static str, message: String| {
         Stop::At(
             Outcome::Blocked { reason, message },
@@ -94,11 +116,12 @@ pub async fn keys(
     let (rings, client_secret) = match &stored {
         None => (KeyRing::every_purpose(), new_client_secret()?),
         Some(secret) => {
-            if !made_for(secret, valid.name.as_str()) {
+            let istat = valid.municipality.istat_code.as_str();
+            if !made_for(secret, valid.name.as_str(), istat) {
                 return Err(blocked(
                     "IdentityKeysNotOurs",
                     format!(
-                        "Secret {namespace}/{name} exists but was not made by the operator for this tenant (labels {MANAGED_BY_LABEL}: {MANAGED_BY}, {TENANT_LABEL}: {}, {IDENTITY_KEYS_LABEL}: \"true\"): it is left alone; delete or rename it",
+                        "Secret {namespace}/{name} exists but was not made by the operator for this tenant (labels {MANAGED_BY_LABEL}: {MANAGED_BY}, {TENANT_LABEL}: {}, {ISTAT_CODE_LABEL}: {istat}, {IDENTITY_KEYS_LABEL}: \"true\"): it is left alone; delete or rename it",
                         valid.name
                     ),
                 ));
@@ -133,9 +156,21 @@ pub async fn keys(
         advance(rings, now, &rotation)
     }
     .map_err(|e| IdentityError::Make(e.to_string()))?;
-    let changed = stored.is_none() || rings.iter().map(kids).collect::<Vec<_>>() != before;
+    // Written when a key was made or retired, or to take back keys a deleted tenant of the
+    // same municipality retained (owned by no tenant, or by the one before).
+    let owned = stored
+        .as_ref()
+        .is_some_and(|s| s.owner_references().iter().any(|r| r.uid == owner.uid));
+    let changed = !owned || rings.iter().map(kids).collect::<Vec<_>>() != before;
     let secret = if changed {
-        let secret = write(ctx, owner, stored.as_deref(), &name, &rings, &client_secret).await?;
+        let written = Written {
+            owner,
+            istat_code: valid.municipality.istat_code.as_str(),
+            stored: stored.as_deref(),
+            rings: &rings,
+            client_secret: &client_secret,
+        };
+        let secret = write(&api, &namespace, &name, &written).await?;
         tell_rotation(ctx, tenant, &before, &rings, &plans).await;
         Arc::new(secret)
     } else {
@@ -160,11 +195,15 @@ fn kids(ring: &KeyRing) -> Vec<String> {
     ring.keys.iter().map(|k| k.times.kid.clone()).collect()
 }
 
-fn made_for(secret: &Secret, tenant: &str) -> bool {
+/// Whether the operator made `secret` for this tenant of this municipality: a tenant of the
+/// same name for another municipality never gets its keys.
+fn made_for(secret: &Secret, tenant: &str, istat_code: &str) -> bool {
     let labels = secret.labels();
-    labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY)
-        && labels.get(TENANT_LABEL).map(String::as_str) == Some(tenant)
-        && labels.get(IDENTITY_KEYS_LABEL).map(String::as_str) == Some("true")
+    let is = |label: &str, value: &str| labels.get(label).map(String::as_str) == Some(value);
+    is(MANAGED_BY_LABEL, MANAGED_BY)
+        && is(TENANT_LABEL, tenant)
+        && is(ISTAT_CODE_LABEL, istat_code)
+        && is(IDENTITY_KEYS_LABEL, "true")
 }
 
 /// The rings and the credential stored in `secret`, or why they cannot be read.
@@ -210,54 +249,78 @@ fn new_client_secret() -> Result<Vec<u8>, IdentityError> {
         .into_bytes())
 }
 
-/// Creates the keys Secret, or applies the new key set over the one read: the apply carries the
-/// version read, so keys someone else wrote meanwhile are never overwritten (the conflict fails
-/// this pass, and the next one reads them); a create finds one that exists (a watch behind).
+/// What is written to the keys Secret.
+struct Written<'a> {
+    owner: &'a Owner,
+    istat_code: &'a str,
+    /// The Secret as read, if there is one.
+    stored: Option<&'a Secret>,
+    rings: &'a [KeyRing],
+    client_secret: &'a [u8],
+}
+
+/// Creates the keys Secret, or patches the one read with the new key set: a merge patch
+/// carrying the version read, so keys someone else wrote meanwhile are never overwritten (the
+/// conflict fails this pass, and the next one reads them), and naming each retired entry, so
+/// it is removed (a server-side apply would keep what another manager's create set).
 /// (Patch and create are the verbs the operator has on Secrets; it never updates one.)
 async fn write(
-    ctx: &Context,
-    owner: &Owner,
-    stored: Option<&Secret>,
+    api: &Api<Secret>,
+    namespace: &str,
     name: &str,
-    rings: &[KeyRing],
-    client_secret: &[u8],
+    w: &Written<'_>,
 ) -> Result<Secret, IdentityError> {
-    let namespace = &ctx.config.operator_namespace;
-    let mut data: BTreeMap<String, ByteString> = keyring::to_secret_data(rings)
+    let mut data: BTreeMap<String, Value> = keyring::to_secret_data(w.rings)
         .into_iter()
-        .map(|(k, v)| (k, ByteString(v)))
+        .map(|(k, v)| (k, json!(ByteString(v))))
         .collect();
     data.insert(
         CLIENT_SECRET_KEY.to_owned(),
-        ByteString(client_secret.to_vec()),
+        json!(ByteString(w.client_secret.to_vec())),
     );
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            namespace: Some(namespace.clone()),
-            labels: Some(BTreeMap::from([
-                (MANAGED_BY_LABEL.to_owned(), MANAGED_BY.to_owned()),
-                (TENANT_LABEL.to_owned(), owner.name.clone()),
-                (IDENTITY_KEYS_LABEL.to_owned(), "true".to_owned()),
-            ])),
-            owner_references: Some(vec![owner.reference()]),
-            resource_version: stored.and_then(|s| s.resource_version()),
-            ..ObjectMeta::default()
-        },
-        type_: Some("Opaque".to_owned()),
-        data: Some(data),
-        ..Secret::default()
-    };
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    let written = match stored {
-        None => api.create(&PostParams::default(), &secret).await,
-        Some(_) => {
-            let params = PatchParams::apply(FIELD_MANAGER).force();
-            api.patch(name, &params, &Patch::Apply(&secret)).await
+    for gone in w.stored.iter().flat_map(|s| s.data.iter().flatten()) {
+        data.entry(gone.0.clone()).or_insert(Value::Null);
+    }
+    let labels = BTreeMap::from([
+        (MANAGED_BY_LABEL, MANAGED_BY),
+        (TENANT_LABEL, w.owner.name.as_str()),
+        (ISTAT_CODE_LABEL, w.istat_code),
+        (IDENTITY_KEYS_LABEL, "true"),
+    ]);
+    let written = match w.stored {
+        None => {
+            let secret = json!({
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": name,
+                    "labels": labels,
+                    "ownerReferences": [w.owner.reference()],
+                },
+                "type": "Opaque",
+                "data": data,
+            });
+            let secret: Secret = serde_json::from_value(secret).expect("a Secret");
+            api.create(&PostParams::default(), &secret).await
+        }
+        Some(stored) => {
+            // Taken back from a deleted tenant that retained it: no longer retained.
+            let mut labels = json!(labels);
+            labels[RETAINED_LABEL] = Value::Null;
+            let patch = json!({
+                "metadata": {
+                    "resourceVersion": stored.resource_version(),
+                    "labels": labels,
+                    "ownerReferences": [w.owner.reference()],
+                },
+                "data": data,
+            });
+            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
         }
     };
     written.map_err(|source| IdentityError::Write {
-        namespace: namespace.clone(),
+        namespace: namespace.to_owned(),
         name: name.to_owned(),
         source,
     })
@@ -321,6 +384,7 @@ mod tests {
     use super::*;
     use crate::connectors::identity::keys::tests::test_key;
     use crate::connectors::identity::rotation::Rotation;
+    use kube::api::ObjectMeta;
 
     const DAY: i64 = 86_400;
 
@@ -375,15 +439,32 @@ mod tests {
     }
 
     #[test]
-    fn a_keys_secret_is_the_operators_only_with_all_three_labels() {
+    fn a_keys_secret_is_the_operators_only_with_all_four_labels() {
         let ours = [
             (MANAGED_BY_LABEL, MANAGED_BY),
             (TENANT_LABEL, "modena"),
             (IDENTITY_KEYS_LABEL, "true"),
+            (ISTAT_CODE_LABEL, "036023"),
         ];
-        assert!(made_for(&stored(BTreeMap::new(), &ours), "modena"));
-        assert!(!made_for(&stored(BTreeMap::new(), &ours), "carpi"));
-        assert!(!made_for(&stored(BTreeMap::new(), &ours[..2]), "modena"));
+        assert!(made_for(
+            &stored(BTreeMap::new(), &ours),
+            "modena",
+            "036023"
+        ));
+        assert!(!made_for(
+            &stored(BTreeMap::new(), &ours),
+            "carpi",
+            "036023"
+        ));
+        assert!(
+            !made_for(&stored(BTreeMap::new(), &ours), "modena", "036005"),
+            "a tenant of the same name for another municipality"
+        );
+        assert!(!made_for(
+            &stored(BTreeMap::new(), &ours[..3]),
+            "modena",
+            "036023"
+        ));
     }
 
     #[test]

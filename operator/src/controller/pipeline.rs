@@ -71,6 +71,7 @@ async fn steps(
     observed: &mut Observed,
 ) -> Result<(Outcome, Action), Stop> {
     let valid = validate(tenant)?;
+    reserved_namespace(ctx, &valid)?;
     let owner = Owner::of_valid(&valid, tenant);
     namespace::claim(ctx, tenant, &valid, &owner, observed).await?;
     if valid.suspend {
@@ -123,6 +124,32 @@ fn validate(tenant: &MunicipalityTenant) -> Result<ValidTenant, Stop> {
         };
         Stop::At(outcome, Action::await_change())
     })
+}
+
+/// The operator's namespace and the identity gateway's are never a tenant's: a tenant's
+/// administrators would read every municipality's keys there. (Both usually exist, which the
+/// claim refuses anyway; this holds before they do.)
+fn reserved_namespace(ctx: &Context, valid: &ValidTenant) -> Result<(), Stop> {
+    let ns = valid.namespace.as_str();
+    let reserved = [
+        (ctx.config.operator_namespace.as_str(), "the operator's"),
+        (
+            ctx.config.identity.gateway_namespace.as_str(),
+            "the identity gateway's",
+        ),
+    ];
+    match reserved.iter().find(|(name, _)| *name == ns) {
+        Some((_, whose)) => {
+            let outcome = Outcome::Stalled {
+                reason: "ReservedNamespace",
+                message: format!(
+                    "spec.namespace: {ns} is {whose} namespace, never a tenant's: choose another"
+                ),
+            };
+            Err(Stop::At(outcome, Action::await_change()))
+        }
+        None => Ok(()),
+    }
 }
 
 /// Whether the cluster enforces the namespace's Pod Security level, and the metric that says it.

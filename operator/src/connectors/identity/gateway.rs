@@ -89,6 +89,11 @@ pub fn objects(
         "level": format!("{:?}", identity.level),
         "methods": identity.methods.iter().map(|m| method_name(*m)).collect::<Vec<_>>(),
         "attributes": identity.attributes.iter().map(|a| a.name()).collect::<Vec<_>>(),
+        "contacts": {
+            "email": identity.contacts.email.as_str(),
+            "pec": identity.contacts.pec.as_str(),
+            "phone": identity.contacts.phone,
+        },
         "signedAt": rfc3339(published.signed_at),
         "keys": keys,
     });

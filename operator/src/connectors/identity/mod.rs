@@ -77,8 +77,14 @@ impl Parts for Identity {
                 identity.redirect_uris[0].to_string(),
             ),
             (
+                // Separated by spaces, which a URI cannot hold (it may hold a comma).
                 "IDENTITY_REDIRECT_URIS",
-                join(identity.redirect_uris.iter().map(|u| u.as_str()).collect()),
+                identity
+                    .redirect_uris
+                    .iter()
+                    .map(|u| u.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
             ),
             ("IDENTITY_LEVEL", format!("{:?}", identity.level)),
             (

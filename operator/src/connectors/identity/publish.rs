@@ -6,7 +6,8 @@
 //! The entity configuration carries its signing time. So that an unchanged municipality is
 //! not written again at every pass, it is signed at a moment quantised to half the statement
 //! lifetime: the same keys give the same artifacts for that half, and every statement still
-//! has at least half its lifetime left when published.
+//! has at least half its lifetime left when published. Each municipality's halves start at an
+//! offset of its own (from its name), so a region's are not all signed again at once.
 
 use std::collections::BTreeMap;
 
@@ -41,11 +42,20 @@ pub struct Published {
     pub next_change: i64,
 }
 
-/// The moment the entity configuration is signed at `now`: `now` rounded down to a multiple of
-/// half the statement lifetime.
-pub fn signing_moment(now: i64, statement_lifetime: i64) -> i64 {
+/// The moment the entity configuration is signed at `now`: `now` rounded down to the last
+/// start of a half of the statement lifetime, the halves starting at `offset` seconds past
+/// the epoch's.
+pub fn signing_moment(now: i64, statement_lifetime: i64, offset: i64) -> i64 {
     let half = (statement_lifetime / 2).max(1);
-    now - now.rem_euclid(half)
+    now - (now - offset).rem_euclid(half)
+}
+
+/// The tenant's own offset of its signing moments, from its name: within half a lifetime.
+fn offset_of(tenant: &str, statement_lifetime: i64) -> i64 {
+    let half = (statement_lifetime / 2).max(1);
+    let digest = Sha256::digest(tenant.as_bytes());
+    let n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+    i64::try_from(n % u64::try_from(half).unwrap_or(1)).unwrap_or(0)
 }
 
 /// What to publish at `now` for the tenant (whose identity connector is enabled), with its
@@ -69,7 +79,8 @@ pub fn publish(
         .clone()
         .unwrap_or_else(|| format!("{gateway}/"));
     let statement_lifetime = region.statement_lifetime;
-    let signed_at = signing_moment(now, statement_lifetime);
+    let offset = offset_of(tenant.name.as_str(), statement_lifetime);
+    let signed_at = signing_moment(now, statement_lifetime, offset);
     let attributes: Vec<&str> = identity.attributes.iter().map(|a| a.name()).collect();
     let contacts = [
         identity.contacts.pec.as_str(),
@@ -170,10 +181,24 @@ mod tests {
 
     #[test]
     fn the_signing_moment_holds_for_half_a_lifetime() {
-        assert_eq!(signing_moment(0, 2 * DAY), 0);
-        assert_eq!(signing_moment(DAY - 1, 2 * DAY), 0);
-        assert_eq!(signing_moment(DAY, 2 * DAY), DAY);
-        assert_eq!(signing_moment(DAY + 5, 2 * DAY), DAY);
+        assert_eq!(signing_moment(0, 2 * DAY, 0), 0);
+        assert_eq!(signing_moment(DAY - 1, 2 * DAY, 0), 0);
+        assert_eq!(signing_moment(DAY, 2 * DAY, 0), DAY);
+        assert_eq!(signing_moment(DAY + 5, 2 * DAY, 0), DAY);
+        // Halves starting an hour in.
+        let hour = 3_600;
+        assert_eq!(signing_moment(DAY + 5, 2 * DAY, hour), hour);
+        assert_eq!(signing_moment(DAY + hour, 2 * DAY, hour), DAY + hour);
+    }
+
+    #[test]
+    fn municipalities_sign_again_at_moments_of_their_own() {
+        let offsets: std::collections::BTreeSet<i64> = ["modena", "carpi", "milano", "bergamo"]
+            .iter()
+            .map(|t| offset_of(t, 2 * DAY))
+            .collect();
+        assert_eq!(offsets.len(), 4);
+        assert!(offsets.iter().all(|o| (0..DAY).contains(o)));
     }
 
     #[test]
