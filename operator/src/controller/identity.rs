@@ -326,7 +326,8 @@ async fn write(
     })
 }
 
-/// An Event for each key made or retired (ids and times only).
+/// One Event for the keys made in this pass and one for those retired (ids and times only):
+/// a new tenant's four keys are one write, not four.
 async fn tell_rotation(
     ctx: &Context,
     tenant: &MunicipalityTenant,
@@ -334,6 +335,7 @@ async fn tell_rotation(
     rings: &[KeyRing],
     plans: &[Plan],
 ) {
+    let (mut made, mut retired) = (Vec::new(), Vec::new());
     for ((ring, plan), old) in rings.iter().zip(plans).zip(before) {
         let purpose = ring.purpose.name();
         for key in ring.keys.iter().filter(|k| !old.contains(&k.times.kid)) {
@@ -346,30 +348,33 @@ async fn tell_rotation(
                 )
             };
             info!(purpose, kid = %key.times.kid, "identity key made");
-            let note = Note {
-                warning: false,
-                reason: "IdentityKeyMade".to_owned(),
-                action: "Rotate",
-                note: format!(
-                    "made {purpose} key {}: published now, signs {signs}, expires {}",
-                    key.times.kid,
-                    rfc3339(key.times.expires)
-                ),
-            };
-            ctx.events.on_tenant(tenant, note).await;
+            made.push(format!(
+                "made {purpose} key {}: published now, signs {signs}, expires {}",
+                key.times.kid,
+                rfc3339(key.times.expires)
+            ));
         }
         for kid in old
             .iter()
             .filter(|kid| !ring.keys.iter().any(|k| &&k.times.kid == kid))
         {
-            let note = Note {
-                warning: false,
-                reason: "IdentityKeyRetired".to_owned(),
-                action: "Rotate",
-                note: format!("retired {purpose} key {kid}: expired, no longer published"),
-            };
-            ctx.events.on_tenant(tenant, note).await;
+            info!(purpose, %kid, "identity key retired");
+            retired.push(format!(
+                "retired {purpose} key {kid}: expired, no longer published"
+            ));
         }
+    }
+    for (reason, said) in [("IdentityKeysMade", made), ("IdentityKeysRetired", retired)] {
+        if said.is_empty() {
+            continue;
+        }
+        let note = Note {
+            warning: false,
+            reason: reason.to_owned(),
+            action: "Rotate",
+            note: said.join("; "),
+        };
+        ctx.events.on_tenant(tenant, note).await;
     }
 }
 
