@@ -22,8 +22,6 @@ pub struct TenantFacts {
     pub name: String,
     pub istat_code: String,
     pub namespace: String,
-    /// The IPA code it is served under at the identity gateway, when identity is enabled.
-    pub identity_ipa_code: Option<String>,
 }
 
 impl TenantFacts {
@@ -34,31 +32,18 @@ impl TenantFacts {
             .pointer("/spec/municipality/istatCode")
             .and_then(serde_json::Value::as_str)
             .unwrap_or_default();
-        let enabled = object.data.pointer("/spec/identity/enabled") == Some(&true.into());
-        let ipa_code = object
-            .data
-            .pointer("/spec/municipality/ipaCode")
-            .and_then(serde_json::Value::as_str);
         Self {
             name: kube::ResourceExt::name_any(object),
             istat_code: istat_code.to_owned(),
             namespace: tenant_watch::namespace_of(object),
-            identity_ipa_code: ipa_code.filter(|_| enabled).map(str::to_owned),
         }
     }
 
     pub fn of(tenant: &MunicipalityTenant) -> Self {
         let name = tenant.metadata.name.clone().unwrap_or_default();
-        let enabled = tenant.spec.identity.as_ref().is_some_and(|i| i.enabled);
         Self {
             istat_code: tenant.spec.municipality.istat_code.clone(),
             namespace: namespace_of(tenant),
-            identity_ipa_code: tenant
-                .spec
-                .municipality
-                .ipa_code
-                .clone()
-                .filter(|_| enabled),
             name,
         }
     }
@@ -178,7 +163,6 @@ fn decide(request: &AdmissionRequest<DynamicObject>, cluster: &dyn Cluster) -> A
             errors.extend(namespace_is_free(&tenant, cluster));
         }
     }
-    errors.extend(ipa_code_unique(&tenant, cluster));
     let (foreign, unusable) = unusable_source_secrets(&valid, cluster);
     errors.extend(foreign);
     // What is admitted but looks wrong (an unusual IPA code, an attribute CIE does not give).
@@ -269,27 +253,6 @@ fn unique_across_tenants(tenant: &MunicipalityTenant, cluster: &dyn Cluster) -> 
         ));
     }
     errors
-}
-
-/// Two tenants with identity are never served under one IPA code at the gateway (on create and
-/// on update: identity may be enabled later).
-fn ipa_code_unique(tenant: &MunicipalityTenant, cluster: &dyn Cluster) -> Vec<String> {
-    let me = TenantFacts::of(tenant);
-    let Some(ipa) = &me.identity_ipa_code else {
-        return Vec::new();
-    };
-    cluster
-        .tenants()
-        .into_iter()
-        .find(|t| t.name != me.name && t.identity_ipa_code.as_ref() == Some(ipa))
-        .map(|other| {
-            format!(
-                "spec.municipality.ipaCode: IPA code {ipa} is already served at the identity gateway for tenant {}: one tenant per municipality",
-                other.name
-            )
-        })
-        .into_iter()
-        .collect()
 }
 
 /// The namespace of a new tenant must not exist, unless it is the one this tenant left when it

@@ -198,13 +198,11 @@ fn one_tenant_per_municipality_and_per_namespace() {
             name: "modena-bis".into(),
             istat_code: "036023".into(),
             namespace: "comune-modena-bis".into(),
-            identity_ipa_code: None,
         },
         TenantFacts {
             name: "carpi".into(),
             istat_code: "036005".into(),
             namespace: "comune-modena".into(),
-            identity_ipa_code: None,
         },
     ];
     let r = answer(&request("CREATE", modena(), None), &cluster);
@@ -225,39 +223,7 @@ fn one_tenant_per_municipality_and_per_namespace() {
         name: "modena".into(),
         istat_code: "036023".into(),
         namespace: "comune-modena".into(),
-        identity_ipa_code: Some("c_f257".into()),
     }];
-    assert!(answer(&request("CREATE", modena(), None), &cluster).allowed);
-}
-
-#[test]
-fn one_tenant_per_ipa_code_at_the_identity_gateway_on_create_and_update() {
-    let mut cluster = modena_cluster();
-    let other = |ipa: Option<&str>| TenantFacts {
-        name: "modena-old".into(),
-        istat_code: "036999".into(),
-        namespace: "comune-modena-old".into(),
-        identity_ipa_code: ipa.map(Into::into),
-    };
-    cluster.tenants = vec![other(Some("c_f257"))];
-    // The update enables identity on a tenant that had it off.
-    let mut without = modena();
-    without["spec"]["identity"]["enabled"] = json!(false);
-    for r in [
-        answer(&request("CREATE", modena(), None), &cluster),
-        answer(&request("UPDATE", modena(), Some(without)), &cluster),
-    ] {
-        assert!(!r.allowed);
-        assert!(
-            r.result.message.contains(
-                "spec.municipality.ipaCode: IPA code c_f257 is already served at the identity gateway for tenant modena-old"
-            ),
-            "{}",
-            r.result.message
-        );
-    }
-    // Another tenant with the same IPA code but without identity is no conflict.
-    cluster.tenants = vec![other(None)];
     assert!(answer(&request("CREATE", modena(), None), &cluster).allowed);
 }
 
@@ -487,7 +453,6 @@ fn an_update_that_leaves_the_spec_alone_is_never_refused() {
         name: "modena-bis".into(),
         istat_code: "036023".into(),
         namespace: "comune-modena-bis".into(),
-        identity_ipa_code: None,
     }];
     let mut labelled = old.clone();
     labelled["metadata"]["labels"] = json!({"team": "tributi"});
