@@ -321,13 +321,20 @@ pub struct SubscriptionKeyRef {
 pub struct Io {
     /// Whether the IO connector is deployed.
     pub enabled: bool,
+    /// The municipality's manage key of IO's Services CMS (its `MANAGE-` subscription): a
+    /// Secret in the operator's namespace bound to this tenant. Required when a service is
+    /// managed; never given to the workloads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manage_key: Option<SecretKeyRef>,
     /// Services of the municipality on IO, each with its own API key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub services: Vec<IoService>,
 }
 
-/// One service of the municipality on IO (e.g. tributi, anagrafe).
+/// One service of the municipality on IO (e.g. tributi, anagrafe): either managed (the
+/// operator creates it on IO, keeps it as declared, has it reviewed and published, and reads
+/// its API keys) or referenced (made by hand: its id, and its API key in a source Secret).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IoService {
@@ -337,11 +344,125 @@ pub struct IoService {
         regex(pattern = DNS_LABEL)
     )]
     pub name: String,
-    /// Service id assigned by the IO back office: a ULID, 26 characters of Crockford base32.
+    /// Referenced services: the id assigned by IO, a ULID, 26 characters of Crockford base32.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9A-Z]{26}$"))]
-    pub service_id: String,
-    /// Where the service's API key is: a Secret in the operator's namespace bound to this tenant.
-    pub api_key: SecretKeyRef,
+    pub service_id: Option<String>,
+    /// Referenced services: where the service's API key is, a Secret in the operator's
+    /// namespace bound to this tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<SecretKeyRef>,
+    /// Managed services: the service as it must be on IO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<ManagedIoService>,
+}
+
+/// A service the operator keeps on IO: its public fields (the organization is the
+/// municipality: its name and fiscal code), and how it is published.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedIoService {
+    /// The name citizens see in the app, e.g. `Tributi`.
+    #[schemars(length(min = 1, max = 120))]
+    pub display_name: String,
+    /// What the service does, in Markdown, as the app shows it.
+    #[schemars(length(min = 1, max = 8000))]
+    pub description: String,
+    /// The municipality's office that runs it, e.g. `Servizi finanziari`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 120))]
+    pub department: Option<String>,
+    /// `Local` (the municipality's own citizens; the default) or `National`.
+    #[serde(default)]
+    pub scope: IoScope,
+    /// The IO topic of the service: an id from the platform's list of topics.
+    #[schemars(range(min = 0, max = 1000))]
+    pub topic_id: i32,
+    /// Where citizens read more: the service's pages (all `https://`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<IoLinks>,
+    /// How citizens reach the office.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<IoContacts>,
+    /// IPv4 networks (CIDR) allowed to send with the service's keys; empty allows any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub authorized_cidrs: Vec<String>,
+    /// Whether messages carry only a notice, their content read in the app after login.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub require_secure_channel: bool,
+    /// The most a payment notice of the service may ask, in euro cents (0: no limit set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 9_999_999_999_i64))]
+    pub max_allowed_payment_amount: Option<i64>,
+    /// `Automatic` (the default): every change is sent for review and published once
+    /// approved. `Manual`: sent for review; a person publishes the approved service in IO's
+    /// back office. `Unpublished`: the operator withdraws the service from the app (it stays
+    /// on IO, and comes back with `Automatic`).
+    #[serde(default)]
+    pub publication: IoPublication,
+    /// Change this value (any text, e.g. a date) to rotate the service's API keys: the
+    /// operator regenerates the key the workloads do not use, moves them onto it, then
+    /// regenerates the other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub key_rotation: Option<String>,
+}
+
+/// Who an IO service is for.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default, JsonSchema)]
+pub enum IoScope {
+    /// The municipality's own citizens.
+    #[default]
+    Local,
+    /// Everyone.
+    National,
+}
+
+/// How a managed IO service reaches the app.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default, JsonSchema)]
+pub enum IoPublication {
+    /// Reviewed, then published by IO as soon as it is approved.
+    #[default]
+    Automatic,
+    /// Reviewed; a person publishes it in IO's back office.
+    Manual,
+    /// Withdrawn from the app (not deleted).
+    Unpublished,
+}
+
+/// The pages of a managed IO service.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IoLinks {
+    /// The service's page on the municipality's site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_url: Option<String>,
+    /// Its privacy notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy_url: Option<String>,
+    /// Its terms of service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_url: Option<String>,
+    /// Where citizens ask for help.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_url: Option<String>,
+}
+
+/// The contacts of a managed IO service.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IoContacts {
+    /// The office's e-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Certified e-mail (PEC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pec: Option<String>,
+    /// The office's phone, in the international format (`+39035399111`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 32))]
+    pub phone: Option<String>,
 }
 
 /// A key of a Secret in the operator's namespace.
@@ -674,6 +795,9 @@ pub struct ConnectorStatus {
     /// tenant namespaces; this is how it knows the Secret is current.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys_version: Option<String>,
+    /// The municipality's managed services as IO has them (io only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io: Option<IoStatus>,
     /// What the identity connector published for the region's gateway (identity only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<IdentityStatus>,
@@ -699,6 +823,52 @@ pub struct IdentityStatus {
     /// What is still to be done outside the cluster.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<String>,
+}
+
+/// The managed IO services as the platform last showed them.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IoStatus {
+    /// One entry per managed service, in spec order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub services: Vec<IoServiceStatus>,
+    /// Why the platform could not be reached or refused the last call, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_problem: Option<String>,
+}
+
+/// One managed IO service on the platform: never its keys.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IoServiceStatus {
+    /// The name of the service in the spec.
+    pub name: String,
+    /// The service's id on IO, once created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Its life-cycle state on IO: `draft`, `submitted`, `approved`, `rejected` or `deleted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The review's reason, as PagoPA wrote it (a rejection's, verbatim).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_reason: Option<String>,
+    /// Whether a version of it is published in the app.
+    #[serde(default)]
+    pub published: bool,
+    /// Whether the platform has the service as the spec declares it.
+    #[serde(default)]
+    pub in_sync: bool,
+    /// Which of its two API keys the workloads have (`primary` or `secondary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_in_use: Option<String>,
+    /// The spec's `keyRotation` last carried out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_rotation: Option<String>,
+    /// A rotation under way: `rolling` (the workloads move onto the new key; the old one is
+    /// regenerated once they are Ready).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotating: Option<String>,
 }
 
 /// A published key: never the key, only its id and times.

@@ -46,6 +46,23 @@ pub struct OperatorConfig {
     pub tenant_admin_role: String,
     /// The region's identity gateway (its URL per environment is the identity platform's).
     pub identity: IdentityConfig,
+    /// IO's manage API, where the operator keeps the managed IO services.
+    pub io_manage: IoManageConfig,
+}
+
+/// Where and how often the operator calls IO's manage API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IoManageConfig {
+    /// The API's base URL. `None`: managed services are not acted on (their status says so).
+    pub url: Option<String>,
+    /// Calls a second, every tenant's together.
+    pub rate: std::num::NonZeroU32,
+    /// How often a service not yet as declared (under review) is looked at again, in seconds.
+    pub poll: i64,
+    /// How often every managed service is compared with the platform, in seconds.
+    pub drift_check: i64,
+    /// How long one call may take, in seconds.
+    pub timeout: i64,
 }
 
 /// The region as SPID/CIE aggregator of its municipalities, and where its gateway reads what
@@ -239,6 +256,48 @@ pub struct OperatorArgs {
         value_parser = parse_seconds
     )]
     pub identity_statement_lifetime: i64,
+
+    /// Base URL of IO's Services CMS manage API, where the operator creates, updates, has
+    /// reviewed and publishes the tenants' managed IO services and reads their keys (the
+    /// platform's: https://api.io.pagopa.it/api/v1/manage). Unset: managed services are left
+    /// alone, and their status says so; the operator calls no platform it was not given.
+    #[arg(long, env = "MUNICIPIO_IO_MANAGE_URL")]
+    pub io_manage_url: Option<String>,
+
+    /// Calls a second to IO's manage API, every tenant's together (each waits its turn; a 429
+    /// or a 5xx is retried after a growing pause).
+    #[arg(long, env = "MUNICIPIO_IO_MANAGE_RATE", default_value = "5")]
+    pub io_manage_rate: std::num::NonZeroU32,
+
+    /// How often a managed service not yet as declared (under review by PagoPA, or a change
+    /// waiting for a review to end) is looked at again (d, h, m or s).
+    #[arg(
+        long,
+        env = "MUNICIPIO_IO_MANAGE_POLL",
+        default_value = "15m",
+        value_parser = parse_seconds
+    )]
+    pub io_manage_poll: i64,
+
+    /// How often each tenant's managed services are compared with IO even when nothing
+    /// changed, to put back a change made in IO's back office (d, h, m or s).
+    #[arg(
+        long,
+        env = "MUNICIPIO_IO_MANAGE_DRIFT_CHECK",
+        default_value = "24h",
+        value_parser = parse_seconds
+    )]
+    pub io_manage_drift_check: i64,
+
+    /// How long one call to IO's manage API may take before it is given up (d, h, m or s). A
+    /// create given up may still have been made: the next sync finds it by name.
+    #[arg(
+        long,
+        env = "MUNICIPIO_IO_MANAGE_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_seconds
+    )]
+    pub io_manage_timeout: i64,
 }
 
 impl OperatorConfig {
@@ -304,6 +363,13 @@ impl OperatorArgs {
                 rotation: self.identity_key_rotation,
                 statement_lifetime: self.identity_statement_lifetime,
             },
+            io_manage: IoManageConfig {
+                url: non_empty(&self.io_manage_url),
+                rate: self.io_manage_rate,
+                poll: self.io_manage_poll,
+                drift_check: self.io_manage_drift_check,
+                timeout: self.io_manage_timeout,
+            },
         }
     }
 }
@@ -332,15 +398,20 @@ fn parse_seconds(s: &str) -> Result<i64, String> {
     let scale = match unit {
         "d" => 86_400,
         "h" => 3_600,
+        "m" => 60,
         "s" => 1,
-        _ => return Err(format!("{s:?} is not a duration (a number and d, h or s)")),
+        _ => {
+            return Err(format!(
+                "{s:?} is not a duration (a number and d, h, m or s)"
+            ));
+        }
     };
     number
         .parse::<i64>()
         .ok()
         .filter(|n| *n > 0)
         .and_then(|n| n.checked_mul(scale))
-        .ok_or_else(|| format!("{s:?} is not a duration (a positive number and d, h or s)"))
+        .ok_or_else(|| format!("{s:?} is not a duration (a positive number and d, h, m or s)"))
 }
 
 fn parse_rotation(s: &str) -> Result<Rotation, String> {

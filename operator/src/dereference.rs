@@ -164,6 +164,9 @@ pub fn connector_keys<S: Borrow<Secret>>(
     for r in connectors::key_refs(tenant) {
         match lookup(tenant, operator_namespace, &find, &r) {
             Ok(value) => keys.insert(&r, value),
+            // Not made yet: the workloads get it once the operator has it.
+            Err(KeyProblem::Missing { .. } | KeyProblem::MissingKey { .. })
+                if r.made_by_operator => {}
             Err(problem) => problems.push(problem),
         }
     }
@@ -178,7 +181,7 @@ pub fn connector_keys<S: Borrow<Secret>>(
 
 /// One key, from the Secret its reference names, if that Secret is in the operator's namespace
 /// and bound to the tenant.
-fn lookup<S: Borrow<Secret>>(
+pub fn lookup<S: Borrow<Secret>>(
     tenant: &ValidTenant,
     operator_namespace: &str,
     find: &impl Fn(&str) -> Option<S>,

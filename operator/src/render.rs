@@ -13,6 +13,8 @@ use crate::children::{self, ConnectorKeys, Owner};
 use crate::config::OperatorConfig;
 use crate::connectors::identity::gateway::IPA_CODE_LABEL;
 use crate::connectors::identity::publish::with_throwaway_keys;
+use crate::connectors::io::contract;
+use crate::connectors::io::record::secret_name as io_record_secret;
 use crate::{manifests, validate_files};
 use municipio_crds::v1alpha1::Connector;
 
@@ -86,6 +88,7 @@ pub fn render_paths(
                         out.push_str("---\n");
                         out.push_str(&crate::yaml::to_yaml(&redact(object)));
                     }
+                    out.push_str(&io_platform(&valid, &config.operator_namespace));
                 }
             }
         }
@@ -103,6 +106,43 @@ pub fn render_paths(
     } else {
         Err(problems)
     }
+}
+
+/// What the operator would send to IO's manage API for each managed service, as comments: the
+/// service created (or updated, when IO has one of its name), then how it is published.
+fn io_platform(valid: &municipio_crds::ValidTenant, operator_namespace: &str) -> String {
+    use municipio_crds::v1alpha1::IoPublication;
+    let Some(io) = &valid.io else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for (name, service) in io.managed() {
+        let then = match service.publication {
+            IoPublication::Automatic => {
+                "submitted for review (PUT /services/{id}/review, auto_publish: true): published once approved"
+            }
+            IoPublication::Manual => {
+                "submitted for review (PUT /services/{id}/review, auto_publish: false): a person publishes it once approved"
+            }
+            IoPublication::Unpublished => {
+                "withdrawn from the app if published (DELETE /services/{id}/release)"
+            }
+        };
+        let payload = contract::payload(io, service);
+        let json = serde_json::to_string_pretty(&payload).expect("JSON");
+        out.push_str(&format!(
+            "# IO manage API, service {name}: POST /services if IO has none named {:?} for {}, else PUT /services/{{id}}, with:\n",
+            payload.name, payload.organization.fiscal_code
+        ));
+        for line in json.lines() {
+            out.push_str(&format!("#   {line}\n"));
+        }
+        out.push_str(&format!(
+            "# then {then}; its API key is read into Secret {operator_namespace}/{} (GET /services/{{id}}/keys).\n",
+            io_record_secret(valid.name.as_str())
+        ));
+    }
+    out
 }
 
 /// Shows a Secret's placeholders as readable `stringData` rather than base64 `data`. What the

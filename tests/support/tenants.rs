@@ -97,7 +97,9 @@ pub fn tenant(name: &str, run: &str) -> MunicipalityTenant {
     let mut t = from_manifest("examples/modena.yaml", name, run);
     subscription_key(&mut t).secret_name = format!("{name}-pagopa");
     for s in &mut t.spec.io.as_mut().unwrap().services {
-        s.api_key.secret_name = format!("{name}-io");
+        if let Some(k) = &mut s.api_key {
+            k.secret_name = format!("{name}-io");
+        }
     }
     t
 }

@@ -156,7 +156,7 @@ fn contacts(p: &mut Problems, c: &IdentityContacts, path: &FieldPath) -> Option<
     })
 }
 
-fn is_phone_number(s: &str) -> bool {
+pub(super) fn is_phone_number(s: &str) -> bool {
     s.strip_prefix('+').is_some_and(|digits| {
         (6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
     })

@@ -20,7 +20,8 @@ use crate::identifiers::{
 };
 use crate::v1alpha1::{
     Admin, AdminKind, ComputeResources, Connector, DeletionPolicy, Environment, IdentityContacts,
-    LoginMethod, MunicipalityTenant, SecretKeyRef, SpidAttribute, SpidLevel, SubscriptionKeyRef,
+    IoPublication, IoScope, LoginMethod, MunicipalityTenant, SecretKeyRef, SpidAttribute,
+    SpidLevel, SubscriptionKeyRef,
 };
 
 mod admins;

@@ -81,14 +81,91 @@ pub struct ValidIban {
 #[derive(Debug, Clone, PartialEq)]
 pub struct IoConnector {
     pub entity_fiscal_code: EntityFiscalCode,
+    /// The organization's name on IO: the municipality's.
+    pub organization: String,
+    /// Present exactly when a service is managed.
+    pub manage_key: Option<SecretKeyRef>,
     pub services: Vec<ValidIoService>,
+}
+
+impl IoConnector {
+    /// The managed services, in spec order.
+    pub fn managed(&self) -> impl Iterator<Item = (&DnsLabel, &ValidManagedIoService)> {
+        self.services.iter().filter_map(|s| match &s.source {
+            IoServiceSource::Managed(m) => Some((&s.name, m.as_ref())),
+            IoServiceSource::Referenced { .. } => None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidIoService {
     pub name: DnsLabel,
-    pub service_id: IoServiceId,
-    pub api_key: SecretKeyRef,
+    pub source: IoServiceSource,
+}
+
+/// Where an IO service comes from: made by hand (its id, its key in a source Secret), or kept
+/// on IO by the operator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IoServiceSource {
+    Referenced {
+        service_id: IoServiceId,
+        api_key: SecretKeyRef,
+    },
+    Managed(Box<ValidManagedIoService>),
+}
+
+/// A managed IO service, every field parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidManagedIoService {
+    pub display_name: String,
+    pub description: String,
+    pub department: Option<String>,
+    pub scope: IoScope,
+    pub topic_id: i32,
+    pub web_url: Option<HttpsUrl>,
+    pub privacy_url: Option<HttpsUrl>,
+    pub tos_url: Option<HttpsUrl>,
+    pub support_url: Option<HttpsUrl>,
+    pub email: Option<EmailAddress>,
+    pub pec: Option<EmailAddress>,
+    pub phone: Option<String>,
+    pub authorized_cidrs: Vec<Ipv4Net>,
+    pub require_secure_channel: bool,
+    /// Euro cents; 0 when the spec sets none.
+    pub max_allowed_payment_amount: i64,
+    pub publication: IoPublication,
+    pub key_rotation: Option<String>,
+}
+
+/// An IPv4 network, `a.b.c.d/len` (a bare address is a /32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Net {
+    pub address: std::net::Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl std::str::FromStr for Ipv4Net {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (address, prefix) = s.split_once('/').unwrap_or((s, "32"));
+        let prefix: u8 = prefix
+            .parse()
+            .ok()
+            .filter(|p| *p <= 32 && !prefix.starts_with('+'))
+            .ok_or(())?;
+        // Four decimal octets, as the platform's pattern has them (no leading zeros read as
+        // octal, no shortened forms).
+        let address = address.parse().map_err(|_| ())?;
+        Ok(Self { address, prefix })
+    }
+}
+
+impl std::fmt::Display for Ipv4Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix)
+    }
 }
 
 /// The identity connector of an enabled tenant: everything it needs is present and parsed.

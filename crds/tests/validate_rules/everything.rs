@@ -24,7 +24,7 @@ fn every_problem_is_reported_at_once() {
                 .push(yaml("{}"));
             pagopa(t).station_id = Some(format!("{MILANO_FISCAL_CODE}_01"));
             pagopa(t).ibans[0].iban = "DE89370400440532013000".to_owned();
-            io(t).services[1].service_id = "01EYNQ".to_owned();
+            io(t).services[1].service_id = Some("01EYNQ".to_owned());
             let w = portale(t);
             w.image = "registry.regione.example/comuni/portale".to_owned();
             w.replicas = Some(101);

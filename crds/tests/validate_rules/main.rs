@@ -10,10 +10,10 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use municipio_crds::identifiers::{FiscalCodeError, IbanError, NameError};
 use municipio_crds::v1alpha1::{
     Admin, AdminKind, ComputeResources, Connector, DeletionPolicy, EnvVar, Environment,
-    IbanAccount, Identity, IdentityContacts, Io, IoService, PagoPa, Quota, Resources, SecretKeyRef,
-    Workload,
+    IbanAccount, Identity, IdentityContacts, Io, IoContacts, IoLinks, IoPublication, IoScope,
+    IoService, ManagedIoService, PagoPa, Quota, Resources, SecretKeyRef, Workload,
 };
-use municipio_crds::validate::AuxDigit;
+use municipio_crds::validate::{AuxDigit, IoServiceSource};
 use municipio_crds::{FieldError, MunicipalityTenant, Problem, ValidTenant, validate};
 use std::fmt::Debug;
 
@@ -91,11 +91,12 @@ fn resources(t: &mut MunicipalityTenant) -> &mut Resources {
 fn io_service(name: &str, service_id: &str) -> IoService {
     IoService {
         name: name.to_owned(),
-        service_id: service_id.to_owned(),
-        api_key: SecretKeyRef {
+        service_id: Some(service_id.to_owned()),
+        api_key: Some(SecretKeyRef {
             secret_name: "modena-io".to_owned(),
             key: name.to_owned(),
-        },
+        }),
+        managed: None,
     }
 }
 

@@ -25,6 +25,14 @@ pub fn digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
         .collect()
 }
 
+/// A part of `period` chosen by `key`, the same each time: what spreads work over a period
+/// (resyncs, checks after a restart) so that it does not all fall at one moment.
+pub fn spread(key: &str, period: std::time::Duration) -> std::time::Duration {
+    let d = digest([key.as_bytes()]);
+    let fraction = u64::from_str_radix(&d[..8], 16).unwrap_or(0) as f64 / f64::from(u32::MAX);
+    period.mul_f64(fraction)
+}
+
 /// Sets [`APPLIED_HASH_ANNOTATION`] on `object` to the digest of everything else in it.
 pub fn stamp<K: Resource + Serialize>(object: &mut K) {
     if let Some(annotations) = object.meta_mut().annotations.as_mut() {

@@ -50,6 +50,7 @@ fn config() -> OperatorConfig {
         dns_pod_labels: BTreeMap::from([("k8s-app".into(), "kube-dns".into())]),
         tenant_admin_role: "municipio-tenant-admin".into(),
         identity: OperatorConfig::defaults().identity,
+        io_manage: OperatorConfig::defaults().io_manage,
     }
 }
 

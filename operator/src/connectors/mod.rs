@@ -27,6 +27,9 @@ pub struct KeyRef {
     pub key: String,
     /// The environment variable (key of the tenant Secret) the value becomes.
     pub variable: String,
+    /// A key the operator itself puts in the Secret, later (an IO service's, once the platform
+    /// made it): until then it is left out, not missing.
+    pub made_by_operator: bool,
 }
 
 /// What one connector contributes to a tenant.

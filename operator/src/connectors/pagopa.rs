@@ -30,6 +30,7 @@ impl Parts for PagoPa {
             secret: k.secret_name.clone(),
             key: key.to_owned(),
             variable: variable.to_owned(),
+            made_by_operator: false,
         };
         let mut refs = vec![key_ref(
             "primaryKey",

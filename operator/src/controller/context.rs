@@ -47,6 +47,8 @@ pub struct Context {
     pub(super) require_pod_security: bool,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
+    /// IO's manage API, if the operator was given it.
+    pub io: Option<Arc<super::io::IoPlatform>>,
 }
 
 impl Context {
@@ -77,10 +79,7 @@ impl Context {
         writes
             .entry(key.clone())
             .or_insert_with(|| {
-                let spread = children::metadata::digest([key.as_bytes()]);
-                let fraction =
-                    u64::from_str_radix(&spread[..8], 16).unwrap_or(0) as f64 / f64::from(u32::MAX);
-                let ago = resync.mul_f64(fraction);
+                let ago = children::metadata::spread(&key, resync);
                 SecretWrite {
                     at: Instant::now().checked_sub(ago).unwrap_or_else(Instant::now),
                     keys_version: None,

@@ -11,10 +11,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use municipio_crds::{MunicipalityTenant, ValidTenant};
@@ -23,6 +22,7 @@ use tracing::info;
 use super::Context;
 use super::events::Note;
 use super::keys::KeysError;
+use super::own_secret::{self, OwnSecret};
 use super::pipeline::{BLOCKED_RETRY, Stop};
 use super::status::Outcome;
 use crate::children::Owner;
@@ -32,8 +32,7 @@ use crate::connectors::identity::keys::{KeyError, SigningKey};
 use crate::connectors::identity::publish::{Published, publish};
 use crate::connectors::identity::rotation::{Plan, plan};
 use crate::connectors::identity::{CLIENT_SECRET_KEY, keys_secret_name};
-use crate::labels::{ISTAT_CODE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RETAINED_LABEL, TENANT_LABEL};
-use serde_json::{Value, json};
+use crate::labels::{ISTAT_CODE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL};
 
 /// How many tenants may have keys advanced (perhaps made) at once: half the cores, at least one.
 static KEY_MAKERS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
@@ -259,71 +258,33 @@ struct Written<'a> {
     client_secret: &'a [u8],
 }
 
-/// Creates the keys Secret, or patches the one read with the new key set: a merge patch
-/// carrying the version read, so keys someone else wrote meanwhile are never overwritten (the
-/// conflict fails this pass, and the next one reads them), and naming each retired entry, so
-/// it is removed (a server-side apply would keep what another manager's create set).
-/// (Patch and create are the verbs the operator has on Secrets; it never updates one.)
+/// Creates or patches the keys Secret with the new key set (see [`own_secret::write`]).
 async fn write(
     api: &Api<Secret>,
     namespace: &str,
     name: &str,
     w: &Written<'_>,
 ) -> Result<Secret, IdentityError> {
-    let mut data: BTreeMap<String, Value> = keyring::to_secret_data(w.rings)
-        .into_iter()
-        .map(|(k, v)| (k, json!(ByteString(v))))
-        .collect();
-    data.insert(
-        CLIENT_SECRET_KEY.to_owned(),
-        json!(ByteString(w.client_secret.to_vec())),
-    );
-    for gone in w.stored.iter().flat_map(|s| s.data.iter().flatten()) {
-        data.entry(gone.0.clone()).or_insert(Value::Null);
-    }
-    let labels = BTreeMap::from([
-        (MANAGED_BY_LABEL, MANAGED_BY),
-        (TENANT_LABEL, w.owner.name.as_str()),
-        (ISTAT_CODE_LABEL, w.istat_code),
-        (IDENTITY_KEYS_LABEL, "true"),
-    ]);
-    let written = match w.stored {
-        None => {
-            let secret = json!({
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {
-                    "name": name,
-                    "labels": labels,
-                    "ownerReferences": [w.owner.reference()],
-                },
-                "type": "Opaque",
-                "data": data,
-            });
-            let secret: Secret = serde_json::from_value(secret).expect("a Secret");
-            api.create(&PostParams::default(), &secret).await
-        }
-        Some(stored) => {
-            // Taken back from a deleted tenant that retained it: no longer retained.
-            let mut labels = json!(labels);
-            labels[RETAINED_LABEL] = Value::Null;
-            let patch = json!({
-                "metadata": {
-                    "resourceVersion": stored.resource_version(),
-                    "labels": labels,
-                    "ownerReferences": [w.owner.reference()],
-                },
-                "data": data,
-            });
-            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-        }
+    let mut data = keyring::to_secret_data(w.rings);
+    data.insert(CLIENT_SECRET_KEY.to_owned(), w.client_secret.to_vec());
+    let own = OwnSecret {
+        owner: w.owner,
+        labels: BTreeMap::from([
+            (MANAGED_BY_LABEL, MANAGED_BY),
+            (TENANT_LABEL, w.owner.name.as_str()),
+            (ISTAT_CODE_LABEL, w.istat_code),
+            (IDENTITY_KEYS_LABEL, "true"),
+        ]),
+        annotations: BTreeMap::new(),
+        data,
     };
-    written.map_err(|source| IdentityError::Write {
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-        source,
-    })
+    own_secret::write(api, name, w.stored, &own)
+        .await
+        .map_err(|source| IdentityError::Write {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            source,
+        })
 }
 
 /// One Event for the keys made in this pass and one for those retired (ids and times only):
@@ -404,7 +365,11 @@ mod tests {
                 ),
                 ..ObjectMeta::default()
             },
-            data: Some(data.into_iter().map(|(k, v)| (k, ByteString(v))).collect()),
+            data: Some(
+                data.into_iter()
+                    .map(|(k, v)| (k, k8s_openapi::ByteString(v)))
+                    .collect(),
+            ),
             ..Secret::default()
         }
     }

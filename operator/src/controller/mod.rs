@@ -10,8 +10,10 @@ pub mod events;
 pub mod foreign;
 pub mod identity;
 pub mod inventory;
+pub mod io;
 pub mod keys;
 pub mod namespace;
+pub mod own_secret;
 pub mod pipeline;
 pub mod pod_security;
 pub mod prune;
@@ -104,6 +106,7 @@ pub async fn run(
     .touched_objects()
     .inspect_err(counted(&metrics, "source-secrets"));
     let inventory = Arc::new(Inventory::default());
+    let io_platform = io::IoPlatform::new(&config.io_manage);
     let ctx = Arc::new(Context {
         client: client.clone(),
         config,
@@ -119,6 +122,7 @@ pub async fn run(
         require_pod_security,
         metrics: metrics.clone(),
         health: health.clone(),
+        io: io_platform,
     });
     info!(
         selector = tenant_selector.as_deref().unwrap_or(""),

@@ -1,12 +1,15 @@
 //! The pipeline of one tenant, top to bottom: validate → claim the namespace → the identity
-//! keys (made or rotated) → dereference → build → apply → prune → status. Each step is a module of its own with its own error; a step
+//! keys (made or rotated) → dereference → build → apply → prune → the managed IO services (a
+//! sync on the platform started in the background, if due) → status. Each step is a module of its own with its own error; a step
 //! may also stop the pipeline with an outcome (an invalid spec, a namespace taken, a key
 //! missing), which status then tells.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
+use municipio_crds::v1alpha1::Connector;
 use municipio_crds::{MunicipalityTenant, ValidTenant};
 use tracing::info;
 
@@ -14,7 +17,7 @@ use super::apply::{self, Drift, Target};
 use super::events::Note;
 use super::pod_security::Enforcement;
 use super::status::{self, Observed, Outcome};
-use super::{Context, Error, identity, keys, namespace, prune};
+use super::{Context, Error, identity, io, keys, namespace, prune};
 use crate::children::{self, Owner};
 
 /// How often a converged tenant is looked at again: tenant Secrets are written but not watched
@@ -51,7 +54,7 @@ failed_step!(
 /// Runs the pipeline for `tenant`: what it observed, and the outcome with when to look again.
 pub async fn run(
     tenant: &MunicipalityTenant,
-    ctx: &Context,
+    ctx: &Arc<Context>,
 ) -> (Observed, Result<(Outcome, Action), Error>) {
     let mut observed = Observed {
         generation: tenant.metadata.generation,
@@ -67,7 +70,7 @@ pub async fn run(
 
 async fn steps(
     tenant: &MunicipalityTenant,
-    ctx: &Context,
+    ctx: &Arc<Context>,
     observed: &mut Observed,
 ) -> Result<(Outcome, Action), Stop> {
     let valid = validate(tenant)?;
@@ -101,13 +104,26 @@ async fn steps(
     tell_pruned(ctx, tenant, &pruned).await;
     observed.pod_security = pod_security(ctx, &valid).await;
     let outcome = status::outcome(&applied, observed, &valid, ctx.require_pod_security);
+    // The managed IO services: looked at on the platform in the background, if due.
+    let ready = outcome == Outcome::Ready;
+    let io = io::services(ctx, tenant, &valid, &owner, &keys, ready);
+    let io_again = io.as_ref().and_then(|(_, again)| *again);
+    if let Some((status, _)) = io {
+        let connector = observed
+            .connectors
+            .iter_mut()
+            .find(|c| c.name == Connector::Io);
+        if let Some(connector) = connector {
+            connector.io = Some(status);
+        }
+    }
     // Back when the identity keys next change (a key due, one starting to sign, one expiring,
     // the entity configuration to sign again), if that is before the resync.
     let keys_change = published.as_ref().map(|p| {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         Duration::from_secs(u64::try_from(p.next_change - now).unwrap_or(0).max(1))
     });
-    let again = [Some(RESYNC), Some(ctx.secret_resync), keys_change]
+    let again = [Some(RESYNC), Some(ctx.secret_resync), keys_change, io_again]
         .into_iter()
         .flatten()
         .min()

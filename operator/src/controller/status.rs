@@ -211,6 +211,7 @@ pub fn connectors(
                 keys: i32::try_from(keys.len()).unwrap_or(i32::MAX),
                 source_secrets: sources.into_iter().map(str::to_owned).collect(),
                 keys_version: None,
+                io: None,
                 identity: published
                     .filter(|_| name == Connector::Identity)
                     .map(|p| identity_status(tenant, config, p)),

@@ -151,7 +151,9 @@ pub fn source_secret(tenant: &MunicipalityTenant, operator_namespace: &str) -> S
         }
     }
     for s in tenant.spec.io.iter().flat_map(|io| &io.services) {
-        key(s.api_key.key.clone());
+        if let Some(k) = &s.api_key {
+            key(k.key.clone());
+        }
     }
     // For the methods without the operator, which makes its own identity keys Secret.
     if tenant.spec.identity.is_some() {

@@ -56,6 +56,7 @@ impl Parts for Identity {
             secret: keys_secret_name(tenant.name.as_str()),
             key: CLIENT_SECRET_KEY.to_owned(),
             variable: CLIENT_SECRET_VARIABLE.to_owned(),
+            made_by_operator: false,
         }]
     }
 

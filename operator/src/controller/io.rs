@@ -1,0 +1,354 @@
+//! The managed IO services: whether a tenant's need IO's manage API now, and if so a sync of
+//! them in the background ([`IoPlatform`]), never in the reconcile: a slow or failing platform
+//! holds up no tenant's Kubernetes objects. A sync's result lands in the tenant's IO services
+//! Secret (see [`record`]), whose change brings the tenant back through the watch of the
+//! operator's Secrets; status then tells each service's state, and the workloads get its key.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::reflector::ObjectRef;
+use municipio_crds::v1alpha1::{Connector, IoStatus};
+use municipio_crds::validate::IoConnector;
+use municipio_crds::{MunicipalityTenant, ValidTenant};
+use tracing::{Instrument, info, info_span, warn};
+
+use super::Context;
+use super::events::Note;
+use super::own_secret::{self, OwnSecret};
+use crate::children::Owner;
+use crate::config::IoManageConfig;
+use crate::connectors::KeyRef;
+use crate::connectors::io::client::IoClient;
+use crate::connectors::io::key_variable;
+use crate::connectors::io::record::{self, IO_SERVICES_LABEL, RECORD_ANNOTATION, Record};
+use crate::connectors::io::sync::{self, Sync};
+use crate::dereference::{self, ConnectorKeys};
+use crate::labels::{MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL};
+
+/// Tenants synced at once (the rate of calls is bounded apart from this).
+const SYNCS_AT_ONCE: usize = 8;
+/// The least time between two syncs of one tenant, whatever brings it back.
+const MIN_GAP: Duration = Duration::from_secs(5);
+/// After a failed sync: doubling from the first up to the last.
+const FAILURE_BACKOFF: (Duration, Duration) =
+    (Duration::from_secs(30), Duration::from_secs(30 * 60));
+
+/// The operator's side of IO's manage API: its client, and what it knows of each tenant's
+/// syncs (kept in memory: after a restart, the record in the cluster says what is done).
+pub struct IoPlatform {
+    client: IoClient,
+    config: IoManageConfig,
+    tenants: Mutex<HashMap<String, TenantSyncs>>,
+    slots: tokio::sync::Semaphore,
+}
+
+#[derive(Default)]
+struct TenantSyncs {
+    /// When the last sync ended.
+    last: Option<Instant>,
+    failures: u32,
+    running: bool,
+}
+
+impl IoPlatform {
+    /// The platform, if the operator was given its URL.
+    pub fn new(config: &IoManageConfig) -> Option<Arc<Self>> {
+        let url = config.url.as_deref()?;
+        Some(Arc::new(Self {
+            client: IoClient::new(url, config.rate, Self::seconds(config.timeout)),
+            config: config.clone(),
+            tenants: Mutex::default(),
+            slots: tokio::sync::Semaphore::new(SYNCS_AT_ONCE),
+        }))
+    }
+
+    fn seconds(s: i64) -> Duration {
+        Duration::from_secs(u64::try_from(s).unwrap_or(1))
+    }
+
+    /// Whether a sync of `tenant` may start now (for `why`, if anything is due), and if not,
+    /// how long until one might.
+    fn claim(
+        &self,
+        tenant: &str,
+        why: Option<&str>,
+        pending: bool,
+    ) -> Result<(), Option<Duration>> {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let drift = Self::seconds(self.config.drift_check);
+        let t = tenants.entry(tenant.to_owned()).or_default();
+        if t.running {
+            return Err(None);
+        }
+        // A tenant not synced by this process was last checked at a moment spread over the
+        // drift period by its name: a restart does not check every tenant at once.
+        let last = t.last.unwrap_or_else(|| {
+            now.checked_sub(crate::children::metadata::spread(tenant, drift))
+                .unwrap_or(now)
+        });
+        let since = now.saturating_duration_since(last);
+        let poll = Self::seconds(self.config.poll);
+        let wait = if t.failures > 0 {
+            let (first, most) = FAILURE_BACKOFF;
+            first
+                .saturating_mul(2u32.saturating_pow(t.failures - 1))
+                .min(most)
+        } else if why.is_some() {
+            MIN_GAP
+        } else if pending {
+            poll
+        } else {
+            drift
+        };
+        if since < wait {
+            return Err(Some(wait - since));
+        }
+        t.running = true;
+        Ok(())
+    }
+
+    fn finished(&self, tenant: &str, failed: bool) {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        let t = tenants.entry(tenant.to_owned()).or_default();
+        t.running = false;
+        t.last = Some(Instant::now());
+        t.failures = if failed {
+            t.failures.saturating_add(1)
+        } else {
+            0
+        };
+    }
+
+    /// Whether a service not yet as declared is due to be looked at again.
+    fn poll_due(&self, tenant: &str) -> bool {
+        let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        tenants
+            .get(tenant)
+            .and_then(|t| t.last)
+            .is_none_or(|last| last.elapsed() >= Self::seconds(self.config.poll))
+    }
+}
+
+/// What status says of the tenant's managed services, and when to look again; a sync started
+/// in the background if one is due. `ready`: the tenant's workloads are Ready with the keys
+/// this pass gave them.
+pub fn services(
+    ctx: &Arc<Context>,
+    tenant: &MunicipalityTenant,
+    valid: &ValidTenant,
+    owner: &Owner,
+    keys: &ConnectorKeys,
+    ready: bool,
+) -> Option<(IoStatus, Option<Duration>)> {
+    let io = valid
+        .io
+        .as_ref()
+        .filter(|io| io.managed().next().is_some())?;
+    let name = record::secret_name(valid.name.as_str());
+    let namespace = &ctx.config.operator_namespace;
+    let stored = ctx
+        .source_secrets
+        .get(&ObjectRef::new(&name).within(namespace));
+    let record = stored.as_deref().map(Record::of).unwrap_or_default();
+    let mut status = record.status(io);
+    let problem = |status: &mut IoStatus, text: String| {
+        status.platform_problem = Some(text);
+        Some((status.clone(), None))
+    };
+    if let Some(s) = &stored
+        && !made_for(s, valid.name.as_str())
+    {
+        return problem(
+            &mut status,
+            format!(
+                "Secret {namespace}/{name} exists but was not made by the operator for this tenant (labels {MANAGED_BY_LABEL}: {MANAGED_BY}, {TENANT_LABEL}: {}, {IO_SERVICES_LABEL}: \"true\"): it is left alone; delete or rename it",
+                valid.name
+            ),
+        );
+    }
+    let Some(platform) = ctx.io.clone() else {
+        return problem(
+            &mut status,
+            "ManagedServicesWait: the operator was not given IO's manage API (--io-manage-url): managed services are not acted on".to_owned(),
+        );
+    };
+    let manage_key = match manage_key(ctx, valid, io) {
+        Ok(key) => key,
+        Err(e) => return problem(&mut status, format!("{}: {e}", e.reason())),
+    };
+    let data: BTreeMap<String, Vec<u8>> = stored
+        .iter()
+        .flat_map(|s| s.data.iter().flatten())
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    let given = keys.of(Connector::Io);
+    let rolled = ready
+        && io.managed().all(|(service, _)| {
+            data.get(service.as_str()).map(Vec::as_slice)
+                == given
+                    .get(&key_variable(service.as_str()))
+                    .map(|v| v.0.as_slice())
+        });
+    let tenant_name = valid.name.as_str();
+    let why = record::due(io, &record, &data, rolled, platform.poll_due(tenant_name));
+    let pending = status.services.iter().any(|s| !s.in_sync);
+    match platform.claim(tenant_name, why, pending) {
+        Ok(()) => {
+            let job = Job {
+                ctx: ctx.clone(),
+                platform,
+                tenant: tenant.clone(),
+                owner: owner.clone(),
+                io: io.clone(),
+                manage_key,
+                rolled,
+                stored,
+                record,
+                data,
+            };
+            let span =
+                info_span!("io-sync", tenant = %tenant_name, why = why.unwrap_or("drift check"));
+            tokio::spawn(job.run().instrument(span));
+            Some((status, None))
+        }
+        Err(again) => Some((status, again)),
+    }
+}
+
+/// The manage key's value, from its source Secret (bound to the tenant like any other).
+fn manage_key(
+    ctx: &Context,
+    valid: &ValidTenant,
+    io: &IoConnector,
+) -> Result<String, dereference::KeyProblem> {
+    let key = io
+        .manage_key
+        .as_ref()
+        .expect("validated: managed services have a manage key");
+    let r = KeyRef {
+        connector: Connector::Io,
+        field: "spec.io.manageKey".to_owned(),
+        secret_field: "spec.io.manageKey.secretName".to_owned(),
+        secret: key.secret_name.clone(),
+        key: key.key.clone(),
+        variable: String::new(),
+        made_by_operator: false,
+    };
+    let namespace = &ctx.config.operator_namespace;
+    let find = |name: &str| {
+        ctx.source_secrets
+            .get(&ObjectRef::new(name).within(namespace))
+    };
+    let value = dereference::lookup(valid, namespace, &find, &r)?;
+    Ok(String::from_utf8_lossy(&value.0).trim().to_owned())
+}
+
+fn made_for(secret: &Secret, tenant: &str) -> bool {
+    let labels = secret.labels();
+    let is = |label: &str, value: &str| labels.get(label).map(String::as_str) == Some(value);
+    is(MANAGED_BY_LABEL, MANAGED_BY) && is(TENANT_LABEL, tenant) && is(IO_SERVICES_LABEL, "true")
+}
+
+/// One sync of one tenant, in the background.
+struct Job {
+    ctx: Arc<Context>,
+    platform: Arc<IoPlatform>,
+    tenant: MunicipalityTenant,
+    owner: Owner,
+    io: IoConnector,
+    manage_key: String,
+    rolled: bool,
+    stored: Option<Arc<Secret>>,
+    record: Record,
+    data: BTreeMap<String, Vec<u8>>,
+}
+
+impl Job {
+    async fn run(self) {
+        let tenant = self.owner.name.clone();
+        let failed = match self.platform.slots.acquire().await {
+            Ok(_permit) => self.sync().await,
+            Err(_) => true,
+        };
+        self.platform.finished(&tenant, failed);
+    }
+
+    /// Syncs, writes what changed, and says what was done. True if it failed.
+    async fn sync(&self) -> bool {
+        let s = Sync {
+            client: &self.platform.client,
+            manage_key: &self.manage_key,
+            io: &self.io,
+            rolled: self.rolled,
+        };
+        let synced = sync::sync(&s, &self.record, &self.data).await;
+        let failed = synced.error.is_some();
+        let ctx = &self.ctx;
+        let name = record::secret_name(&self.owner.name);
+        if synced.record != self.record || synced.keys != self.data {
+            let api: Api<Secret> =
+                Api::namespaced(ctx.client.clone(), &ctx.config.operator_namespace);
+            let own = OwnSecret {
+                owner: &self.owner,
+                labels: BTreeMap::from([
+                    (MANAGED_BY_LABEL, MANAGED_BY),
+                    (TENANT_LABEL, self.owner.name.as_str()),
+                    (IO_SERVICES_LABEL, "true"),
+                ]),
+                annotations: BTreeMap::from([(RECORD_ANNOTATION, synced.record.to_annotation())]),
+                data: synced.keys.clone(),
+            };
+            if let Err(error) = own_secret::write(&api, &name, self.stored.as_deref(), &own).await {
+                // The platform's side is done; the next sync finds the services again by name.
+                warn!(%error, secret = %name, "could not write the IO services' record");
+                return true;
+            }
+        }
+        if !synced.done.is_empty() {
+            info!(done = ?synced.done, "IO services synced");
+            let note = Note {
+                warning: false,
+                reason: "IoServicesSynced".to_owned(),
+                action: "Sync",
+                note: synced.done.join("; "),
+            };
+            ctx.events.on_tenant(&self.tenant, note).await;
+        }
+        for (service, r) in &synced.left {
+            let note = Note {
+                warning: true,
+                reason: "IoServiceNoLongerManaged".to_owned(),
+                action: "Sync",
+                note: format!(
+                    "service {service} ({}) is no longer in the spec: it stays on IO as it was ({}), and its key leaves the workloads; withdraw or delete it in IO's back office if it must go",
+                    r.id,
+                    if r.published {
+                        "published"
+                    } else {
+                        "not published"
+                    }
+                ),
+            };
+            ctx.events.on_tenant(&self.tenant, note).await;
+        }
+        if synced.record.problem != self.record.problem
+            && let Some(problem) = &synced.record.problem
+        {
+            warn!(reason = %problem.reason, message = %problem.message, "IO services not synced");
+            let note = Note {
+                warning: true,
+                reason: problem.reason.clone(),
+                action: "Sync",
+                note: problem.message.clone(),
+            };
+            ctx.events.on_tenant(&self.tenant, note).await;
+        }
+        failed
+    }
+}

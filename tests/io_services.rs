@@ -1,0 +1,585 @@
+//! Managed IO services, against the real API server and a stateful fake of IO's manage API
+//! (`tests/io-platform`), which checks every request the operator sends and every answer it
+//! gives against the project's description of the API (`docs/platforms/io-manage-api.yaml`)
+//! with openapi-core: each test ends by asserting that nothing broke the contract.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams};
+use municipio_crds::MunicipalityTenant;
+use municipio_crds::v1alpha1::{IoServiceStatus, SecretKeyRef};
+use serde_json::{Value, json};
+use support::Operator;
+use support::tenants::{create_ready, from_manifest, source_secret};
+
+/// Bergamo's fiscal code in its example.
+const FISCAL_CODE: &str = "99999999016";
+
+/// The fake platform, killed when dropped.
+struct FakeIo {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl FakeIo {
+    /// A fake refusing with 429 past `rate` calls a second.
+    fn start(rate: u32) -> Self {
+        let python = support::script_path("tests/python-tools", &["io"], "openapi-core is needed")
+            .join("python");
+        let mut child = Command::new(python)
+            .arg(support::repo_root().join("tests/io-platform"))
+            .args(["--port", "0", "--rate", &rate.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the fake IO platform starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the fake said {line:?}"))
+            .to_owned();
+        Self {
+            child,
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn api(&self) -> String {
+        format!("{}/api/v1/manage", self.base)
+    }
+
+    async fn control(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/__fake/{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
+    }
+
+    async fn state(&self) -> Value {
+        let url = format!("{}/__fake/state", self.base);
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The services the fake holds.
+    async fn services(&self) -> Vec<Value> {
+        self.state().await["services"].as_array().unwrap().clone()
+    }
+
+    async fn assert_no_violations(&self) {
+        let state = self.state().await;
+        let violations = state["violations"].as_array().unwrap();
+        assert!(
+            violations.is_empty(),
+            "the contract was broken: {violations:#?}"
+        );
+    }
+}
+
+impl Drop for FakeIo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An operator of its own that keeps managed services on `fake`, polling every second.
+async fn operator_on(fake: &FakeIo, prefix: &str) -> (kube::Client, Operator) {
+    let api = fake.api();
+    support::tenants::operator_of_its_own_with(
+        prefix,
+        &[
+            "--io-manage-url",
+            &api,
+            "--io-manage-poll",
+            "1s",
+            "--io-manage-timeout",
+            "2s",
+        ],
+    )
+    .await
+}
+
+/// Bergamo's example (one referenced service, one managed) under a fresh name, its keys in
+/// the source Secret `<name>-io`, with the manage key `manage-<name>`, which the fake knows.
+async fn bergamo(
+    client: &kube::Client,
+    operator: &Operator,
+    fake: &FakeIo,
+    name: &str,
+) -> MunicipalityTenant {
+    let mut t = from_manifest("examples/lombardia/bergamo.yaml", name, &operator.run);
+    let io = t.spec.io.as_mut().unwrap();
+    io.manage_key = Some(SecretKeyRef {
+        secret_name: format!("{name}-io"),
+        key: "manage-key".to_owned(),
+    });
+    io.services[0].api_key.as_mut().unwrap().secret_name = format!("{name}-io");
+    let manage_key = format!("manage-{name}");
+    fake.control(
+        "institutions",
+        json!({"key": manage_key, "fiscal_code": FISCAL_CODE}),
+    )
+    .await;
+    source_secret(
+        client,
+        &operator.namespace,
+        &format!("{name}-io"),
+        name,
+        &[("tributi", "referenced-key"), ("manage-key", &manage_key)],
+    )
+    .await;
+    t
+}
+
+/// The status of the tenant's managed service `service`, once it satisfies `until`.
+async fn service_status(
+    client: &kube::Client,
+    tenant: &str,
+    service: &str,
+    what: &str,
+    until: impl Fn(&IoServiceStatus) -> bool,
+) -> IoServiceStatus {
+    let api: Api<MunicipalityTenant> = Api::all(client.clone());
+    let mut found = None;
+    let mut last = None;
+    for _ in 0..240 {
+        let t = api.get(tenant).await.unwrap();
+        let status = t
+            .status
+            .iter()
+            .flat_map(|s| &s.connectors)
+            .find_map(|c| c.io.clone());
+        let s = status
+            .iter()
+            .flat_map(|io| &io.services)
+            .find(|s| s.name == service)
+            .cloned();
+        if let Some(s) = s.filter(|s| until(s)) {
+            found = Some(s);
+            break;
+        }
+        last = status;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    found.unwrap_or_else(|| panic!("{tenant}: {what}: not within 60 s; IO status: {last:#?}"))
+}
+
+/// The value of `variable` in the tenant's IO connector Secret.
+async fn workload_key(client: &kube::Client, namespace: &str, variable: &str) -> Option<String> {
+    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
+        .get_opt("io-connector")
+        .await
+        .unwrap()?;
+    let value = secret.data?.get(variable)?.0.clone();
+    Some(String::from_utf8(value).unwrap())
+}
+
+async fn patch_managed(client: &kube::Client, tenant: &str, managed: Value) {
+    let api: Api<MunicipalityTenant> = Api::all(client.clone());
+    let t = api.get(tenant).await.unwrap();
+    let mut services = serde_json::to_value(&t.spec.io.as_ref().unwrap().services).unwrap();
+    let entry = services
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| s["name"] == "anagrafe")
+        .unwrap();
+    json_patch::merge(&mut entry["managed"], &managed);
+    let patch = json!({"spec": {"io": {"services": services}}});
+    api.patch(tenant, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_managed_service_is_created_reviewed_published_updated_and_its_key_reaches_the_workloads()
+{
+    let fake = FakeIo::start(50);
+    let (client, operator) = operator_on(&fake, "io-life").await;
+    let name = support::unique_name("bg");
+    let tenant = bergamo(&client, &operator, &fake, &name).await;
+    create_ready(&client, &tenant).await;
+
+    // Created once, and submitted for review with automatic publication.
+    let submitted = service_status(&client, &name, "anagrafe", "submitted", |s| {
+        s.state.as_deref() == Some("submitted")
+    })
+    .await;
+    let services = fake.services().await;
+    assert_eq!(services.len(), 1, "{services:#?}");
+    let on_io = &services[0];
+    assert_eq!(
+        submitted.id.as_ref(),
+        on_io["id"].as_str().map(str::to_owned).as_ref()
+    );
+    assert_eq!(on_io["auto_publish"], true);
+    assert_eq!(on_io["data"]["organization"]["fiscal_code"], FISCAL_CODE);
+    assert_eq!(
+        on_io["data"]["organization"]["department_name"],
+        "Servizi demografici"
+    );
+    assert_eq!(on_io["data"]["metadata"]["topic_id"], 3);
+    assert!(!submitted.published && !submitted.in_sync);
+
+    // Its key, read from IO, reaches the workloads; the referenced service's from its Secret.
+    let primary = on_io["keys"]["primary_key"].as_str().unwrap().to_owned();
+    support::eventually(
+        "the managed service's key in the tenant's Secret",
+        || async {
+            workload_key(&client, &name, "IO_API_KEY_ANAGRAFE")
+                .await
+                .as_deref()
+                == Some(&primary)
+        },
+    )
+    .await;
+    assert_eq!(
+        workload_key(&client, &name, "IO_API_KEY_TRIBUTI")
+            .await
+            .as_deref(),
+        Some("referenced-key")
+    );
+    assert_eq!(submitted.key_in_use.as_deref(), Some("primary"));
+
+    // PagoPA approves: IO publishes it, and the tenant says so.
+    let id = on_io["id"].as_str().unwrap().to_owned();
+    fake.control(&format!("review/{id}"), json!({"outcome": "approved"}))
+        .await;
+    let published = service_status(&client, &name, "anagrafe", "published and in sync", |s| {
+        s.published && s.in_sync
+    })
+    .await;
+    assert_eq!(published.state.as_deref(), Some("approved"));
+
+    // A change of the spec: updated on IO, and submitted again.
+    patch_managed(
+        &client,
+        &name,
+        json!({"description": "Avvisi di anagrafe, nuova versione."}),
+    )
+    .await;
+    service_status(&client, &name, "anagrafe", "the change submitted", |s| {
+        s.state.as_deref() == Some("submitted")
+    })
+    .await;
+    let on_io = fake.services().await.remove(0);
+    assert_eq!(
+        on_io["data"]["description"],
+        "Avvisi di anagrafe, nuova versione."
+    );
+    assert_eq!(
+        on_io["publication"], "published",
+        "the approved version stays in the app"
+    );
+
+    // Rejected: the reason, verbatim, on the tenant; nothing more is sent until the spec
+    // changes.
+    let reason = "Manca l'informativa sulla privacy: aggiungere privacy_url.";
+    fake.control(
+        &format!("review/{id}"),
+        json!({"outcome": "rejected", "reason": reason}),
+    )
+    .await;
+    let rejected = service_status(&client, &name, "anagrafe", "rejected", |s| {
+        s.state.as_deref() == Some("rejected")
+    })
+    .await;
+    assert_eq!(rejected.review_reason.as_deref(), Some(reason));
+    assert!(!rejected.in_sync);
+
+    // Fixed in the spec: updated and submitted again; approved, it replaces the published one.
+    patch_managed(
+        &client,
+        &name,
+        json!({"links": {"privacyUrl": "https://www.comune.bergamo.it/privacy-anagrafe"}}),
+    )
+    .await;
+    service_status(&client, &name, "anagrafe", "the fix submitted", |s| {
+        s.state.as_deref() == Some("submitted")
+    })
+    .await;
+    fake.control(&format!("review/{id}"), json!({"outcome": "approved"}))
+        .await;
+    service_status(&client, &name, "anagrafe", "the fix published", |s| {
+        s.in_sync
+    })
+    .await;
+    let on_io = fake.services().await.remove(0);
+    assert_eq!(
+        on_io["data"]["metadata"]["privacy_url"],
+        "https://www.comune.bergamo.it/privacy-anagrafe"
+    );
+    let state = fake.state().await;
+    assert_eq!(state["counts"]["creates"], 1, "{state:#}");
+    fake.assert_no_violations().await;
+    // Never a key in the operator's log.
+    let log = operator.log();
+    assert!(!log.contains(&primary), "a key in the log");
+    assert!(
+        !log.contains(&format!("manage-{name}")),
+        "the manage key in the log"
+    );
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_or_whose_operator_is_killed_makes_one_service() {
+    let fake = FakeIo::start(50);
+    let (client, operator) = operator_on(&fake, "io-lost").await;
+    // The first create is made, and answered late, past the client's patience; the next, made,
+    // fails with a server error.
+    fake.control(
+        "faults",
+        json!({"operation": "createService", "count": 1, "slow": 3, "after": true}),
+    )
+    .await;
+    let name = support::unique_name("bg");
+    let tenant = bergamo(&client, &operator, &fake, &name).await;
+    create_ready(&client, &tenant).await;
+    let status = service_status(&client, &name, "anagrafe", "found again", |s| {
+        s.id.is_some()
+    })
+    .await;
+    let services = fake.services().await;
+    assert_eq!(services.len(), 1, "one service, not two: {services:#?}");
+    assert_eq!(status.id.as_deref(), services[0]["id"].as_str());
+
+    // Another tenant (another municipality's key), its operator killed while IO makes the
+    // service: the next operator finds it, and makes no other.
+    let run = operator.run.clone();
+    let operator_namespace = operator.namespace.clone();
+    fake.control(
+        "faults",
+        json!({"operation": "createService", "count": 1, "slow": 4}),
+    )
+    .await;
+    let other = support::unique_name("bg");
+    let mut tenant = bergamo(&client, &operator, &fake, &other).await;
+    tenant.spec.municipality.fiscal_code = Some("99999999024".to_owned());
+    fake.control(
+        "institutions",
+        json!({"key": format!("manage-{other}"), "fiscal_code": "99999999024"}),
+    )
+    .await;
+    create_ready(&client, &tenant).await;
+    support::eventually("the create under way", || async {
+        let state = fake.state().await;
+        state["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["operation"] == "createService")
+            .count()
+            >= 2
+    })
+    .await;
+    operator.kill();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        fake.services().await.len(),
+        2,
+        "the killed operator's create was made"
+    );
+    let api = fake.api();
+    let flags = [
+        "--io-manage-url",
+        &api,
+        "--io-manage-poll",
+        "1s",
+        "--io-manage-timeout",
+        "2s",
+    ];
+    let _operator = Operator::start_with(&run, &operator_namespace, &run, "operator", &flags);
+    let status = service_status(&client, &other, "anagrafe", "found again", |s| {
+        s.id.is_some()
+    })
+    .await;
+    let services = fake.services().await;
+    assert_eq!(services.len(), 2, "{services:#?}");
+    assert!(
+        services
+            .iter()
+            .any(|s| s["id"].as_str() == status.id.as_deref())
+    );
+    assert_eq!(fake.state().await["counts"]["creates"], 2);
+    fake.assert_no_violations().await;
+}
+
+#[tokio::test]
+async fn the_keys_rotate_without_a_refused_message() {
+    let fake = FakeIo::start(50);
+    let (client, operator) = operator_on(&fake, "io-rotate").await;
+    let name = support::unique_name("bg");
+    let tenant = bergamo(&client, &operator, &fake, &name).await;
+    create_ready(&client, &tenant).await;
+    let status = service_status(&client, &name, "anagrafe", "its key", |s| {
+        s.key_in_use.is_some()
+    })
+    .await;
+    let id = status.id.unwrap();
+    support::eventually("the key in the tenant's Secret", || async {
+        workload_key(&client, &name, "IO_API_KEY_ANAGRAFE")
+            .await
+            .is_some()
+    })
+    .await;
+    let before = workload_key(&client, &name, "IO_API_KEY_ANAGRAFE")
+        .await
+        .unwrap();
+
+    // A workload sends, all along, with the key the tenant's Secret holds at that moment.
+    let sending = tokio::sync::watch::channel(true);
+    let sender = {
+        let (client, name, id, fake_base) =
+            (client.clone(), name.clone(), id.clone(), fake.base.clone());
+        let mut go = sending.1.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut sent = 0;
+            while *go.borrow_and_update() {
+                if let Some(key) = workload_key(&client, &name, "IO_API_KEY_ANAGRAFE").await {
+                    http.post(format!("{fake_base}/__fake/messages"))
+                        .json(&json!({"service_id": id, "key": key}))
+                        .send()
+                        .await
+                        .unwrap();
+                    sent += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            sent
+        })
+    };
+    patch_managed(&client, &name, json!({"keyRotation": "2026-12"})).await;
+    let rotated = service_status(&client, &name, "anagrafe", "rotation done", |s| {
+        s.key_rotation.as_deref() == Some("2026-12") && s.rotating.is_none()
+    })
+    .await;
+    assert_eq!(rotated.key_in_use.as_deref(), Some("secondary"));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    sending.0.send(false).unwrap();
+    let sent = sender.await.unwrap();
+    let after = workload_key(&client, &name, "IO_API_KEY_ANAGRAFE")
+        .await
+        .unwrap();
+    assert_ne!(before, after, "the workloads moved onto the new key");
+    let state = fake.state().await;
+    let keys = &state["services"][0]["keys"];
+    assert_eq!(keys["secondary_key"], after.as_str());
+    assert_ne!(
+        keys["primary_key"],
+        before.as_str(),
+        "the old key was made anew"
+    );
+    assert_eq!(
+        state["messages"]["refused"].as_array().unwrap().len(),
+        0,
+        "a message refused during the rotation: {state:#}"
+    );
+    assert!(sent > 10, "the workload sent all along ({sent})");
+    fake.assert_no_violations().await;
+}
+
+#[tokio::test]
+async fn a_platform_outage_shows_on_status_and_leaves_the_tenant_ready() {
+    let fake = FakeIo::start(50);
+    let (client, operator) = operator_on(&fake, "io-down").await;
+    // Server errors on every call (500, the one the published contract has).
+    fake.control(
+        "faults",
+        json!({"operation": "*", "count": 1000, "status": 500}),
+    )
+    .await;
+    let name = support::unique_name("bg");
+    let tenant = bergamo(&client, &operator, &fake, &name).await;
+    create_ready(&client, &tenant).await;
+    let api: Api<MunicipalityTenant> = Api::all(client.clone());
+    support::eventually("the outage on status", || async {
+        let t = api.get(&name).await.unwrap();
+        t.status.iter().flat_map(|s| &s.connectors).any(|c| {
+            c.io.as_ref()
+                .and_then(|io| io.platform_problem.as_deref())
+                .is_some_and(|p| p.starts_with("PlatformFailed"))
+        })
+    })
+    .await;
+    support::tenants::condition(&client, &name, "Ready", "True", Some("Ready")).await;
+    fake.assert_no_violations().await;
+}
+
+/// The fake's validator is no formality: a request or an answer that breaks the description
+/// is recorded.
+#[tokio::test]
+async fn the_contract_checker_catches_a_broken_request_and_a_broken_answer() {
+    let fake = FakeIo::start(50);
+    fake.control(
+        "institutions",
+        json!({"key": "k", "fiscal_code": FISCAL_CODE}),
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let services = format!("{}/services", fake.api());
+    // No organization, a scope that is not one, a negative payment limit.
+    let broken = json!({"name": "x", "description": "y", "metadata": {"scope": "REGIONAL", "topic_id": 1}, "max_allowed_payment_amount": -1});
+    let answer = http
+        .post(&services)
+        .header("Ocp-Apim-Subscription-Key", "k")
+        .json(&broken)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    let violations = fake.state().await["violations"].clone();
+    assert_eq!(violations.as_array().unwrap().len(), 1, "{violations:#}");
+    // An answer without the service's id.
+    fake.control(
+        "faults",
+        json!({"operation": "createService", "count": 1, "corrupt": true}),
+    )
+    .await;
+    let good = json!({"name": "x", "description": "y", "organization": {"name": "Comune", "fiscal_code": FISCAL_CODE}, "metadata": {"scope": "LOCAL", "topic_id": 1}});
+    http.post(&services)
+        .header("Ocp-Apim-Subscription-Key", "k")
+        .json(&good)
+        .send()
+        .await
+        .unwrap();
+    let violations = fake.state().await["violations"].clone();
+    let violations = violations.as_array().unwrap();
+    assert_eq!(violations.len(), 2, "{violations:#?}");
+    assert!(
+        violations[1].as_str().unwrap().starts_with("response POST"),
+        "{violations:#?}"
+    );
+    // A request without the manage key header is a violation too (the scheme requires it).
+    http.get(&services).send().await.unwrap();
+    let violations = fake.state().await["violations"].clone();
+    assert!(
+        violations.as_array().unwrap()[2..].iter().any(|v| v
+            .as_str()
+            .unwrap()
+            .starts_with("request GET /api/v1/manage/services: Security")),
+        "{violations:#}"
+    );
+}
