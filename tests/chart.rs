@@ -216,6 +216,78 @@ fn the_charts_lease_is_the_one_the_operator_uses() {
     }
 }
 
+/// Given IO's manage API, the operator is told where it is, and its NetworkPolicy lets it reach
+/// that API on 443 and nothing else new; without it, neither.
+#[test]
+fn the_io_manage_api_is_passed_to_the_operator_and_opened_in_its_network_policy() {
+    let args = |objects: &[Value]| -> Vec<String> {
+        find(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let egress = |objects: &[Value]| find(objects, "NetworkPolicy")["spec"]["egress"].clone();
+    let off = render(&[], &["--set", "networkPolicy.enabled=true"]);
+    assert!(!args(&off).iter().any(|a| a.starts_with("--io-manage")));
+    assert_eq!(
+        egress(&off).as_array().unwrap().len(),
+        2,
+        "the API server and DNS"
+    );
+    let url = "https://api.io.pagopa.it/api/v1/manage";
+    let on = render(
+        &[],
+        &[
+            "--set",
+            "networkPolicy.enabled=true",
+            "--set",
+            &format!("io.manage.url={url}"),
+            "--set",
+            "io.manage.rate=8",
+        ],
+    );
+    let args = args(&on);
+    for expected in [
+        format!("--io-manage-url={url}"),
+        "--io-manage-rate=8".to_owned(),
+        "--io-manage-poll=30m".to_owned(),
+        "--io-manage-drift-check=24h".to_owned(),
+        "--io-manage-timeout=10s".to_owned(),
+    ] {
+        assert!(args.contains(&expected), "{expected} in {args:?}");
+    }
+    let egress = egress(&on);
+    let io = &egress.as_array().unwrap()[2];
+    assert_eq!(
+        io["ports"],
+        serde_json::json!([{"port": 443, "protocol": "TCP"}])
+    );
+    assert_eq!(io["to"][0]["ipBlock"]["cidr"], "0.0.0.0/0");
+    assert!(
+        io["to"][0]["ipBlock"]["except"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("10.0.0.0/8"))
+    );
+    // The flags the chart passes are flags the operator takes.
+    let parsed = std::process::Command::new(env!("CARGO_BIN_EXE_municipio"))
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&parsed.stdout);
+    for flag in [
+        "--io-manage-url",
+        "--io-manage-rate",
+        "--io-manage-poll",
+        "--io-manage-drift-check",
+        "--io-manage-timeout",
+    ] {
+        assert!(help.contains(flag), "{flag} in `municipio run --help`");
+    }
+}
+
 /// The chart's ClusterRole grants the operator, on every child kind of the operator's one list,
 /// the verbs that kind needs, and no read of a kind it must not read (Secrets): a kind added to
 /// the list without its RBAC fails here, not in a cluster.

@@ -30,11 +30,16 @@ struct FakeIo {
 impl FakeIo {
     /// A fake refusing with 429 past `rate` calls a second.
     fn start(rate: u32) -> Self {
+        Self::start_with(rate, &[])
+    }
+
+    fn start_with(rate: u32, flags: &[&str]) -> Self {
         let python = support::script_path("tests/python-tools", &["io"], "openapi-core is needed")
             .join("python");
         let mut child = Command::new(python)
             .arg(support::repo_root().join("tests/io-platform"))
             .args(["--port", "0", "--rate", &rate.to_string()])
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -525,6 +530,34 @@ async fn a_platform_outage_shows_on_status_and_leaves_the_tenant_ready() {
     })
     .await;
     support::tenants::condition(&client, &name, "Ready", "True", Some("Ready")).await;
+    // And in the metrics: the tenant failing, the calls by result.
+    let addr = operator.http_addr().await;
+    let http = reqwest::Client::new();
+    let mut metrics = String::new();
+    for _ in 0..40 {
+        metrics = http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("municipio_platform_tenants_failing{platform=\"io\"} 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        metrics.contains("municipio_platform_tenants_failing{platform=\"io\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "municipio_platform_calls_total{platform=\"io\",operation=\"listServices\",result=\"PlatformFailed\"}"
+        ),
+        "{metrics}"
+    );
     fake.assert_no_violations().await;
 }
 
@@ -581,5 +614,161 @@ async fn the_contract_checker_catches_a_broken_request_and_a_broken_answer() {
             .unwrap()
             .starts_with("request GET /api/v1/manage/services: Security")),
         "{violations:#}"
+    );
+}
+
+/// A valid entity fiscal code made from `n` (a stand-in, its check digit found by the parser).
+fn fiscal_code(n: usize) -> String {
+    let base = format!("7{n:06}000");
+    (0..10)
+        .map(|d| format!("{base}{d}"))
+        .find(|c| {
+            c.parse::<municipio_crds::identifiers::EntityFiscalCode>()
+                .is_ok()
+        })
+        .expect("one of ten check digits is right")
+}
+
+/// 1,000 municipalities, each with its manage key and one managed service, converge on a
+/// platform that refuses more than 60 calls a second, without one refusal: the operator keeps
+/// to its own rate of 50. Then, restarted, it makes no call at all: what it knows is in the
+/// cluster.
+#[tokio::test]
+async fn a_thousand_tenants_converge_within_the_platforms_rate_and_rest_without_calls() {
+    const TENANTS: usize = 1000;
+    let fake = FakeIo::start_with(60, &["--auto-approve"]);
+    let api = fake.api();
+    let flags = [
+        "--io-manage-url",
+        api.as_str(),
+        "--io-manage-rate",
+        "50",
+        "--io-manage-poll",
+        "10s",
+        // No drift check during the test: at rest means no call.
+        "--io-manage-drift-check",
+        "3650d",
+    ];
+    let (client, operator) = support::tenants::operator_of_its_own_with("io-region", &flags).await;
+    let prefix = operator.run.clone();
+    let names: Vec<String> = (0..TENANTS).map(|i| format!("{prefix}-{i}")).collect();
+    let institutions: Vec<Value> = (0..TENANTS)
+        .map(|i| json!({"key": format!("manage-{i}"), "fiscal_code": fiscal_code(i)}))
+        .collect();
+    fake.control("institutions", json!(institutions)).await;
+    let tenants: Vec<MunicipalityTenant> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let mut t = from_manifest("examples/lombardia/bergamo.yaml", name, &operator.run);
+            t.spec.workloads.clear();
+            t.spec.municipality.fiscal_code = Some(fiscal_code(i));
+            let io = t.spec.io.as_mut().unwrap();
+            io.services.retain(|s| s.managed.is_some());
+            io.manage_key = Some(SecretKeyRef {
+                secret_name: format!("{name}-io"),
+                key: "manage-key".to_owned(),
+            });
+            t
+        })
+        .collect();
+    use futures::StreamExt;
+    futures::stream::iter(tenants.iter().enumerate())
+        .for_each_concurrent(16, |(i, t)| {
+            let client = client.clone();
+            let namespace = operator.namespace.clone();
+            async move {
+                let name = t.metadata.name.as_deref().unwrap();
+                let key = format!("manage-{i}");
+                source_secret(
+                    &client,
+                    &namespace,
+                    &format!("{name}-io"),
+                    name,
+                    &[("manage-key", &key)],
+                )
+                .await;
+                Api::<MunicipalityTenant>::all(client.clone())
+                    .create(&Default::default(), t)
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+    let api_tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    let selector = format!("{}={}", support::TEST_RUN_LABEL, operator.run);
+    let mut converged = 0;
+    for _ in 0..(15 * 60 / 5) {
+        let list = api_tenants
+            .list(&kube::api::ListParams::default().labels(&selector))
+            .await
+            .unwrap();
+        converged = list
+            .items
+            .iter()
+            .filter(|t| {
+                t.status.iter().flat_map(|s| &s.connectors).any(|c| {
+                    c.io.as_ref()
+                        .is_some_and(|io| io.services.iter().all(|s| s.in_sync && s.published))
+                })
+            })
+            .count();
+        if converged == TENANTS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let state = fake.state().await;
+    assert_eq!(
+        converged, TENANTS,
+        "converged within 15 minutes; the platform: {:#}",
+        state["counts"]
+    );
+    let counts = &state["counts"];
+    assert_eq!(counts["creates"], TENANTS, "{counts:#}");
+    assert_eq!(
+        counts["refused_for_load"], 0,
+        "the platform's rate was exceeded: {counts:#}"
+    );
+    assert!(
+        counts["max_per_second"].as_u64().unwrap() <= 60,
+        "{counts:#}"
+    );
+    fake.assert_no_violations().await;
+
+    // Restarted: every tenant reconciled again, and not one call to the platform.
+    let calls = counts["calls"].as_u64().unwrap();
+    let (run, namespace) = (operator.run.clone(), operator.namespace.clone());
+    operator.kill();
+    let operator = Operator::start_with(
+        &run,
+        &namespace,
+        &format!("{run}-again"),
+        "operator",
+        &flags,
+    );
+    let addr = operator.http_addr().await;
+    let http = reqwest::Client::new();
+    support::eventually("every tenant reconciled after the restart", || async {
+        let metrics = http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .map(|r| r.text());
+        let Ok(text) = metrics else { return false };
+        let text = text.await.unwrap_or_default();
+        let reconciled: f64 = text
+            .lines()
+            .filter(|l| l.starts_with("municipio_reconciles_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        reconciled >= TENANTS as f64
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let after = fake.state().await["counts"]["calls"].as_u64().unwrap();
+    assert_eq!(
+        after, calls,
+        "calls to the platform at rest, after a restart"
     );
 }

@@ -274,7 +274,7 @@ pub struct OperatorArgs {
     #[arg(
         long,
         env = "MUNICIPIO_IO_MANAGE_POLL",
-        default_value = "15m",
+        default_value = "30m",
         value_parser = parse_seconds
     )]
     pub io_manage_poll: i64,

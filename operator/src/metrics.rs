@@ -63,6 +63,20 @@ struct AdmissionLabel {
     result: AdmissionResult,
 }
 
+/// One call to a national platform: which, what for, and how it ended (`ok`, `not_found`, or
+/// the reason of the error).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PlatformCallLabel {
+    platform: &'static str,
+    operation: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PlatformLabel {
+    platform: &'static str,
+}
+
 /// Where each tenant stands, by name: what `municipio_tenants` counts.
 #[derive(Clone, Copy, Default, PartialEq)]
 pub struct TenantConditions {
@@ -84,6 +98,8 @@ pub struct Metrics {
     admission_duration: Histogram,
     leader: Gauge,
     pod_security_enforced: Gauge,
+    platform_calls: Family<PlatformCallLabel, Counter>,
+    platform_failing: Family<PlatformLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -157,6 +173,18 @@ impl Metrics {
             pod_security_enforced.clone(),
         );
         pod_security_enforced.set(-1);
+        let platform_calls = Family::<PlatformCallLabel, Counter>::default();
+        registry.register(
+            "platform_calls",
+            "Calls to a national platform's API, by platform, operation and result (ok, not_found, or the error's reason)",
+            platform_calls.clone(),
+        );
+        let platform_failing = Family::<PlatformLabel, Gauge>::default();
+        registry.register(
+            "platform_tenants_failing",
+            "Tenants whose last sync with a national platform failed (an outage shows here, and on each tenant's status)",
+            platform_failing.clone(),
+        );
         for condition in [Condition::Ready, Condition::Stalled, Condition::Suspended] {
             tenants.get_or_create(&ConditionLabel { condition }).set(0);
         }
@@ -173,6 +201,8 @@ impl Metrics {
             admission_duration,
             leader,
             pod_security_enforced,
+            platform_calls,
+            platform_failing,
         }
     }
 
@@ -247,6 +277,26 @@ impl Metrics {
 
     pub fn pod_security_enforced(&self, enforced: bool) {
         self.pod_security_enforced.set(i64::from(enforced));
+    }
+
+    pub fn platform_call(
+        &self,
+        platform: &'static str,
+        operation: &'static str,
+        result: &'static str,
+    ) {
+        let label = PlatformCallLabel {
+            platform,
+            operation,
+            result,
+        };
+        self.platform_calls.get_or_create(&label).inc();
+    }
+
+    pub fn platform_failing(&self, platform: &'static str, tenants: usize) {
+        self.platform_failing
+            .get_or_create(&PlatformLabel { platform })
+            .set(i64::try_from(tenants).unwrap_or(i64::MAX));
     }
 }
 

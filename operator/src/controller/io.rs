@@ -29,6 +29,7 @@ use crate::connectors::io::record::{self, IO_SERVICES_LABEL, RECORD_ANNOTATION, 
 use crate::connectors::io::sync::{self, Sync};
 use crate::dereference::{self, ConnectorKeys};
 use crate::labels::{MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL};
+use crate::metrics::Metrics;
 
 /// Tenants synced at once (the rate of calls is bounded apart from this).
 const SYNCS_AT_ONCE: usize = 8;
@@ -42,6 +43,7 @@ const FAILURE_BACKOFF: (Duration, Duration) =
 /// syncs (kept in memory: after a restart, the record in the cluster says what is done).
 pub struct IoPlatform {
     client: IoClient,
+    metrics: Arc<Metrics>,
     config: IoManageConfig,
     tenants: Mutex<HashMap<String, TenantSyncs>>,
     slots: tokio::sync::Semaphore,
@@ -57,10 +59,17 @@ struct TenantSyncs {
 
 impl IoPlatform {
     /// The platform, if the operator was given its URL.
-    pub fn new(config: &IoManageConfig) -> Option<Arc<Self>> {
+    pub fn new(config: &IoManageConfig, metrics: Arc<Metrics>) -> Option<Arc<Self>> {
         let url = config.url.as_deref()?;
+        metrics.platform_failing("io", 0);
         Some(Arc::new(Self {
-            client: IoClient::new(url, config.rate, Self::seconds(config.timeout)),
+            client: IoClient::new(
+                url,
+                config.rate,
+                Self::seconds(config.timeout),
+                metrics.clone(),
+            ),
+            metrics,
             config: config.clone(),
             tenants: Mutex::default(),
             slots: tokio::sync::Semaphore::new(SYNCS_AT_ONCE),
@@ -123,6 +132,8 @@ impl IoPlatform {
         } else {
             0
         };
+        let failing = tenants.values().filter(|t| t.failures > 0).count();
+        self.metrics.platform_failing("io", failing);
     }
 
     /// Whether a service not yet as declared is due to be looked at again.

@@ -106,7 +106,7 @@ pub async fn run(
     .touched_objects()
     .inspect_err(counted(&metrics, "source-secrets"));
     let inventory = Arc::new(Inventory::default());
-    let io_platform = io::IoPlatform::new(&config.io_manage);
+    let io_platform = io::IoPlatform::new(&config.io_manage, metrics.clone());
     let ctx = Arc::new(Context {
         client: client.clone(),
         config,

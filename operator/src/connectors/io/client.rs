@@ -4,12 +4,15 @@
 //! service again before creating).
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Jitter, Quota, RateLimiter};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use crate::metrics::Metrics;
 
 use super::contract::{
     KEY_HEADER, KeyType, Keys, PAGE_LIMIT, Page, Publication, ReviewRequest, SERVICES, Service,
@@ -85,6 +88,7 @@ pub struct IoClient {
     http: reqwest::Client,
     base: String,
     limiter: DefaultDirectRateLimiter,
+    metrics: Arc<Metrics>,
 }
 
 /// One call: what it is called in errors, and whether repeating it is harmless.
@@ -100,7 +104,12 @@ struct Call<'a, B> {
 impl IoClient {
     /// A client of the API at `base` (`https://api.io.pagopa.it/api/v1/manage`), making at most
     /// `per_second` calls a second, each given up after `timeout`.
-    pub fn new(base: &str, per_second: NonZeroU32, timeout: Duration) -> Self {
+    pub fn new(
+        base: &str,
+        per_second: NonZeroU32,
+        timeout: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(5))
@@ -110,11 +119,30 @@ impl IoClient {
         Self {
             http,
             base: base.trim_end_matches('/').to_owned(),
-            limiter: RateLimiter::direct(Quota::per_second(per_second)),
+            // Evenly spaced, no burst: the platform sees at most `per_second` in any second.
+            limiter: RateLimiter::direct(
+                Quota::per_second(per_second).allow_burst(NonZeroU32::MIN),
+            ),
+            metrics,
         }
     }
 
     async fn send<B: Serialize>(
+        &self,
+        key: &str,
+        call: &Call<'_, B>,
+    ) -> Result<(StatusCode, Vec<u8>), CallError> {
+        let sent = self.send_once_or_again(key, call).await;
+        let result = match &sent {
+            Ok((status, _)) if *status == StatusCode::NOT_FOUND => "not_found",
+            Ok(_) => "ok",
+            Err(e) => e.reason(),
+        };
+        self.metrics.platform_call("io", call.operation, result);
+        sent
+    }
+
+    async fn send_once_or_again<B: Serialize>(
         &self,
         key: &str,
         call: &Call<'_, B>,
@@ -198,10 +226,10 @@ impl IoClient {
                 ("offset", services.len().to_string()),
             ];
             let page: Page = self
-                .json(key, get("list services", SERVICES.to_owned(), &query))
+                .json(key, get("listServices", SERVICES.to_owned(), &query))
                 .await?
                 .ok_or(CallError::Refused {
-                    operation: "list services",
+                    operation: "listServices",
                     status: 404,
                     detail: None,
                 })?;
@@ -217,7 +245,7 @@ impl IoClient {
     /// Creates a service: never repeated, even when its answer is lost.
     pub async fn create(&self, key: &str, payload: &ServicePayload) -> Result<Service, CallError> {
         let call = Call {
-            operation: "create service",
+            operation: "createService",
             method: Method::POST,
             path: SERVICES.to_owned(),
             query: &[],
@@ -225,7 +253,7 @@ impl IoClient {
             repeatable: false,
         };
         self.json(key, call).await?.ok_or(CallError::Refused {
-            operation: "create service",
+            operation: "createService",
             status: 404,
             detail: None,
         })
@@ -233,7 +261,7 @@ impl IoClient {
 
     /// The service's latest version, or none if IO has no such service.
     pub async fn get(&self, key: &str, id: &str) -> Result<Option<Service>, CallError> {
-        self.json(key, get("read service", service_path(id, ""), &[]))
+        self.json(key, get("getService", service_path(id, ""), &[]))
             .await
     }
 
@@ -244,7 +272,7 @@ impl IoClient {
         payload: &ServicePayload,
     ) -> Result<Option<Service>, CallError> {
         let call = Call {
-            operation: "update service",
+            operation: "updateService",
             method: Method::PUT,
             path: service_path(id, ""),
             query: &[],
@@ -258,7 +286,7 @@ impl IoClient {
     pub async fn publication(&self, key: &str, id: &str) -> Result<Option<Publication>, CallError> {
         self.json(
             key,
-            get("read publication", service_path(id, "/release"), &[]),
+            get("getPublishedService", service_path(id, "/release"), &[]),
         )
         .await
     }
@@ -267,7 +295,7 @@ impl IoClient {
     pub async fn review(&self, key: &str, id: &str, auto_publish: bool) -> Result<(), CallError> {
         let body = ReviewRequest { auto_publish };
         let call = Call {
-            operation: "submit for review",
+            operation: "reviewService",
             method: Method::PUT,
             path: service_path(id, "/review"),
             query: &[],
@@ -279,18 +307,22 @@ impl IoClient {
 
     /// Publishes the approved version.
     pub async fn publish(&self, key: &str, id: &str) -> Result<(), CallError> {
-        let call = no_body("publish", Method::POST, service_path(id, "/release"));
+        let call = no_body("releaseService", Method::POST, service_path(id, "/release"));
         self.empty(key, call).await.map(drop)
     }
 
     /// Withdraws the service from the app.
     pub async fn unpublish(&self, key: &str, id: &str) -> Result<(), CallError> {
-        let call = no_body("unpublish", Method::DELETE, service_path(id, "/release"));
+        let call = no_body(
+            "unpublishService",
+            Method::DELETE,
+            service_path(id, "/release"),
+        );
         self.empty(key, call).await.map(drop)
     }
 
     pub async fn keys(&self, key: &str, id: &str) -> Result<Option<Keys>, CallError> {
-        self.json(key, get("read keys", service_path(id, "/keys"), &[]))
+        self.json(key, get("getServiceKeys", service_path(id, "/keys"), &[]))
             .await
     }
 
@@ -302,7 +334,7 @@ impl IoClient {
         which: KeyType,
     ) -> Result<Option<Keys>, CallError> {
         let path = service_path(id, &format!("/keys/{}", which.name()));
-        let call = no_body("regenerate key", Method::PUT, path);
+        let call = no_body("regenerateServiceKey", Method::PUT, path);
         self.json(key, call).await
     }
 }
@@ -420,15 +452,20 @@ mod tests {
     #[test]
     fn statuses_become_errors_that_say_what_to_do() {
         let body = br#"{"title":"Bad","detail":"name is empty"}"#.to_vec();
-        let e = classify("update service", StatusCode::BAD_REQUEST, body).unwrap_err();
+        let e = classify("updateService", StatusCode::BAD_REQUEST, body).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "IO's manage API refused update service (400): name is empty"
+            "IO's manage API refused updateService (400): name is empty"
         );
-        let e = classify("read keys", StatusCode::FORBIDDEN, Default::default()).unwrap_err();
+        let e = classify("getServiceKeys", StatusCode::FORBIDDEN, Default::default()).unwrap_err();
         assert_eq!(e.reason(), "ManageKeyRefused");
-        let e = classify("read keys", StatusCode::BAD_GATEWAY, Default::default()).unwrap_err();
+        let e = classify(
+            "getServiceKeys",
+            StatusCode::BAD_GATEWAY,
+            Default::default(),
+        )
+        .unwrap_err();
         assert!(e.maybe_done());
-        assert!(classify("read keys", StatusCode::NOT_FOUND, Default::default()).is_ok());
+        assert!(classify("getServiceKeys", StatusCode::NOT_FOUND, Default::default()).is_ok());
     }
 }

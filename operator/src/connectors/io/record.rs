@@ -151,6 +151,14 @@ pub fn due(
     rolled: bool,
     poll_due: bool,
 ) -> Option<&'static str> {
+    if record
+        .services
+        .keys()
+        .any(|name| io.managed().all(|(n, _)| n.as_str() != name))
+    {
+        // Said in an Event, and its key taken from the workloads.
+        return Some("removed from the spec");
+    }
     let mut why = None;
     for (name, service) in io.managed() {
         let Some(r) = record.services.get(name.as_str()) else {
@@ -237,6 +245,14 @@ mod tests {
             due(io, &submitted, &keys, false, false),
             None,
             "not before the period"
+        );
+        let mut removed = published.clone();
+        let mut gone = removed.services[name.as_str()].clone();
+        gone.id = "01J0000000000000000000000B".into();
+        removed.services.insert("mense".into(), gone);
+        assert_eq!(
+            due(io, &removed, &keys, false, false),
+            Some("removed from the spec")
         );
         let rejected = record_of(io, State::Rejected);
         assert_eq!(

@@ -121,12 +121,19 @@ async fn one(
         current = client
             .update(key, &id, &payload)
             .await?
-            .ok_or_else(|| gone("update service"))?;
+            .ok_or_else(|| gone("updateService"))?;
         done.push(format!("{name}: updated service {id} as declared"));
     }
     record.state = current.status.value;
     record.reason = current.status.reason.clone();
     let draft_matches = contract::matches(&current, &payload);
+    record.declared = record::declared_of(s.io, service);
+    if record.state == State::Submitted && service.publication != IoPublication::Unpublished {
+        // Under review: nothing to do until PagoPA decides, and the app shows what it showed
+        // (one call a poll for each service waiting, however long the review takes).
+        record.in_sync = false;
+        return keys(s, name, service, progress, done).await;
+    }
     let publication = client.publication(key, &id).await?;
     record.published = publication
         .as_ref()
@@ -178,7 +185,6 @@ async fn one(
             IoPublication::Manual => live_matches || record.state == State::Approved,
             IoPublication::Unpublished => !record.published,
         };
-    record.declared = record::declared_of(s.io, service);
     keys(s, name, service, progress, done).await
 }
 
@@ -256,7 +262,7 @@ async fn keys(
         let keys = client
             .keys(key, &id)
             .await?
-            .ok_or_else(|| gone("read keys"))?;
+            .ok_or_else(|| gone("getServiceKeys"))?;
         progress.key = Some(record.key_in_use.of(&keys).as_bytes().to_vec());
         record.rotation = service.key_rotation.clone();
         record.rotating = None;
@@ -268,7 +274,7 @@ async fn keys(
             client
                 .regenerate(key, &id, old)
                 .await?
-                .ok_or_else(|| gone("regenerate key"))?;
+                .ok_or_else(|| gone("regenerateServiceKey"))?;
             record.rotation = Some(token);
             record.rotating = None;
             done.push(format!(
@@ -281,7 +287,7 @@ async fn keys(
         let keys = client
             .regenerate(key, &id, new)
             .await?
-            .ok_or_else(|| gone("regenerate key"))?;
+            .ok_or_else(|| gone("regenerateServiceKey"))?;
         progress.key = Some(new.of(&keys).as_bytes().to_vec());
         record.key_in_use = new;
         record.rotating = service.key_rotation.clone();
