@@ -158,6 +158,16 @@ async fn bergamo(
     t
 }
 
+/// A fake platform, an operator on it, and a tenant of Bergamo's example, Ready.
+async fn bergamo_ready_on_a_fake(prefix: &str) -> (FakeIo, kube::Client, Operator, String) {
+    let fake = FakeIo::start(50);
+    let (client, operator) = operator_on(&fake, prefix).await;
+    let name = support::unique_name("bg");
+    let tenant = bergamo(&client, &operator, &fake, &name).await;
+    create_ready(&client, &tenant).await;
+    (fake, client, operator, name)
+}
+
 /// The status of the tenant's managed service `service`, once it satisfies `until`.
 async fn service_status(
     client: &kube::Client,
@@ -221,11 +231,7 @@ async fn patch_managed(client: &kube::Client, tenant: &str, managed: Value) {
 #[tokio::test]
 async fn a_managed_service_is_created_reviewed_published_updated_and_its_key_reaches_the_workloads()
 {
-    let fake = FakeIo::start(50);
-    let (client, operator) = operator_on(&fake, "io-life").await;
-    let name = support::unique_name("bg");
-    let tenant = bergamo(&client, &operator, &fake, &name).await;
-    create_ready(&client, &tenant).await;
+    let (fake, client, operator, name) = bergamo_ready_on_a_fake("io-life").await;
 
     // Created once, and submitted for review with automatic publication.
     let submitted = service_status(&client, &name, "anagrafe", "submitted", |s| {
@@ -433,11 +439,7 @@ async fn a_create_whose_answer_is_lost_or_whose_operator_is_killed_makes_one_ser
 
 #[tokio::test]
 async fn the_keys_rotate_without_a_refused_message() {
-    let fake = FakeIo::start(50);
-    let (client, operator) = operator_on(&fake, "io-rotate").await;
-    let name = support::unique_name("bg");
-    let tenant = bergamo(&client, &operator, &fake, &name).await;
-    create_ready(&client, &tenant).await;
+    let (fake, client, _operator, name) = bergamo_ready_on_a_fake("io-rotate").await;
     let status = service_status(&client, &name, "anagrafe", "its key", |s| {
         s.key_in_use.is_some()
     })
@@ -532,32 +534,14 @@ async fn a_platform_outage_shows_on_status_and_leaves_the_tenant_ready() {
     support::tenants::condition(&client, &name, "Ready", "True", Some("Ready")).await;
     // And in the metrics: the tenant failing, the calls by result.
     let addr = operator.http_addr().await;
-    let http = reqwest::Client::new();
-    let mut metrics = String::new();
-    for _ in 0..40 {
-        metrics = http
-            .get(format!("http://{addr}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metrics.contains("municipio_platform_tenants_failing{platform=\"io\"} 1") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    assert!(
-        metrics.contains("municipio_platform_tenants_failing{platform=\"io\"} 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains(
-            "municipio_platform_calls_total{platform=\"io\",operation=\"listServices\",result=\"PlatformFailed\"}"
-        ),
-        "{metrics}"
-    );
+    let failing = "municipio_platform_tenants_failing{platform=\"io\"} 1";
+    support::eventually("the failing tenant in the metrics", || async {
+        metrics(&addr).await.contains(failing)
+    })
+    .await;
+    let calls = "municipio_platform_calls_total{platform=\"io\",operation=\"listServices\",result=\"PlatformFailed\"}";
+    let metrics = metrics(&addr).await;
+    assert!(metrics.contains(calls), "{metrics}");
     fake.assert_no_violations().await;
 }
 
@@ -615,6 +599,15 @@ async fn the_contract_checker_catches_a_broken_request_and_a_broken_answer() {
             .starts_with("request GET /api/v1/manage/services: Security")),
         "{violations:#}"
     );
+}
+
+/// The operator's metrics at `addr` (empty while it does not answer).
+async fn metrics(addr: &str) -> String {
+    let answer = reqwest::get(format!("http://{addr}/metrics")).await;
+    match answer {
+        Ok(answer) => answer.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
 }
 
 /// A valid entity fiscal code made from `n` (a stand-in, its check digit found by the parser).
@@ -748,16 +741,9 @@ async fn a_thousand_tenants_converge_within_the_platforms_rate_and_rest_without_
         &flags,
     );
     let addr = operator.http_addr().await;
-    let http = reqwest::Client::new();
     support::eventually("every tenant reconciled after the restart", || async {
-        let metrics = http
-            .get(format!("http://{addr}/metrics"))
-            .send()
+        let reconciled: f64 = metrics(&addr)
             .await
-            .map(|r| r.text());
-        let Ok(text) = metrics else { return false };
-        let text = text.await.unwrap_or_default();
-        let reconciled: f64 = text
             .lines()
             .filter(|l| l.starts_with("municipio_reconciles_total{"))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())

@@ -41,8 +41,15 @@ pub struct Organization {
 /// The metadata a payload sends: the topic by id.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Metadata {
-    pub scope: Scope,
+    #[serde(flatten)]
+    pub common: MetadataCommon,
     pub topic_id: i32,
+}
+
+/// The metadata sent and read alike.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct MetadataCommon {
+    pub scope: Scope,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,28 +76,59 @@ pub enum Scope {
 /// The metadata IO answers with: the topic as an object.
 #[derive(Deserialize, Debug, Clone, PartialEq)]
 pub struct MetadataRead {
-    pub scope: Scope,
+    #[serde(flatten)]
+    pub common: MetadataCommon,
     #[serde(default)]
     pub topic: Option<Topic>,
-    #[serde(default)]
-    pub web_url: Option<String>,
-    #[serde(default)]
-    pub privacy_url: Option<String>,
-    #[serde(default)]
-    pub tos_url: Option<String>,
-    #[serde(default)]
-    pub support_url: Option<String>,
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub pec: Option<String>,
-    #[serde(default)]
-    pub phone: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Clone, PartialEq)]
 pub struct Topic {
     pub id: i64,
+}
+
+/// A service's fields as IO answers with them, in its latest version or as published.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+pub struct ServiceData {
+    pub name: String,
+    pub description: String,
+    pub organization: Organization,
+    pub metadata: MetadataRead,
+    #[serde(default)]
+    pub require_secure_channel: bool,
+    #[serde(default)]
+    pub authorized_cidrs: Vec<String>,
+    #[serde(default)]
+    pub max_allowed_payment_amount: i64,
+}
+
+impl ServiceData {
+    /// The fields the operator owns, in the payload's shape: what is compared with the spec.
+    fn fields(&self) -> ServicePayload {
+        let mut cidrs = self.authorized_cidrs.clone();
+        cidrs.sort();
+        let topic = self.metadata.topic.as_ref();
+        ServicePayload {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            organization: self.organization.clone(),
+            metadata: Metadata {
+                common: self.metadata.common.clone(),
+                // A topic IO no longer lists reads as none: a difference, sent again.
+                topic_id: topic.and_then(|t| i32::try_from(t.id).ok()).unwrap_or(-1),
+            },
+            require_secure_channel: self.require_secure_channel,
+            authorized_cidrs: cidrs,
+            max_allowed_payment_amount: self.max_allowed_payment_amount,
+        }
+    }
+
+    /// Whether IO has the service as `payload` declares it (the order of the networks aside).
+    pub fn matches(&self, payload: &ServicePayload) -> bool {
+        let mut want = payload.clone();
+        want.authorized_cidrs.sort();
+        self.fields() == want
+    }
 }
 
 /// A service's life-cycle state on IO.
@@ -128,16 +166,8 @@ pub struct Status {
 pub struct Service {
     pub id: String,
     pub status: Status,
-    pub name: String,
-    pub description: String,
-    pub organization: Organization,
-    pub metadata: MetadataRead,
-    #[serde(default)]
-    pub require_secure_channel: bool,
-    #[serde(default)]
-    pub authorized_cidrs: Vec<String>,
-    #[serde(default)]
-    pub max_allowed_payment_amount: i64,
+    #[serde(flatten)]
+    pub data: ServiceData,
 }
 
 /// The version of a service published in the app.
@@ -145,16 +175,8 @@ pub struct Service {
 pub struct Publication {
     pub id: String,
     pub status: PublicationState,
-    pub name: String,
-    pub description: String,
-    pub organization: Organization,
-    pub metadata: MetadataRead,
-    #[serde(default)]
-    pub require_secure_channel: bool,
-    #[serde(default)]
-    pub authorized_cidrs: Vec<String>,
-    #[serde(default)]
-    pub max_allowed_payment_amount: i64,
+    #[serde(flatten)]
+    pub data: ServiceData,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,18 +265,20 @@ pub fn payload(io: &IoConnector, service: &ValidManagedIoService) -> ServicePayl
             department_name: service.department.clone(),
         },
         metadata: Metadata {
-            scope: match service.scope {
-                IoScope::Local => Scope::Local,
-                IoScope::National => Scope::National,
+            common: MetadataCommon {
+                scope: match service.scope {
+                    IoScope::Local => Scope::Local,
+                    IoScope::National => Scope::National,
+                },
+                web_url: text(&service.web_url),
+                privacy_url: text(&service.privacy_url),
+                tos_url: text(&service.tos_url),
+                support_url: text(&service.support_url),
+                email: service.email.as_ref().map(ToString::to_string),
+                pec: service.pec.as_ref().map(ToString::to_string),
+                phone: service.phone.clone(),
             },
             topic_id: service.topic_id,
-            web_url: text(&service.web_url),
-            privacy_url: text(&service.privacy_url),
-            tos_url: text(&service.tos_url),
-            support_url: text(&service.support_url),
-            email: service.email.as_ref().map(ToString::to_string),
-            pec: service.pec.as_ref().map(ToString::to_string),
-            phone: service.phone.clone(),
         },
         require_secure_channel: service.require_secure_channel,
         authorized_cidrs: service
@@ -266,62 +290,10 @@ pub fn payload(io: &IoConnector, service: &ValidManagedIoService) -> ServicePayl
     }
 }
 
-/// The fields of a service the operator owns, as IO has them, in the payload's shape: what is
-/// compared with the spec.
-pub trait Fields {
-    fn fields(&self) -> ServicePayload;
-}
-
-macro_rules! fields_of {
-    ($($read:ty),*) => {$(
-        impl Fields for $read {
-            fn fields(&self) -> ServicePayload {
-                let m = &self.metadata;
-                let mut cidrs = self.authorized_cidrs.clone();
-                cidrs.sort();
-                ServicePayload {
-                    name: self.name.clone(),
-                    description: self.description.clone(),
-                    organization: self.organization.clone(),
-                    metadata: Metadata {
-                        scope: m.scope,
-                        // A topic IO no longer lists reads as none: a difference, sent again.
-                        topic_id: m.topic.as_ref().and_then(|t| i32::try_from(t.id).ok()).unwrap_or(-1),
-                        web_url: m.web_url.clone(),
-                        privacy_url: m.privacy_url.clone(),
-                        tos_url: m.tos_url.clone(),
-                        support_url: m.support_url.clone(),
-                        email: m.email.clone(),
-                        pec: m.pec.clone(),
-                        phone: m.phone.clone(),
-                    },
-                    require_secure_channel: self.require_secure_channel,
-                    authorized_cidrs: cidrs,
-                    max_allowed_payment_amount: self.max_allowed_payment_amount,
-                }
-            }
-        }
-    )*};
-}
-fields_of!(Service, Publication);
-
-/// Whether IO has `service` as `payload` declares it (the order of the networks aside).
-pub fn matches(read: &impl Fields, payload: &ServicePayload) -> bool {
-    let mut want = payload.clone();
-    want.authorized_cidrs.sort();
-    read.fields() == want
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bergamo() -> municipio_crds::ValidTenant {
-        let t: municipio_crds::MunicipalityTenant =
-            serde_yaml_ng::from_str(include_str!("../../../../examples/lombardia/bergamo.yaml"))
-                .unwrap();
-        municipio_crds::validate(&t).unwrap()
-    }
+    use crate::connectors::io::bergamo;
 
     #[test]
     fn a_payload_names_the_municipality_as_the_organization() {
@@ -358,8 +330,8 @@ mod tests {
         let mut want = sent.clone();
         want.authorized_cidrs = vec!["198.51.100.7/32".into(), "192.0.2.0/24".into()];
         let read: Service = serde_json::from_value(answer).unwrap();
-        assert!(matches(&read, &want));
+        assert!(read.data.matches(&want));
         want.description.push('!');
-        assert!(!matches(&read, &want));
+        assert!(!read.data.matches(&want));
     }
 }

@@ -95,3 +95,12 @@ impl Parts for Io {
         ])
     }
 }
+
+/// Bergamo's example, validated: one referenced service and one managed.
+#[cfg(test)]
+pub(crate) fn bergamo() -> ValidTenant {
+    let t: municipio_crds::MunicipalityTenant =
+        serde_yaml_ng::from_str(include_str!("../../../../examples/lombardia/bergamo.yaml"))
+            .unwrap();
+    municipio_crds::validate(&t).unwrap()
+}

@@ -189,13 +189,7 @@ pub fn due(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bergamo() -> municipio_crds::ValidTenant {
-        let t: municipio_crds::MunicipalityTenant =
-            serde_yaml_ng::from_str(include_str!("../../../../examples/lombardia/bergamo.yaml"))
-                .unwrap();
-        municipio_crds::validate(&t).unwrap()
-    }
+    use crate::connectors::io::bergamo;
 
     fn record_of(io: &IoConnector, state: State) -> Record {
         let (name, _) = io.managed().next().unwrap();

@@ -116,7 +116,7 @@ async fn one(
     let mut current = find(s, name, &payload, progress, listed, done).await?;
     let record = progress.record.as_mut().expect("found or created");
     let id = record.id.clone();
-    if !contract::matches(&current, &payload) && current.status.value != State::Submitted {
+    if !current.data.matches(&payload) && current.status.value != State::Submitted {
         // (A submitted service is frozen while PagoPA reviews it: the change waits.)
         current = client
             .update(key, &id, &payload)
@@ -126,7 +126,7 @@ async fn one(
     }
     record.state = current.status.value;
     record.reason = current.status.reason.clone();
-    let draft_matches = contract::matches(&current, &payload);
+    let draft_matches = current.data.matches(&payload);
     record.declared = record::declared_of(s.io, service);
     if record.state == State::Submitted && service.publication != IoPublication::Unpublished {
         // Under review: nothing to do until PagoPA decides, and the app shows what it showed
@@ -141,7 +141,7 @@ async fn one(
     let live_matches = record.published
         && publication
             .as_ref()
-            .is_some_and(|p| contract::matches(p, &payload));
+            .is_some_and(|p| p.data.matches(&payload));
     match service.publication {
         IoPublication::Unpublished => {
             if record.published {
@@ -212,8 +212,8 @@ async fn find(
         *listed = Some(client.list(key).await?);
     }
     let found = listed.iter().flatten().find(|c| {
-        c.name == payload.name
-            && c.organization.fiscal_code == payload.organization.fiscal_code
+        c.data.name == payload.name
+            && c.data.organization.fiscal_code == payload.organization.fiscal_code
             && c.status.value != State::Deleted
     });
     let service = match found {
