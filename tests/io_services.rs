@@ -179,7 +179,7 @@ async fn service_status(
     let api: Api<MunicipalityTenant> = Api::all(client.clone());
     let mut found = None;
     let mut last = None;
-    for _ in 0..240 {
+    for _ in 0..480 {
         let t = api.get(tenant).await.unwrap();
         let status = t
             .status
@@ -198,7 +198,7 @@ async fn service_status(
         last = status;
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    found.unwrap_or_else(|| panic!("{tenant}: {what}: not within 60 s; IO status: {last:#?}"))
+    found.unwrap_or_else(|| panic!("{tenant}: {what}: not within 120 s; IO status: {last:#?}"))
 }
 
 /// The value of `variable` in the tenant's IO connector Secret.
@@ -319,6 +319,21 @@ async fn a_managed_service_is_created_reviewed_published_updated_and_its_key_rea
     .await;
     assert_eq!(rejected.review_reason.as_deref(), Some(reason));
     assert!(!rejected.in_sync);
+    let calls_for = |state: Value| {
+        state["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["id"] == id.as_str())
+            .count()
+    };
+    let before = calls_for(fake.state().await);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        calls_for(fake.state().await),
+        before,
+        "a rejected service is not asked about again until the spec changes (poll: 1 s)"
+    );
 
     // Fixed in the spec: updated and submitted again; approved, it replaces the published one.
     patch_managed(
@@ -358,8 +373,7 @@ async fn a_managed_service_is_created_reviewed_published_updated_and_its_key_rea
 async fn a_create_whose_answer_is_lost_or_whose_operator_is_killed_makes_one_service() {
     let fake = FakeIo::start(50);
     let (client, operator) = operator_on(&fake, "io-lost").await;
-    // The first create is made, and answered late, past the client's patience; the next, made,
-    // fails with a server error.
+    // The first create is made, and answered late, past the client's patience.
     fake.control(
         "faults",
         json!({"operation": "createService", "count": 1, "slow": 3, "after": true}),
@@ -376,6 +390,33 @@ async fn a_create_whose_answer_is_lost_or_whose_operator_is_killed_makes_one_ser
     assert_eq!(services.len(), 1, "one service, not two: {services:#?}");
     assert_eq!(status.id.as_deref(), services[0]["id"].as_str());
 
+    // A create made, and answered with a server error (another municipality's key).
+    fake.control(
+        "faults",
+        json!({"operation": "createService", "count": 1, "status": 500, "after": true}),
+    )
+    .await;
+    let third = support::unique_name("bg");
+    let mut tenant = bergamo(&client, &operator, &fake, &third).await;
+    tenant.spec.municipality.fiscal_code = Some(fiscal_code(3));
+    fake.control(
+        "institutions",
+        json!({"key": format!("manage-{third}"), "fiscal_code": fiscal_code(3)}),
+    )
+    .await;
+    create_ready(&client, &tenant).await;
+    let status = service_status(&client, &third, "anagrafe", "found again", |s| {
+        s.id.is_some()
+    })
+    .await;
+    let services = fake.services().await;
+    assert_eq!(services.len(), 2, "one service each: {services:#?}");
+    assert!(
+        services
+            .iter()
+            .any(|s| s["id"].as_str() == status.id.as_deref())
+    );
+
     // Another tenant (another municipality's key), its operator killed while IO makes the
     // service: the next operator finds it, and makes no other.
     let run = operator.run.clone();
@@ -387,10 +428,10 @@ async fn a_create_whose_answer_is_lost_or_whose_operator_is_killed_makes_one_ser
     .await;
     let other = support::unique_name("bg");
     let mut tenant = bergamo(&client, &operator, &fake, &other).await;
-    tenant.spec.municipality.fiscal_code = Some("99999999024".to_owned());
+    tenant.spec.municipality.fiscal_code = Some(fiscal_code(2));
     fake.control(
         "institutions",
-        json!({"key": format!("manage-{other}"), "fiscal_code": "99999999024"}),
+        json!({"key": format!("manage-{other}"), "fiscal_code": fiscal_code(2)}),
     )
     .await;
     create_ready(&client, &tenant).await;
@@ -402,14 +443,14 @@ async fn a_create_whose_answer_is_lost_or_whose_operator_is_killed_makes_one_ser
             .iter()
             .filter(|r| r["operation"] == "createService")
             .count()
-            >= 2
+            >= 3
     })
     .await;
     operator.kill();
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
         fake.services().await.len(),
-        2,
+        3,
         "the killed operator's create was made"
     );
     let api = fake.api();
@@ -427,13 +468,13 @@ async fn a_create_whose_answer_is_lost_or_whose_operator_is_killed_makes_one_ser
     })
     .await;
     let services = fake.services().await;
-    assert_eq!(services.len(), 2, "{services:#?}");
+    assert_eq!(services.len(), 3, "{services:#?}");
     assert!(
         services
             .iter()
             .any(|s| s["id"].as_str() == status.id.as_deref())
     );
-    assert_eq!(fake.state().await["counts"]["creates"], 2);
+    assert_eq!(fake.state().await["counts"]["creates"], 3);
     fake.assert_no_violations().await;
 }
 
@@ -478,7 +519,39 @@ async fn the_keys_rotate_without_a_refused_message() {
             sent
         })
     };
+    // The workloads cannot roll at first: the quota holds no pod more than the one running,
+    // which a rolling update needs.
+    let tenants: Api<MunicipalityTenant> = Api::all(client.clone());
+    let quota = |pods: i32| json!({"spec": {"quota": {"pods": pods}}});
+    tenants
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&quota(1)))
+        .await
+        .unwrap();
+    support::tenants::condition(&client, &name, "Ready", "True", Some("Ready")).await;
     patch_managed(&client, &name, json!({"keyRotation": "2026-12"})).await;
+    service_status(&client, &name, "anagrafe", "rotation under way", |s| {
+        s.rotating.is_some()
+    })
+    .await;
+    support::eventually("the new key in the tenant's Secret", || async {
+        workload_key(&client, &name, "IO_API_KEY_ANAGRAFE")
+            .await
+            .as_deref()
+            != Some(&before)
+    })
+    .await;
+    // While the workloads have not rolled, the key they had keeps working.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let state = fake.state().await;
+    assert_eq!(
+        state["services"][0]["keys"]["primary_key"],
+        before.as_str(),
+        "the key of the pods still running was made anew before they rolled"
+    );
+    tenants
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&quota(40)))
+        .await
+        .unwrap();
     let rotated = service_status(&client, &name, "anagrafe", "rotation done", |s| {
         s.key_rotation.as_deref() == Some("2026-12") && s.rotating.is_none()
     })
@@ -569,6 +642,18 @@ async fn the_contract_checker_catches_a_broken_request_and_a_broken_answer() {
     assert_eq!(answer.status(), 400);
     let violations = fake.state().await["violations"].clone();
     assert_eq!(violations.as_array().unwrap().len(), 1, "{violations:#}");
+    // A field misspelt (the platform would drop it, and the service be sent again for ever).
+    let misspelt = json!({"name": "x", "description": "y", "organization": {"name": "Comune", "fiscal_code": FISCAL_CODE}, "metadata": {"scope": "LOCAL", "topic_id": 1, "privacyUrl": "https://x.example"}});
+    let answer = http
+        .post(&services)
+        .header("Ocp-Apim-Subscription-Key", "k")
+        .json(&misspelt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    let violations = fake.state().await["violations"].clone();
+    assert_eq!(violations.as_array().unwrap().len(), 2, "{violations:#}");
     // An answer without the service's id.
     fake.control(
         "faults",
@@ -584,16 +669,16 @@ async fn the_contract_checker_catches_a_broken_request_and_a_broken_answer() {
         .unwrap();
     let violations = fake.state().await["violations"].clone();
     let violations = violations.as_array().unwrap();
-    assert_eq!(violations.len(), 2, "{violations:#?}");
+    assert_eq!(violations.len(), 3, "{violations:#?}");
     assert!(
-        violations[1].as_str().unwrap().starts_with("response POST"),
+        violations[2].as_str().unwrap().starts_with("response POST"),
         "{violations:#?}"
     );
     // A request without the manage key header is a violation too (the scheme requires it).
     http.get(&services).send().await.unwrap();
     let violations = fake.state().await["violations"].clone();
     assert!(
-        violations.as_array().unwrap()[2..].iter().any(|v| v
+        violations.as_array().unwrap()[3..].iter().any(|v| v
             .as_str()
             .unwrap()
             .starts_with("request GET /api/v1/manage/services: Security")),
@@ -624,7 +709,7 @@ fn fiscal_code(n: usize) -> String {
 
 /// 1,000 municipalities, each with its manage key and one managed service, converge on a
 /// platform that refuses more than 60 calls a second, without one refusal: the operator keeps
-/// to its own rate of 50. Then, restarted, it makes no call at all: what it knows is in the
+/// to its own rate of 40. Then, restarted, it makes no call at all: what it knows is in the
 /// cluster.
 #[tokio::test]
 async fn a_thousand_tenants_converge_within_the_platforms_rate_and_rest_without_calls() {
@@ -635,7 +720,7 @@ async fn a_thousand_tenants_converge_within_the_platforms_rate_and_rest_without_
         "--io-manage-url",
         api.as_str(),
         "--io-manage-rate",
-        "50",
+        "40",
         "--io-manage-poll",
         "10s",
         // No drift check during the test: at rest means no call.

@@ -181,12 +181,11 @@ fn managed(
             }
         })
         .collect();
-    p.unique(
-        m.authorized_cidrs
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (cidrs_at.index(i), c.as_str())),
-    );
+    // Compared as networks: `192.0.2.7` and `192.0.2.7/32` are one.
+    p.unique(m.authorized_cidrs.iter().enumerate().filter_map(|(i, c)| {
+        let net = c.parse::<Ipv4Net>().ok()?;
+        Some((cidrs_at.index(i), net.to_string()))
+    }));
     if !(0..=1000).contains(&m.topic_id) {
         p.push(
             at.child("topicId"),

@@ -310,7 +310,7 @@ fn a_managed_io_service_has_fields_the_platform_takes() {
                     "2001:db8::/32".to_owned(),
                     "192.0.2.0/33".to_owned(),
                     "198.51.100.7".to_owned(),
-                    "198.51.100.7".to_owned(),
+                    "198.51.100.7/32".to_owned(),
                 ]
             },
             expect: &[

@@ -5,6 +5,7 @@
 //! operator's Secrets; status then tells each service's state, and the workloads get its key.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,8 +25,11 @@ use crate::children::Owner;
 use crate::config::IoManageConfig;
 use crate::connectors::KeyRef;
 use crate::connectors::io::client::IoClient;
+use crate::connectors::io::contract::State;
 use crate::connectors::io::key_variable;
-use crate::connectors::io::record::{self, IO_SERVICES_LABEL, RECORD_ANNOTATION, Record};
+use crate::connectors::io::record::{
+    self, IO_SERVICES_LABEL, RECORD_ANNOTATION, Record, ServiceRecord,
+};
 use crate::connectors::io::sync::{self, Sync};
 use crate::dereference::{self, ConnectorKeys};
 use crate::labels::{MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL};
@@ -47,6 +51,8 @@ pub struct IoPlatform {
     config: IoManageConfig,
     tenants: Mutex<HashMap<String, TenantSyncs>>,
     slots: tokio::sync::Semaphore,
+    /// Set when the controller stops: no sync starts after it.
+    stopping: AtomicBool,
 }
 
 #[derive(Default)]
@@ -55,6 +61,8 @@ struct TenantSyncs {
     last: Option<Instant>,
     failures: u32,
     running: bool,
+    /// What the spec declared when the failures began: a change of it is retried at once.
+    declared: String,
 }
 
 impl IoPlatform {
@@ -73,6 +81,7 @@ impl IoPlatform {
             config: config.clone(),
             tenants: Mutex::default(),
             slots: tokio::sync::Semaphore::new(SYNCS_AT_ONCE),
+            stopping: AtomicBool::new(false),
         }))
     }
 
@@ -81,12 +90,13 @@ impl IoPlatform {
     }
 
     /// Whether a sync of `tenant` may start now (for `why`, if anything is due), and if not,
-    /// how long until one might.
+    /// how long until one might. `declared`: a digest of what its spec declares.
     fn claim(
         &self,
         tenant: &str,
         why: Option<&str>,
         pending: bool,
+        declared: &str,
     ) -> Result<(), Option<Duration>> {
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
@@ -95,12 +105,12 @@ impl IoPlatform {
         if t.running {
             return Err(None);
         }
-        // A tenant not synced by this process was last checked at a moment spread over the
-        // drift period by its name: a restart does not check every tenant at once.
-        let last = t.last.unwrap_or_else(|| {
-            now.checked_sub(crate::children::metadata::spread(tenant, drift))
-                .unwrap_or(now)
-        });
+        if t.declared != declared {
+            // A person changed the spec: whatever failed before, try it now.
+            t.declared = declared.to_owned();
+            t.failures = 0;
+        }
+        let last = t.last.unwrap_or_else(|| self.unseen(tenant, now, drift));
         let since = now.saturating_duration_since(last);
         let poll = Self::seconds(self.config.poll);
         let wait = if t.failures > 0 {
@@ -122,6 +132,14 @@ impl IoPlatform {
         Ok(())
     }
 
+    /// When a tenant this process has not synced was last looked at: a moment spread over
+    /// `period` by its name, so a restart does not look at every tenant at once.
+    fn unseen(&self, tenant: &str, now: Instant, period: Duration) -> Instant {
+        now.checked_sub(crate::children::metadata::spread(tenant, period))
+            .unwrap_or(now)
+    }
+
+    /// A sync ended (or was abandoned: a panic, a stop).
     fn finished(&self, tenant: &str, failed: bool) {
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         let t = tenants.entry(tenant.to_owned()).or_default();
@@ -132,17 +150,51 @@ impl IoPlatform {
         } else {
             0
         };
+        self.count_failing(&tenants);
+    }
+
+    fn count_failing(&self, tenants: &HashMap<String, TenantSyncs>) {
         let failing = tenants.values().filter(|t| t.failures > 0).count();
         self.metrics.platform_failing("io", failing);
     }
 
+    /// A tenant deleted, or without managed services: what was known of it goes.
+    pub fn forget(&self, tenant: &str) {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        if tenants.remove(tenant).is_some() {
+            self.count_failing(&tenants);
+        }
+    }
+
+    /// Stops starting syncs, and waits for those under way (each ends within its calls'
+    /// timeouts) for at most `timeout`: a replica that lost its Lease leaves the platform to
+    /// the next leader, which must not find it still creating or rotating.
+    pub async fn stop(&self, timeout: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let running = || {
+            let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+            tenants.values().filter(|t| t.running).count()
+        };
+        let deadline = Instant::now() + timeout;
+        while running() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let left = running();
+        if left > 0 {
+            warn!(syncs = left, "stopped with IO syncs still under way");
+        }
+    }
+
     /// Whether a service not yet as declared is due to be looked at again.
     fn poll_due(&self, tenant: &str) -> bool {
+        let poll = Self::seconds(self.config.poll);
         let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        tenants
+        let now = Instant::now();
+        let last = tenants
             .get(tenant)
             .and_then(|t| t.last)
-            .is_none_or(|last| last.elapsed() >= Self::seconds(self.config.poll))
+            .unwrap_or_else(|| self.unseen(tenant, now, poll));
+        now.saturating_duration_since(last) >= poll
     }
 }
 
@@ -157,15 +209,21 @@ pub fn services(
     keys: &ConnectorKeys,
     ready: bool,
 ) -> Option<(IoStatus, Option<Duration>)> {
-    let io = valid
-        .io
-        .as_ref()
-        .filter(|io| io.managed().next().is_some())?;
     let name = record::secret_name(valid.name.as_str());
     let namespace = &ctx.config.operator_namespace;
     let stored = ctx
         .source_secrets
         .get(&ObjectRef::new(&name).within(namespace));
+    let Some(io) = valid.io.as_ref().filter(|io| io.managed().next().is_some()) else {
+        // No managed service left: the record of those there were goes, and each is said.
+        if let Some(platform) = &ctx.io {
+            platform.forget(valid.name.as_str());
+        }
+        if let Some(stored) = stored.filter(|s| made_for(s, valid.name.as_str())) {
+            tokio::spawn(forget_all(ctx.clone(), tenant.clone(), stored));
+        }
+        return None;
+    };
     let record = stored.as_deref().map(Record::of).unwrap_or_default();
     let mut status = record.status(io);
     let problem = |status: &mut IoStatus, text: String| {
@@ -208,8 +266,14 @@ pub fn services(
         });
     let tenant_name = valid.name.as_str();
     let why = record::due(io, &record, &data, rolled, platform.poll_due(tenant_name));
-    let pending = status.services.iter().any(|s| !s.in_sync);
-    match platform.claim(tenant_name, why, pending) {
+    // A rejected service waits for a change of the spec, not for a poll.
+    let pending = status
+        .services
+        .iter()
+        .any(|s| !s.in_sync && s.state.as_deref() != Some(State::Rejected.name()));
+    let declared = record::declared_all(io);
+    let poll = Some(IoPlatform::seconds(platform.config.poll));
+    match platform.claim(tenant_name, why, pending, &declared) {
         Ok(()) => {
             let job = Job {
                 ctx: ctx.clone(),
@@ -226,10 +290,47 @@ pub fn services(
             let span =
                 info_span!("io-sync", tenant = %tenant_name, why = why.unwrap_or("drift check"));
             tokio::spawn(job.run().instrument(span));
-            Some((status, None))
+            // Back after a poll's time: a sync that changes nothing writes nothing to bring
+            // the tenant back by.
+            Some((status, poll))
         }
+        Err(None) => Some((status, poll)),
         Err(again) => Some((status, again)),
     }
+}
+
+/// The tenant has no managed service left: each the record had is said to stay on IO as it
+/// was, and the record goes (its keys with it).
+async fn forget_all(ctx: Arc<Context>, tenant: MunicipalityTenant, stored: Arc<Secret>) {
+    for (service, r) in Record::of(&stored).services {
+        left_on_io(&ctx, &tenant, &service, &r).await;
+    }
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.config.operator_namespace);
+    let name = stored.name_any();
+    if let Err(error) = api.delete(&name, &Default::default()).await
+        && !matches!(&error, kube::Error::Api(s) if s.code == 404)
+    {
+        warn!(%error, secret = %name, "could not delete the IO services' record");
+    }
+}
+
+/// Says that `service` is no longer managed and stays on IO as it was.
+async fn left_on_io(ctx: &Context, tenant: &MunicipalityTenant, service: &str, r: &ServiceRecord) {
+    let note = Note {
+        warning: true,
+        reason: "IoServiceNoLongerManaged".to_owned(),
+        action: "Sync",
+        note: format!(
+            "service {service} ({}) is no longer in the spec: it stays on IO as it was ({}), and its key leaves the workloads; withdraw or delete it in IO's back office if it must go",
+            r.id,
+            if r.published {
+                "published"
+            } else {
+                "not published"
+            }
+        ),
+    };
+    ctx.events.on_tenant(tenant, note).await;
 }
 
 /// The manage key's value, from its source Secret (bound to the tenant like any other).
@@ -280,14 +381,66 @@ struct Job {
     data: BTreeMap<String, Vec<u8>>,
 }
 
+/// Marks a tenant's sync ended when dropped: also when the sync panicked or was abandoned.
+struct Claimed<'a> {
+    platform: &'a IoPlatform,
+    tenant: &'a str,
+    failed: bool,
+}
+
+impl Drop for Claimed<'_> {
+    fn drop(&mut self) {
+        self.platform.finished(self.tenant, self.failed);
+    }
+}
+
 impl Job {
-    async fn run(self) {
+    async fn run(mut self) {
+        let platform = self.platform.clone();
         let tenant = self.owner.name.clone();
-        let failed = match self.platform.slots.acquire().await {
-            Ok(_permit) => self.sync().await,
-            Err(_) => true,
+        let mut claimed = Claimed {
+            platform: &platform,
+            tenant: &tenant,
+            failed: true,
         };
-        self.platform.finished(&tenant, failed);
+        let Ok(_permit) = platform.slots.acquire().await else {
+            return;
+        };
+        if platform.stopping.load(Ordering::SeqCst) {
+            claimed.failed = false;
+            return;
+        }
+        claimed.failed = match self.read_fresh().await {
+            Ok(()) => self.sync().await,
+            Err(error) => {
+                warn!(%error, "could not read the IO services' record");
+                true
+            }
+        };
+    }
+
+    /// The record as it is now, not as the cache last had it: a sync that started from a
+    /// record older than the last one written would redo what that one did (a key made anew
+    /// twice, the second never given to the workloads).
+    async fn read_fresh(&mut self) -> Result<(), String> {
+        let ctx = &self.ctx;
+        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.config.operator_namespace);
+        let name = record::secret_name(&self.owner.name);
+        let stored = api.get_opt(&name).await.map_err(|e| e.to_string())?;
+        if let Some(s) = &stored
+            && !made_for(s, &self.owner.name)
+        {
+            // Never overwritten; the reconcile says so on status.
+            return Err(format!("Secret {name} was not made by the operator"));
+        }
+        self.record = stored.as_ref().map(Record::of).unwrap_or_default();
+        self.data = stored
+            .iter()
+            .flat_map(|s| s.data.iter().flatten())
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect();
+        self.stored = stored.map(Arc::new);
+        Ok(())
     }
 
     /// Syncs, writes what changed, and says what was done. True if it failed.
@@ -332,21 +485,7 @@ impl Job {
             ctx.events.on_tenant(&self.tenant, note).await;
         }
         for (service, r) in &synced.left {
-            let note = Note {
-                warning: true,
-                reason: "IoServiceNoLongerManaged".to_owned(),
-                action: "Sync",
-                note: format!(
-                    "service {service} ({}) is no longer in the spec: it stays on IO as it was ({}), and its key leaves the workloads; withdraw or delete it in IO's back office if it must go",
-                    r.id,
-                    if r.published {
-                        "published"
-                    } else {
-                        "not published"
-                    }
-                ),
-            };
-            ctx.events.on_tenant(&self.tenant, note).await;
+            left_on_io(ctx, &self.tenant, service, r).await;
         }
         if synced.record.problem != self.record.problem
             && let Some(problem) = &synced.record.problem

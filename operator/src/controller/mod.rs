@@ -107,6 +107,7 @@ pub async fn run(
     .inspect_err(counted(&metrics, "source-secrets"));
     let inventory = Arc::new(Inventory::default());
     let io_platform = io::IoPlatform::new(&config.io_manage, metrics.clone());
+    let io_platform_of_stop = io_platform.clone();
     let ctx = Arc::new(Context {
         client: client.clone(),
         config,
@@ -140,6 +141,9 @@ pub async fn run(
             let name = object.name_any();
             forgetter.metrics.tenant(&name, None);
             forgetter.forget_status(&name);
+            if let Some(io) = &forgetter.io {
+                io.forget(&name);
+            }
             forgetter
                 .inventory
                 .forget(&tenant_watch::namespace_of(object));
@@ -230,6 +234,11 @@ pub async fn run(
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
+    }
+    // Syncs with the IO platform run beside the reconciles: none may go on under the next
+    // leader (a create, a key made anew, twice).
+    if let Some(io) = &io_platform_of_stop {
+        io.stop(stop_timeout).await;
     }
     info!(
         in_flight = health.in_flight(),

@@ -212,9 +212,17 @@ impl IoClient {
             })
     }
 
-    async fn empty<B: Serialize>(&self, key: &str, call: Call<'_, B>) -> Result<bool, CallError> {
+    /// A call answered with no body; a service not found is an error here, never a success.
+    async fn empty<B: Serialize>(&self, key: &str, call: Call<'_, B>) -> Result<(), CallError> {
         let (status, _) = self.send(key, &call).await?;
-        Ok(status != StatusCode::NOT_FOUND)
+        if status == StatusCode::NOT_FOUND {
+            return Err(CallError::Refused {
+                operation: call.operation,
+                status: 404,
+                detail: Some("the service is no longer on IO".to_owned()),
+            });
+        }
+        Ok(())
     }
 
     /// Every service of the institution the key is of, page by page.
@@ -233,10 +241,11 @@ impl IoClient {
                     status: 404,
                     detail: None,
                 })?;
+            // Done at a page shorter than asked (the contract does not say what its `count`
+            // counts: a short page is the only sure end).
             let got = page.value.len();
             services.extend(page.value);
-            let count = page.pagination.map(|p| p.count as usize);
-            if got < PAGE_LIMIT as usize || count.is_some_and(|c| services.len() >= c) {
+            if got < PAGE_LIMIT as usize {
                 return Ok(services);
             }
         }
@@ -294,21 +303,23 @@ impl IoClient {
     /// Submits the latest version for review.
     pub async fn review(&self, key: &str, id: &str, auto_publish: bool) -> Result<(), CallError> {
         let body = ReviewRequest { auto_publish };
+        // Not repeated: a submission that was made is refused the second time (409), and the
+        // next sync reads the service's state anyway.
         let call = Call {
             operation: "reviewService",
             method: Method::PUT,
             path: service_path(id, "/review"),
             query: &[],
             body: Some(&body),
-            repeatable: true,
+            repeatable: false,
         };
-        self.empty(key, call).await.map(drop)
+        self.empty(key, call).await
     }
 
     /// Publishes the approved version.
     pub async fn publish(&self, key: &str, id: &str) -> Result<(), CallError> {
         let call = no_body("releaseService", Method::POST, service_path(id, "/release"));
-        self.empty(key, call).await.map(drop)
+        self.empty(key, call).await
     }
 
     /// Withdraws the service from the app.

@@ -82,9 +82,10 @@ pub struct MetadataRead {
     pub topic: Option<Topic>,
 }
 
+/// A topic; its id is a JSON number in the contract (`3` or `3.0`).
 #[derive(Deserialize, Debug, Clone, PartialEq)]
 pub struct Topic {
-    pub id: i64,
+    pub id: f64,
 }
 
 /// A service's fields as IO answers with them, in its latest version or as published.
@@ -115,7 +116,9 @@ impl ServiceData {
             metadata: Metadata {
                 common: self.metadata.common.clone(),
                 // A topic IO no longer lists reads as none: a difference, sent again.
-                topic_id: topic.and_then(|t| i32::try_from(t.id).ok()).unwrap_or(-1),
+                topic_id: topic
+                    .filter(|t| t.id.fract() == 0.0 && t.id.abs() <= f64::from(i32::MAX))
+                    .map_or(-1, |t| t.id as i32),
             },
             require_secure_channel: self.require_secure_channel,
             authorized_cidrs: cidrs,

@@ -129,6 +129,12 @@ pub fn declared(io: &IoConnector, name: &str) -> String {
     declared_of(io, service)
 }
 
+/// A digest of every managed service's declaration.
+pub fn declared_all(io: &IoConnector) -> String {
+    let each: Vec<String> = io.managed().map(|(_, s)| declared_of(io, s)).collect();
+    digest(each.iter().map(String::as_bytes))
+}
+
 pub fn declared_of(io: &IoConnector, service: &ValidManagedIoService) -> String {
     let payload = serde_json::to_vec(&contract::payload(io, service)).expect("JSON");
     let publication = match service.publication {

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use municipio_crds::v1alpha1::IoPublication;
-use municipio_crds::validate::{IoConnector, ValidManagedIoService};
+use municipio_crds::validate::{IoConnector, IoServiceSource, ValidManagedIoService};
 
 use super::client::{CallError, IoClient};
 use super::contract::{self, KeyType, PublicationState, Service, ServicePayload, State};
@@ -26,8 +26,8 @@ pub struct Sync<'a> {
     pub rolled: bool,
 }
 
-/// What a sync leaves: the record and keys to write, and what it did.
-#[derive(Debug)]
+/// What a sync leaves: the record and keys to write, and what it did. `Debug` never shows a
+/// key.
 pub struct Synced {
     pub record: Record,
     pub keys: BTreeMap<String, Vec<u8>>,
@@ -36,6 +36,17 @@ pub struct Synced {
     /// Services the record had that the spec no longer declares: left on IO as they are.
     pub left: Vec<(String, ServiceRecord)>,
     pub error: Option<CallError>,
+}
+
+impl std::fmt::Debug for Synced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Synced")
+            .field("record", &self.record)
+            .field("keys", &self.keys.keys().collect::<Vec<_>>())
+            .field("done", &self.done)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A service's record and key as far as its sync got.
@@ -65,9 +76,14 @@ pub async fn sync(s: &Sync<'_>, before: &Record, keys: &BTreeMap<String, Vec<u8>
             record: before.services.get(name).cloned(),
             key: keys.get(name).cloned(),
         };
-        // After a failure the others keep what they had: the platform is likely failing them
-        // too, and the next sync comes back for all of them.
-        if synced.error.is_none()
+        // After a failure of the platform or of the key the others keep what they had: the
+        // platform is likely failing them too, and the next sync comes back for all of them. A
+        // refusal of one service's fields stops only that one.
+        let stopped = synced
+            .error
+            .as_ref()
+            .is_some_and(|e| !matches!(e, CallError::Refused { .. }));
+        if !stopped
             && let Err(error) = one(
                 s,
                 name,
@@ -78,11 +94,14 @@ pub async fn sync(s: &Sync<'_>, before: &Record, keys: &BTreeMap<String, Vec<u8>
             )
             .await
         {
-            synced.record.problem = Some(Problem {
+            // The first problem is the one told.
+            synced.record.problem.get_or_insert(Problem {
                 reason: error.reason().to_owned(),
                 message: format!("service {name}: {error}"),
             });
-            synced.error = Some(error);
+            if synced.error.is_none() || !matches!(error, CallError::Refused { .. }) {
+                synced.error = Some(error);
+            }
         }
         if let Some(r) = progress.record {
             synced.record.services.insert(name.to_owned(), r);
@@ -115,6 +134,8 @@ async fn one(
     let payload = contract::payload(s.io, service);
     let mut current = find(s, name, &payload, progress, listed, done).await?;
     let record = progress.record.as_mut().expect("found or created");
+    // Until this pass ends, the service is not known to be as declared.
+    record.in_sync = false;
     let id = record.id.clone();
     if !current.data.matches(&payload) && current.status.value != State::Submitted {
         // (A submitted service is frozen while PagoPA reviews it: the change waits.)
@@ -123,15 +144,22 @@ async fn one(
             .await?
             .ok_or_else(|| gone("updateService"))?;
         done.push(format!("{name}: updated service {id} as declared"));
+        if !current.data.matches(&payload) {
+            // Sending it again would change nothing: said once, retried after a backoff.
+            return Err(CallError::Unexpected {
+                operation: "updateService",
+                detail: "IO keeps the service otherwise than sent (a topic it does not list?)"
+                    .to_owned(),
+            });
+        }
     }
     record.state = current.status.value;
     record.reason = current.status.reason.clone();
     let draft_matches = current.data.matches(&payload);
-    record.declared = record::declared_of(s.io, service);
     if record.state == State::Submitted && service.publication != IoPublication::Unpublished {
         // Under review: nothing to do until PagoPA decides, and the app shows what it showed
         // (one call a poll for each service waiting, however long the review takes).
-        record.in_sync = false;
+        record.declared = record::declared_of(s.io, service);
         return keys(s, name, service, progress, done).await;
     }
     let publication = client.publication(key, &id).await?;
@@ -179,12 +207,15 @@ async fn one(
     }
     let live_matches =
         live_matches || (record.published && record.state == State::Approved && draft_matches);
+    // A submitted service may still be published by IO once approved (asked earlier).
     record.in_sync = draft_matches
+        && record.state != State::Submitted
         && match service.publication {
             IoPublication::Automatic => live_matches,
             IoPublication::Manual => live_matches || record.state == State::Approved,
             IoPublication::Unpublished => !record.published,
         };
+    record.declared = record::declared_of(s.io, service);
     keys(s, name, service, progress, done).await
 }
 
@@ -211,10 +242,20 @@ async fn find(
     if listed.is_none() {
         *listed = Some(client.list(key).await?);
     }
+    // A service made by hand that the spec references by its id is never taken over.
+    let referenced: Vec<&str> =
+        s.io.services
+            .iter()
+            .filter_map(|s| match &s.source {
+                IoServiceSource::Referenced { service_id, .. } => Some(service_id.as_str()),
+                IoServiceSource::Managed(_) => None,
+            })
+            .collect();
     let found = listed.iter().flatten().find(|c| {
         c.data.name == payload.name
             && c.data.organization.fiscal_code == payload.organization.fiscal_code
             && c.status.value != State::Deleted
+            && !referenced.contains(&c.id.as_str())
     });
     let service = match found {
         Some(service) => {
@@ -230,6 +271,8 @@ async fn find(
             service
         }
     };
+    // Which key the workloads had is not known of a service found again: both are read anew.
+    progress.key = None;
     progress.record = Some(ServiceRecord {
         id: service.id.clone(),
         state: service.status.value,
