@@ -502,3 +502,75 @@ impl Job {
         failed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn platform(poll: i64, drift_check: i64) -> Arc<IoPlatform> {
+        let config = IoManageConfig {
+            url: Some("https://io.example/api/v1/manage".to_owned()),
+            rate: std::num::NonZeroU32::new(5).unwrap(),
+            poll,
+            drift_check,
+            timeout: 10,
+        };
+        IoPlatform::new(&config, Arc::new(Metrics::new())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn one_sync_a_tenant_and_a_failure_waits_unless_the_spec_changes() {
+        let p = platform(60, 86_400);
+        assert_eq!(p.claim("t", Some("declared"), true, "v1"), Ok(()));
+        assert_eq!(
+            p.claim("t", Some("declared"), true, "v1"),
+            Err(None),
+            "one at a time"
+        );
+        p.finished("t", true);
+        let waited = p
+            .claim("t", Some("changed"), true, "v1")
+            .unwrap_err()
+            .unwrap();
+        assert!(
+            waited > Duration::from_secs(25),
+            "the failure backoff: {waited:?}"
+        );
+        assert!(
+            p.metrics
+                .encode()
+                .contains("municipio_platform_tenants_failing{platform=\"io\"} 1")
+        );
+        // A person's change is tried at once (after the least gap between two syncs).
+        let waited = p
+            .claim("t", Some("changed"), true, "v2")
+            .unwrap_err()
+            .unwrap();
+        assert!(waited <= MIN_GAP, "{waited:?}");
+        p.forget("t");
+        assert!(
+            p.metrics
+                .encode()
+                .contains("municipio_platform_tenants_failing{platform=\"io\"} 0")
+        );
+    }
+
+    #[tokio::test]
+    async fn at_rest_only_the_drift_check_is_due_and_a_restart_spreads_it() {
+        let p = platform(60, 86_400);
+        // A tenant this process has not seen: its last look is spread over the period, so
+        // most tenants are not due at once.
+        let due: usize = (0..1000)
+            .filter(|i| p.claim(&format!("t{i}"), None, false, "v").is_ok())
+            .count();
+        assert_eq!(due, 0, "no tenant due right after a restart, at rest");
+        p.finished("t0", false);
+        let waited = p.claim("t0", None, false, "v").unwrap_err().unwrap();
+        assert!(waited > Duration::from_secs(86_000), "{waited:?}");
+        let waited = p.claim("t0", None, true, "v").unwrap_err().unwrap();
+        assert!(
+            waited <= Duration::from_secs(60),
+            "a pending service is polled: {waited:?}"
+        );
+    }
+}
