@@ -6,6 +6,7 @@
 pub mod identity;
 pub mod io;
 pub mod pagopa;
+pub mod platform;
 
 use std::collections::BTreeMap;
 

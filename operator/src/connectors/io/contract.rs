@@ -12,9 +12,6 @@ use serde::{Deserialize, Serialize};
 /// The operations' paths, under the manage API's base (`/api/v1/manage`).
 pub const SERVICES: &str = "/services";
 
-/// The header that carries the municipality's manage key.
-pub const KEY_HEADER: &str = "Ocp-Apim-Subscription-Key";
-
 /// The most services a page of the list holds.
 pub const PAGE_LIMIT: u32 = 100;
 

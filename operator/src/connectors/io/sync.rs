@@ -12,9 +12,10 @@ use std::collections::BTreeMap;
 use municipio_crds::v1alpha1::IoPublication;
 use municipio_crds::validate::{IoConnector, IoServiceSource, ValidManagedIoService};
 
-use super::client::{CallError, IoClient};
+use super::client::{self, IoClient};
 use super::contract::{self, KeyType, PublicationState, Service, ServicePayload, State};
 use super::record::{self, Problem, Record, ServiceRecord};
+use crate::connectors::platform::{CallError, Failure};
 
 /// What a sync works with.
 pub struct Sync<'a> {
@@ -79,10 +80,7 @@ pub async fn sync(s: &Sync<'_>, before: &Record, keys: &BTreeMap<String, Vec<u8>
         // After a failure of the platform or of the key the others keep what they had: the
         // platform is likely failing them too, and the next sync comes back for all of them. A
         // refusal of one service's fields stops only that one.
-        let stopped = synced
-            .error
-            .as_ref()
-            .is_some_and(|e| !matches!(e, CallError::Refused { .. }));
+        let stopped = synced.error.as_ref().is_some_and(|e| !e.refused());
         if !stopped
             && let Err(error) = one(
                 s,
@@ -99,7 +97,7 @@ pub async fn sync(s: &Sync<'_>, before: &Record, keys: &BTreeMap<String, Vec<u8>
                 reason: error.reason().to_owned(),
                 message: format!("service {name}: {error}"),
             });
-            if synced.error.is_none() || !matches!(error, CallError::Refused { .. }) {
+            if synced.error.is_none() || !error.refused() {
                 synced.error = Some(error);
             }
         }
@@ -115,10 +113,13 @@ pub async fn sync(s: &Sync<'_>, before: &Record, keys: &BTreeMap<String, Vec<u8>
 
 /// A call that found no service where the record said there was one.
 fn gone(operation: &'static str) -> CallError {
-    CallError::Refused {
-        operation,
-        status: 404,
-        detail: Some("the service is no longer on IO".to_owned()),
+    CallError {
+        api: client::API,
+        failure: Failure::Refused {
+            operation,
+            status: 404,
+            detail: Some(client::GONE.to_owned()),
+        },
     }
 }
 
@@ -146,11 +147,11 @@ async fn one(
         done.push(format!("{name}: updated service {id} as declared"));
         if !current.data.matches(&payload) {
             // Sending it again would change nothing: said once, retried after a backoff.
-            return Err(CallError::Unexpected {
+            return Err(client.error(Failure::Unexpected {
                 operation: "updateService",
                 detail: "IO keeps the service otherwise than sent (a topic it does not list?)"
                     .to_owned(),
-            });
+            }));
         }
     }
     record.state = current.status.value;
