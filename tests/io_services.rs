@@ -5,8 +5,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -15,16 +13,20 @@ use municipio_crds::MunicipalityTenant;
 use municipio_crds::v1alpha1::{IoServiceStatus, SecretKeyRef};
 use serde_json::{Value, json};
 use support::Operator;
+use support::fake::Fake;
 use support::tenants::{create_ready, from_manifest, source_secret};
 
 /// Bergamo's fiscal code in its example.
 const FISCAL_CODE: &str = "99999999016";
 
-/// The fake platform, killed when dropped.
-struct FakeIo {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
+/// The fake IO platform.
+struct FakeIo(Fake);
+
+impl std::ops::Deref for FakeIo {
+    type Target = Fake;
+    fn deref(&self) -> &Fake {
+        &self.0
+    }
 }
 
 impl FakeIo {
@@ -34,78 +36,16 @@ impl FakeIo {
     }
 
     fn start_with(rate: u32, flags: &[&str]) -> Self {
-        let python = support::script_path("tests/python-tools", &["io"], "openapi-core is needed")
-            .join("python");
-        let mut child = Command::new(python)
-            .arg(support::repo_root().join("tests/io-platform"))
-            .args(["--port", "0", "--rate", &rate.to_string()])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the fake IO platform starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("the fake said {line:?}"))
-            .to_owned();
-        Self {
-            child,
-            base,
-            http: reqwest::Client::new(),
-        }
+        Self(Fake::start("io-platform", rate, flags))
     }
 
     fn api(&self) -> String {
         format!("{}/api/v1/manage", self.base)
     }
 
-    async fn control(&self, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}/__fake/{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        response.json().await.unwrap()
-    }
-
-    async fn state(&self) -> Value {
-        let url = format!("{}/__fake/state", self.base);
-        self.http
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
     /// The services the fake holds.
     async fn services(&self) -> Vec<Value> {
         self.state().await["services"].as_array().unwrap().clone()
-    }
-
-    async fn assert_no_violations(&self) {
-        let state = self.state().await;
-        let violations = state["violations"].as_array().unwrap();
-        assert!(
-            violations.is_empty(),
-            "the contract was broken: {violations:#?}"
-        );
-    }
-}
-
-impl Drop for FakeIo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

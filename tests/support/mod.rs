@@ -6,6 +6,7 @@
 //! cannot be had is a test failure, never a skip.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod fake;
 pub mod proxy;
 pub mod tenants;
 

@@ -1,6 +1,11 @@
 //! pagoPA, the national payments platform: the municipality's creditor-institution
 //! registration (entity, broker, station, aux digit, IBANs) as `PAGOPA_*` variables, and its
-//! subscription keys (primary, and optionally secondary) from a source Secret.
+//! subscription keys (primary, and optionally secondary) from a source Secret. What the
+//! platform's back office has of a broker's institutions and IBANs ([`backoffice`]), and
+//! whether a municipality's registration is what it has ([`registration`]).
+
+pub mod backoffice;
+pub mod registration;
 
 use std::collections::BTreeMap;
 
