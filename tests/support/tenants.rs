@@ -161,18 +161,24 @@ pub async fn condition(
             })
         })
     };
-    match tokio::time::timeout(
-        Duration::from_secs(120),
-        await_condition(api.clone(), name, matches),
-    )
-    .await
-    {
-        Ok(Ok(Some(t))) => t,
-        other => {
-            let now = api.get(name).await.ok().and_then(|t| t.status);
-            panic!(
-                "{name}: {type_}={status} ({reason:?}) not reached: {other:?}; status now: {now:#?}"
-            )
+    // A watch the API server ends (410 Expired, after a compaction under load) is started
+    // again, within the same two minutes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let waited =
+            tokio::time::timeout_at(deadline, await_condition(api.clone(), name, matches)).await;
+        match waited {
+            Ok(Ok(Some(t))) => return t,
+            Ok(Err(kube::runtime::wait::Error::ProbeFailed(e))) => {
+                eprintln!("{name}: the watch ended ({e}); watching again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => {
+                let now = api.get(name).await.ok().and_then(|t| t.status);
+                panic!(
+                    "{name}: {type_}={status} ({reason:?}) not reached: {other:?}; status now: {now:#?}"
+                )
+            }
         }
     }
 }

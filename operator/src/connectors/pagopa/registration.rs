@@ -289,7 +289,11 @@ mod tests {
     }
 
     /// What is changed on the platform, and the reasons expected.
-    type Case = (&'static str, Box<dyn Fn(&mut Snapshot)>, &'static [&'static str]);
+    type Case = (
+        &'static str,
+        Box<dyn Fn(&mut Snapshot)>,
+        &'static [&'static str],
+    );
 
     fn reasons(found: &[Mismatch]) -> Vec<&'static str> {
         found.iter().map(Mismatch::reason).collect()
