@@ -108,6 +108,23 @@ async fn bergamo_ready_on_a_fake(prefix: &str) -> (FakeIo, kube::Client, Operato
     (fake, client, operator, name)
 }
 
+/// Bergamo's example as another municipality (fiscal code `fiscal_code(n)`, its own manage
+/// key), Ready: its name.
+async fn another_municipality(
+    client: &kube::Client,
+    operator: &Operator,
+    fake: &FakeIo,
+    n: usize,
+) -> String {
+    let name = support::unique_name("bg");
+    let mut tenant = bergamo(client, operator, fake, &name).await;
+    tenant.spec.municipality.fiscal_code = Some(fiscal_code(n));
+    let institution = json!({"key": format!("manage-{name}"), "fiscal_code": fiscal_code(n)});
+    fake.control("institutions", institution).await;
+    create_ready(client, &tenant).await;
+    name
+}
+
 /// The status of the tenant's managed service `service`, once it satisfies `until`.
 async fn service_status(
     client: &kube::Client,
@@ -336,15 +353,7 @@ async fn a_create_whose_answer_is_lost_or_whose_operator_is_killed_makes_one_ser
         json!({"operation": "createService", "count": 1, "status": 500, "after": true}),
     )
     .await;
-    let third = support::unique_name("bg");
-    let mut tenant = bergamo(&client, &operator, &fake, &third).await;
-    tenant.spec.municipality.fiscal_code = Some(fiscal_code(3));
-    fake.control(
-        "institutions",
-        json!({"key": format!("manage-{third}"), "fiscal_code": fiscal_code(3)}),
-    )
-    .await;
-    create_ready(&client, &tenant).await;
+    let third = another_municipality(&client, &operator, &fake, 3).await;
     let status = service_status(&client, &third, "anagrafe", "found again", |s| {
         s.id.is_some()
     })
@@ -366,15 +375,7 @@ async fn a_create_whose_answer_is_lost_or_whose_operator_is_killed_makes_one_ser
         json!({"operation": "createService", "count": 1, "slow": 4}),
     )
     .await;
-    let other = support::unique_name("bg");
-    let mut tenant = bergamo(&client, &operator, &fake, &other).await;
-    tenant.spec.municipality.fiscal_code = Some(fiscal_code(2));
-    fake.control(
-        "institutions",
-        json!({"key": format!("manage-{other}"), "fiscal_code": fiscal_code(2)}),
-    )
-    .await;
-    create_ready(&client, &tenant).await;
+    let other = another_municipality(&client, &operator, &fake, 2).await;
     support::eventually("the create under way", || async {
         let state = fake.state().await;
         state["requests"]
