@@ -49,21 +49,22 @@ impl FakeIo {
     }
 }
 
+/// The flags of an operator on the fake at `api`: a poll every second, calls given up after 2 s.
+fn manage_flags(api: &str) -> [&str; 6] {
+    [
+        "--io-manage-url",
+        api,
+        "--io-manage-poll",
+        "1s",
+        "--io-manage-timeout",
+        "2s",
+    ]
+}
+
 /// An operator of its own that keeps managed services on `fake`, polling every second.
 async fn operator_on(fake: &FakeIo, prefix: &str) -> (kube::Client, Operator) {
     let api = fake.api();
-    support::tenants::operator_of_its_own_with(
-        prefix,
-        &[
-            "--io-manage-url",
-            &api,
-            "--io-manage-poll",
-            "1s",
-            "--io-manage-timeout",
-            "2s",
-        ],
-    )
-    .await
+    support::tenants::operator_of_its_own_with(prefix, &manage_flags(&api)).await
 }
 
 /// Bergamo's example (one referenced service, one managed) under a fresh name, its keys in
@@ -123,6 +124,25 @@ async fn another_municipality(
     fake.control("institutions", institution).await;
     create_ready(client, &tenant).await;
     name
+}
+
+/// Waits until the tenant's managed service has its id, and checks that IO holds `services`
+/// services, that one among them.
+async fn found_among(client: &kube::Client, fake: &FakeIo, tenant: &str, services: usize) {
+    let status = service_status(client, tenant, "anagrafe", "found again", |s| {
+        s.id.is_some()
+    })
+    .await;
+    let held = fake.services().await;
+    assert_eq!(
+        held.len(),
+        services,
+        "one service each, never two: {held:#?}"
+    );
+    assert!(
+        held.iter()
+            .any(|s| s["id"].as_str() == status.id.as_deref())
+    );
 }
 
 /// The status of the tenant's managed service `service`, once it satisfies `until`.
@@ -339,13 +359,7 @@ async fn a_create_whose_answer_is_lost_or_whose_operator_is_killed_makes_one_ser
     let name = support::unique_name("bg");
     let tenant = bergamo(&client, &operator, &fake, &name).await;
     create_ready(&client, &tenant).await;
-    let status = service_status(&client, &name, "anagrafe", "found again", |s| {
-        s.id.is_some()
-    })
-    .await;
-    let services = fake.services().await;
-    assert_eq!(services.len(), 1, "one service, not two: {services:#?}");
-    assert_eq!(status.id.as_deref(), services[0]["id"].as_str());
+    found_among(&client, &fake, &name, 1).await;
 
     // A create made, and answered with a server error (another municipality's key).
     fake.control(
@@ -354,17 +368,7 @@ async fn a_create_whose_answer_is_lost_or_whose_operator_is_killed_makes_one_ser
     )
     .await;
     let third = another_municipality(&client, &operator, &fake, 3).await;
-    let status = service_status(&client, &third, "anagrafe", "found again", |s| {
-        s.id.is_some()
-    })
-    .await;
-    let services = fake.services().await;
-    assert_eq!(services.len(), 2, "one service each: {services:#?}");
-    assert!(
-        services
-            .iter()
-            .any(|s| s["id"].as_str() == status.id.as_deref())
-    );
+    found_among(&client, &fake, &third, 2).await;
 
     // Another tenant (another municipality's key), its operator killed while IO makes the
     // service: the next operator finds it, and makes no other.
@@ -395,26 +399,9 @@ async fn a_create_whose_answer_is_lost_or_whose_operator_is_killed_makes_one_ser
         "the killed operator's create was made"
     );
     let api = fake.api();
-    let flags = [
-        "--io-manage-url",
-        &api,
-        "--io-manage-poll",
-        "1s",
-        "--io-manage-timeout",
-        "2s",
-    ];
+    let flags = manage_flags(&api);
     let _operator = Operator::start_with(&run, &operator_namespace, &run, "operator", &flags);
-    let status = service_status(&client, &other, "anagrafe", "found again", |s| {
-        s.id.is_some()
-    })
-    .await;
-    let services = fake.services().await;
-    assert_eq!(services.len(), 3, "{services:#?}");
-    assert!(
-        services
-            .iter()
-            .any(|s| s["id"].as_str() == status.id.as_deref())
-    );
+    found_among(&client, &fake, &other, 3).await;
     assert_eq!(fake.state().await["counts"]["creates"], 3);
     fake.assert_no_violations().await;
 }
